@@ -1,0 +1,1 @@
+"""Alerts: machine signals deduplicated by key and grouped into incidents."""

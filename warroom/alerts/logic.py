@@ -1,0 +1,407 @@
+"""Pure intake decisions: dedup signals into alerts and group new alerts into incidents.
+
+`plan_batch` takes one group commit's signals and the rows they touch, and returns every row to
+insert or update. It reads no clock and no database, so the rules (PagerDuty's dedup semantics,
+time-window grouping, auto-resolve) are tested as plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from warroom.incidents.logic import (
+    DEFAULT_MATRIX,
+    Matrix,
+    impact_for_tier,
+    priority_for,
+    urgency_for_severity,
+    worst_severity,
+)
+
+OPEN_INCIDENT = ("triggered", "acknowledged", "mitigated")
+# How many alert summaries one aggregated timeline event keeps.
+TIMELINE_SAMPLE = 10
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One normalised event from any source format."""
+
+    action: str  # trigger | acknowledge | resolve
+    dedup_key: str
+    severity: str = "error"
+    summary: str = ""
+    source: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    group_key: str | None = None
+    started_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The valid signals of one request, for one integration."""
+
+    integration_id: int
+    integration_name: str
+    service_id: int
+    signals: tuple[Signal, ...]
+
+
+@dataclass(frozen=True)
+class ServiceRule:
+    tier: int
+    grouping_window_seconds: int
+    auto_resolve: bool
+
+
+@dataclass
+class AlertState:
+    """An open alert, loaded (id set) or opened in this batch (id None)."""
+
+    id: int | None
+    integration_id: int
+    service_id: int
+    dedup_key: str
+    status: str
+    severity: str
+    incident_ref: int | None
+    event_count: int = 1
+    summary: str = ""
+    source: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    group_key: str | None = None
+    started_at: datetime | None = None
+    created_at: datetime | None = None
+    last_event_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    changed: bool = False
+
+
+@dataclass
+class IncidentState:
+    """An open incident, loaded (ref = its id) or opened in this batch (ref negative)."""
+
+    ref: int
+    service_id: int | None
+    status: str
+    impact: int
+    urgency: int
+    priority: int
+    priority_source: str
+    severity: str | None
+    alert_count: int
+    open_alerts: int
+    triggered_alerts: int
+    last_alert_at: datetime | None
+    title: str = ""
+    triggered_at: datetime | None = None
+    impact_started_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    changed: bool = False
+
+    @property
+    def is_new(self) -> bool:
+        return self.ref < 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    dedup_key: str
+    result: str  # opened | updated | acknowledged | resolved | ignored
+    alert_ref: int | None = None  # index into plan.new_alerts, for a new alert
+
+
+@dataclass
+class Plan:
+    new_incidents: list[IncidentState] = field(default_factory=list)
+    changed_incidents: list[IncidentState] = field(default_factory=list)
+    new_alerts: list[AlertState] = field(default_factory=list)
+    changed_alerts: list[AlertState] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[list[Outcome]] = field(default_factory=list)
+
+
+@dataclass
+class _Aggregate:
+    incident_ref: int
+    kind: str
+    integration_id: int
+    integration_name: str
+    summaries: list[str] = field(default_factory=list)
+    count: int = 0
+
+
+def plan_batch(
+    submissions: list[Submission],
+    open_alerts: dict[tuple[int, str], AlertState],
+    incidents: dict[int, IncidentState],
+    latest_open_incident: dict[int, int],
+    services: dict[int, ServiceRule],
+    now: datetime,
+    matrix: Matrix = DEFAULT_MATRIX,
+) -> Plan:
+    """Decide what a batch of signals does, in arrival order.
+
+    open_alerts: the open alerts for the batch's keys; incidents: the incidents those alerts and
+    the batch's services point to, with their open/triggered alert counts; latest_open_incident:
+    service id -> id of its open incident with the newest alert. The inputs are mutated as the
+    batch goes (they are the batch's working state), so pass copies if you need the originals.
+    """
+    plan = Plan()
+    aggregates: dict[tuple[int, str, int], _Aggregate] = {}
+    new_incident_seq = 0
+
+    def note(inc: IncidentState, kind: str, sub: Submission, summary: str) -> None:
+        agg = aggregates.get((inc.ref, kind, sub.integration_id))
+        if agg is None:
+            agg = _Aggregate(inc.ref, kind, sub.integration_id, sub.integration_name)
+            aggregates[(inc.ref, kind, sub.integration_id)] = agg
+        agg.count += 1
+        if len(agg.summaries) < TIMELINE_SAMPLE:
+            agg.summaries.append(summary)
+
+    def status_event(inc: IncidentState, sub: Submission, before: str, why: str) -> None:
+        plan.timeline.append(
+            _event(
+                inc.ref,
+                now,
+                "status_changed",
+                sub,
+                why,
+                before={"status": before},
+                after={"status": inc.status},
+            )
+        )
+
+    def touch(inc: IncidentState) -> None:
+        if not inc.is_new and not inc.changed:
+            inc.changed = True
+            plan.changed_incidents.append(inc)
+
+    for sub in submissions:
+        rule = services[sub.service_id]
+        outcomes: list[Outcome] = []
+        for sig in sub.signals:
+            key = (sub.integration_id, sig.dedup_key)
+            alert = open_alerts.get(key)
+            if sig.action == "trigger":
+                if alert is not None:
+                    alert.event_count += 1
+                    alert.last_event_at = now
+                    alert.summary, alert.severity = sig.summary, sig.severity
+                    alert.details, alert.links, alert.labels = sig.details, sig.links, sig.labels
+                    if alert.id is not None and not alert.changed:
+                        alert.changed = True
+                        plan.changed_alerts.append(alert)
+                    outcomes.append(Outcome(sig.dedup_key, "updated"))
+                    continue
+                inc = _joinable(latest_open_incident, incidents, sub.service_id, rule, now)
+                if inc is None:
+                    new_incident_seq -= 1
+                    impact = impact_for_tier(rule.tier)
+                    urgency = urgency_for_severity(sig.severity)
+                    inc = IncidentState(
+                        ref=new_incident_seq,
+                        service_id=sub.service_id,
+                        status="triggered",
+                        impact=impact,
+                        urgency=urgency,
+                        priority=priority_for(impact, urgency, matrix),
+                        priority_source="auto",
+                        severity=sig.severity,
+                        alert_count=0,
+                        open_alerts=0,
+                        triggered_alerts=0,
+                        last_alert_at=now,
+                        title=sig.summary,
+                        triggered_at=now,
+                        impact_started_at=sig.started_at,
+                    )
+                    incidents[inc.ref] = inc
+                    latest_open_incident[sub.service_id] = inc.ref
+                    plan.new_incidents.append(inc)
+                    plan.timeline.append(
+                        _event(
+                            inc.ref,
+                            now,
+                            "incident_triggered",
+                            sub,
+                            f"Triggered by alert: {sig.summary}",
+                            after={
+                                "status": "triggered",
+                                "priority": inc.priority,
+                                "impact": inc.impact,
+                                "urgency": inc.urgency,
+                                "dedup_key": sig.dedup_key,
+                            },
+                        )
+                    )
+                else:
+                    touch(inc)
+                    note(inc, "alerts_grouped", sub, sig.summary)
+                    _raise_urgency(inc, sig.severity, matrix, sub, now, plan)
+                inc.alert_count += 1
+                inc.open_alerts += 1
+                inc.triggered_alerts += 1
+                inc.last_alert_at = now
+                inc.severity = worst_severity(inc.severity, sig.severity)
+                if sig.started_at and (
+                    inc.impact_started_at is None or sig.started_at < inc.impact_started_at
+                ):
+                    inc.impact_started_at = sig.started_at
+                alert = AlertState(
+                    id=None,
+                    integration_id=sub.integration_id,
+                    service_id=sub.service_id,
+                    dedup_key=sig.dedup_key,
+                    status="triggered",
+                    severity=sig.severity,
+                    incident_ref=inc.ref,
+                    summary=sig.summary,
+                    source=sig.source,
+                    details=sig.details,
+                    links=sig.links,
+                    labels=sig.labels,
+                    group_key=sig.group_key,
+                    started_at=sig.started_at,
+                    created_at=now,
+                    last_event_at=now,
+                )
+                open_alerts[key] = alert
+                outcomes.append(Outcome(sig.dedup_key, "opened", len(plan.new_alerts)))
+                plan.new_alerts.append(alert)
+                continue
+
+            # acknowledge / resolve: an unknown or resolved key is accepted and ignored.
+            if alert is None or (sig.action == "acknowledge" and alert.status != "triggered"):
+                outcomes.append(Outcome(sig.dedup_key, "ignored"))
+                continue
+            was_triggered = alert.status == "triggered"
+            alert.last_event_at = now
+            if alert.id is not None and not alert.changed:
+                alert.changed = True
+                plan.changed_alerts.append(alert)
+            inc = incidents.get(alert.incident_ref) if alert.incident_ref is not None else None
+            if sig.action == "acknowledge":
+                alert.status, alert.acknowledged_at = "acknowledged", now
+                outcomes.append(Outcome(sig.dedup_key, "acknowledged"))
+                if inc is not None:
+                    touch(inc)
+                    inc.triggered_alerts -= 1
+                    note(inc, "alerts_acknowledged", sub, alert.summary)
+                    # The source acknowledged everything it raised: so is the incident.
+                    if inc.status == "triggered" and inc.triggered_alerts <= 0:
+                        inc.status, inc.acknowledged_at = "acknowledged", now
+                        status_event(inc, sub, "triggered", "Acknowledged by the source")
+                continue
+            alert.status, alert.resolved_at = "resolved", now
+            del open_alerts[key]
+            outcomes.append(Outcome(sig.dedup_key, "resolved"))
+            if inc is not None:
+                touch(inc)
+                inc.open_alerts -= 1
+                if was_triggered:
+                    inc.triggered_alerts -= 1
+                note(inc, "alerts_resolved", sub, alert.summary)
+                service_rule = services.get(inc.service_id) if inc.service_id else None
+                auto = service_rule.auto_resolve if service_rule else rule.auto_resolve
+                if inc.status in OPEN_INCIDENT and inc.open_alerts <= 0 and auto:
+                    before = inc.status
+                    inc.status, inc.resolved_at = "resolved", now
+                    status_event(inc, sub, before, "Resolved: its last open alert resolved")
+                    if latest_open_incident.get(inc.service_id or -1) == inc.ref:
+                        del latest_open_incident[inc.service_id or -1]
+        plan.outcomes.append(outcomes)
+
+    for agg in aggregates.values():
+        verb = {
+            "alerts_grouped": "grouped into this incident",
+            "alerts_acknowledged": "acknowledged by the source",
+            "alerts_resolved": "resolved by the source",
+        }[agg.kind]
+        noun = "alert" if agg.count == 1 else "alerts"
+        plan.timeline.append(
+            {
+                "incident_ref": agg.incident_ref,
+                "at": now,
+                "kind": agg.kind,
+                "actor_type": "integration",
+                "actor_id": agg.integration_id,
+                "actor_name": agg.integration_name,
+                "message": f"{agg.count} {noun} {verb}",
+                "before": None,
+                "after": {"count": agg.count, "summaries": agg.summaries},
+            }
+        )
+    return plan
+
+
+def _joinable(
+    latest: dict[int, int],
+    incidents: dict[int, IncidentState],
+    service_id: int,
+    rule: ServiceRule,
+    now: datetime,
+) -> IncidentState | None:
+    if rule.grouping_window_seconds <= 0:
+        return None
+    ref = latest.get(service_id)
+    inc = incidents.get(ref) if ref is not None else None
+    if inc is None or inc.status not in OPEN_INCIDENT or inc.last_alert_at is None:
+        return None
+    if now - inc.last_alert_at > timedelta(seconds=rule.grouping_window_seconds):
+        return None
+    return inc
+
+
+def _raise_urgency(
+    inc: IncidentState, severity: str, matrix: Matrix, sub: Submission, now: datetime, plan: Plan
+) -> None:
+    """A more severe alert joining raises the incident's urgency, unless a person set it."""
+    urgency = urgency_for_severity(severity)
+    if inc.priority_source != "auto" or urgency >= inc.urgency:
+        return
+    before = {"urgency": inc.urgency, "priority": inc.priority}
+    inc.urgency = urgency
+    inc.priority = priority_for(inc.impact, urgency, matrix)
+    plan.timeline.append(
+        _event(
+            inc.ref,
+            now,
+            "priority_changed",
+            sub,
+            f"Urgency raised by a {severity} alert",
+            before=before,
+            after={"urgency": inc.urgency, "priority": inc.priority},
+        )
+    )
+
+
+def _event(
+    incident_ref: int,
+    now: datetime,
+    kind: str,
+    sub: Submission,
+    message: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "incident_ref": incident_ref,
+        "at": now,
+        "kind": kind,
+        "actor_type": "integration",
+        "actor_id": sub.integration_id,
+        "actor_name": sub.integration_name,
+        "message": message,
+        "before": before,
+        "after": after,
+    }

@@ -1,0 +1,262 @@
+"""Load-decide-store for one group commit: the rows a batch touches, plan_batch, bulk writes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from warroom.alerts.logic import (
+    OPEN_INCIDENT,
+    AlertState,
+    IncidentState,
+    Outcome,
+    ServiceRule,
+    Submission,
+    plan_batch,
+)
+from warroom.alerts.models import Alert
+from warroom.catalog.models import Integration, Service
+from warroom.incidents.logic import Matrix
+from warroom.incidents.models import Incident, TimelineEvent, incident_services
+from warroom.intake.common import ParsedRequest
+
+KEY_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one request gets back: its outcomes, or why its routing key was refused."""
+
+    outcomes: list[Outcome]
+    refused: str | None = None
+    opened_incidents: tuple[int, ...] = ()
+
+
+def ingest_batch(
+    session: Session, requests: list[ParsedRequest], now: datetime, matrix: Matrix
+) -> list[IngestResult]:
+    """Store a batch of parsed requests in the session's transaction (the caller commits)."""
+    keys = {r.routing_key for r in requests}
+    integrations = {
+        row.routing_key: row
+        for row in session.execute(
+            select(Integration.id, Integration.routing_key, Integration.type, Integration.name,
+                   Integration.service_id).where(Integration.routing_key.in_(keys))
+        )
+    }
+    results: list[IngestResult | None] = [None] * len(requests)
+    submissions: list[Submission] = []
+    positions: list[int] = []
+    for i, req in enumerate(requests):
+        integ = integrations.get(req.routing_key)
+        if integ is None:
+            results[i] = IngestResult([], refused="unknown routing key")
+            continue
+        if integ.type != req.source_type:
+            results[i] = IngestResult(
+                [], refused=f"this routing key belongs to a {integ.type} integration; send "
+                f"{integ.type} events to its own endpoint",
+            )
+            continue
+        submissions.append(
+            Submission(integ.id, integ.name or integ.type, integ.service_id, tuple(req.signals))
+        )
+        positions.append(i)
+    if not submissions:
+        return [r for r in results if r is not None]
+
+    service_ids = sorted({s.service_id for s in submissions})
+    service_query = select(
+        Service.id, Service.tier, Service.grouping_window_seconds, Service.auto_resolve
+    ).where(Service.id.in_(service_ids)).order_by(Service.id)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        # Serialises writers of the same services across processes: two API nodes cannot both
+        # open an incident for one service, or race an incident change.
+        service_query = service_query.with_for_update()
+    services = {
+        row.id: ServiceRule(row.tier, row.grouping_window_seconds, row.auto_resolve)
+        for row in session.execute(service_query)
+    }
+    open_alerts = _load_open_alerts(session, submissions)
+    incident_ids = {a.incident_ref for a in open_alerts.values() if a.incident_ref is not None}
+    latest: dict[int, int] = {}
+    for service_id in service_ids:
+        found = session.execute(
+            select(Incident.id)
+            .where(Incident.service_id == service_id, Incident.status.in_(OPEN_INCIDENT))
+            .order_by(Incident.last_alert_at.desc())
+            .limit(1)
+        ).scalar()
+        if found is not None:
+            latest[service_id] = found
+            incident_ids.add(found)
+    needs_counts = any(sig.action != "trigger" for s in submissions for sig in s.signals)
+    incidents = _load_incidents(session, incident_ids, needs_counts)
+
+    plan = plan_batch(submissions, open_alerts, incidents, latest, services, now, matrix)
+
+    new_ids: dict[int, int] = {}
+    if plan.new_incidents:
+        rows = [
+            {
+                "title": inc.title, "status": inc.status, "service_id": inc.service_id,
+                "severity": inc.severity, "impact": inc.impact, "urgency": inc.urgency,
+                "priority": inc.priority, "priority_source": inc.priority_source,
+                "source": "alert", "alert_count": inc.alert_count,
+                "impact_started_at": inc.impact_started_at, "triggered_at": inc.triggered_at,
+                "last_alert_at": inc.last_alert_at, "acknowledged_at": inc.acknowledged_at,
+                "resolved_at": inc.resolved_at, "updated_at": now, "description": "",
+            }
+            for inc in plan.new_incidents
+        ]
+        ids = session.scalars(
+            insert(Incident).returning(Incident.id, sort_by_parameter_order=True), rows
+        ).all()
+        new_ids = {inc.ref: real for inc, real in zip(plan.new_incidents, ids, strict=True)}
+        session.execute(
+            insert(incident_services),
+            [{"incident_id": new_ids[inc.ref], "service_id": inc.service_id}
+             for inc in plan.new_incidents],
+        )
+    if plan.changed_incidents:
+        session.execute(
+            update(Incident),
+            [
+                {
+                    "id": inc.ref, "status": inc.status, "severity": inc.severity,
+                    "urgency": inc.urgency, "priority": inc.priority,
+                    "alert_count": inc.alert_count, "last_alert_at": inc.last_alert_at,
+                    "impact_started_at": inc.impact_started_at,
+                    "acknowledged_at": inc.acknowledged_at, "resolved_at": inc.resolved_at,
+                    "updated_at": now,
+                }
+                for inc in plan.changed_incidents
+            ],
+        )
+
+    def real(ref: int | None) -> int | None:
+        return None if ref is None else new_ids.get(ref, ref)
+
+    if plan.new_alerts:
+        session.execute(
+            insert(Alert),
+            [
+                {
+                    "integration_id": a.integration_id, "service_id": a.service_id,
+                    "incident_id": real(a.incident_ref), "dedup_key": a.dedup_key,
+                    "status": a.status, "severity": a.severity, "summary": a.summary,
+                    "source": a.source, "details": a.details, "links": a.links,
+                    "labels": a.labels, "group_key": a.group_key,
+                    "event_count": a.event_count, "started_at": a.started_at,
+                    "created_at": a.created_at, "last_event_at": a.last_event_at,
+                    "acknowledged_at": a.acknowledged_at, "resolved_at": a.resolved_at,
+                }
+                for a in plan.new_alerts
+            ],
+        )
+    if plan.changed_alerts:
+        session.execute(
+            update(Alert),
+            [
+                {
+                    "id": a.id, "status": a.status, "severity": a.severity, "summary": a.summary,
+                    "details": a.details, "links": a.links, "labels": a.labels,
+                    "event_count": a.event_count, "last_event_at": a.last_event_at,
+                    "acknowledged_at": a.acknowledged_at, "resolved_at": a.resolved_at,
+                }
+                for a in plan.changed_alerts
+            ],
+        )
+    if plan.timeline:
+        session.execute(
+            insert(TimelineEvent),
+            [
+                {**{k: v for k, v in ev.items() if k != "incident_ref"},
+                 "incident_id": real(ev["incident_ref"])}
+                for ev in plan.timeline
+            ],
+        )
+
+    opened_by_request: dict[int, list[int]] = defaultdict(list)
+    for sub_index, outcomes in enumerate(plan.outcomes):
+        for o in outcomes:
+            if o.alert_ref is not None:
+                ref = plan.new_alerts[o.alert_ref].incident_ref
+                if ref is not None and ref < 0:
+                    opened_by_request[sub_index].append(new_ids[ref])
+    for sub_index, (pos, outcomes) in enumerate(zip(positions, plan.outcomes, strict=True)):
+        opened = tuple(dict.fromkeys(opened_by_request.get(sub_index, ())))
+        results[pos] = IngestResult(outcomes, opened_incidents=opened)
+    return [r for r in results if r is not None]
+
+
+def _load_open_alerts(
+    session: Session, submissions: list[Submission]
+) -> dict[tuple[int, str], AlertState]:
+    wanted: dict[int, set[str]] = defaultdict(set)
+    for sub in submissions:
+        wanted[sub.integration_id].update(sig.dedup_key for sig in sub.signals)
+    found: dict[tuple[int, str], AlertState] = {}
+    for integration_id, keyset in wanted.items():
+        keys = sorted(keyset)
+        for start in range(0, len(keys), KEY_CHUNK):
+            rows = session.execute(
+                select(
+                    Alert.id, Alert.integration_id, Alert.service_id, Alert.dedup_key,
+                    Alert.status, Alert.severity, Alert.incident_id, Alert.event_count,
+                    Alert.summary, Alert.details, Alert.links, Alert.labels,
+                    Alert.last_event_at, Alert.acknowledged_at,
+                ).where(
+                    Alert.integration_id == integration_id,
+                    Alert.dedup_key.in_(keys[start : start + KEY_CHUNK]),
+                    Alert.status != "resolved",
+                )
+            )
+            for r in rows:
+                found[(r.integration_id, r.dedup_key)] = AlertState(
+                    id=r.id, integration_id=r.integration_id, service_id=r.service_id,
+                    dedup_key=r.dedup_key, status=r.status, severity=r.severity,
+                    incident_ref=r.incident_id, event_count=r.event_count, summary=r.summary,
+                    details=r.details, links=r.links, labels=r.labels,
+                    last_event_at=r.last_event_at, acknowledged_at=r.acknowledged_at,
+                )
+    return found
+
+
+def _load_incidents(
+    session: Session, ids: set[int], with_counts: bool
+) -> dict[int, IncidentState]:
+    if not ids:
+        return {}
+    query: Any = select(Incident).where(Incident.id.in_(ids))
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    incidents = {
+        inc.id: IncidentState(
+            ref=inc.id, service_id=inc.service_id, status=inc.status, impact=inc.impact,
+            urgency=inc.urgency, priority=inc.priority, priority_source=inc.priority_source,
+            severity=inc.severity, alert_count=inc.alert_count, open_alerts=0,
+            triggered_alerts=0, last_alert_at=inc.last_alert_at, title=inc.title,
+            triggered_at=inc.triggered_at, impact_started_at=inc.impact_started_at,
+            acknowledged_at=inc.acknowledged_at, resolved_at=inc.resolved_at,
+        )
+        for inc in session.scalars(query)
+    }
+    if with_counts:
+        counts = session.execute(
+            select(Alert.incident_id, Alert.status, func.count())
+            .where(Alert.incident_id.in_(ids), Alert.status != "resolved")
+            .group_by(Alert.incident_id, Alert.status)
+        )
+        for incident_id, status, n in counts:
+            state = incidents.get(incident_id)
+            if state is not None:
+                state.open_alerts += n
+                if status == "triggered":
+                    state.triggered_alerts += n
+    return incidents

@@ -1,0 +1,307 @@
+"""REST routes of the catalog: teams, users, API tokens, services and integrations."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from warroom.api.deps import Admin, Reader, ReadDB, WriteDB
+from warroom.api.paging import page
+from warroom.api.schemas import (
+    IntegrationIn,
+    IntegrationOut,
+    NewToken,
+    Page,
+    ServiceIn,
+    ServiceOut,
+    ServicePatch,
+    TeamIn,
+    TeamOut,
+    TeamPatch,
+    TokenIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
+from warroom.alerts.models import Alert
+from warroom.catalog import service as catalog
+from warroom.catalog.models import ApiToken, Integration, Service, Team, User, service_dependencies
+from warroom.db.base import utcnow
+from warroom.errors import ApiError
+
+router = APIRouter(prefix="/api/v1")
+
+
+def _team_out(team: Team) -> TeamOut:
+    return TeamOut(id=team.id, name=team.name, description=team.description,
+                   member_ids=[m.id for m in team.members], created_at=team.created_at)
+
+
+def _user_out(user: User) -> UserOut:
+    return UserOut(id=user.id, username=user.username, name=user.name, email=user.email,
+                   time_zone=user.time_zone, role=user.role, active=user.active,
+                   team_ids=[t.id for t in user.teams])
+
+
+def _get(session: Session, model: type, ident: int, what: str):  # type: ignore[no-untyped-def]
+    obj = session.get(model, ident)
+    if obj is None:
+        raise ApiError(404, f"{what} {ident} does not exist")
+    return obj
+
+
+def _conflict(exc: IntegrityError, what: str) -> ApiError:
+    return ApiError(409, f"{what} conflicts with an existing one (names are unique)")
+
+
+# --- teams -----------------------------------------------------------------------------------
+
+
+@router.get("/teams", response_model=Page[TeamOut], tags=["teams"])
+def list_teams(_: Reader, session: ReadDB, limit: int = 50, cursor: str | None = None) -> Page[TeamOut]:
+    rows, nxt = page(session, select(Team), Team.id, limit, cursor)
+    return Page(items=[_team_out(t) for t in rows], next_cursor=nxt)
+
+
+@router.post("/teams", response_model=TeamOut, status_code=201, tags=["teams"])
+def create_team(body: TeamIn, _: Admin, session: WriteDB) -> TeamOut:
+    team = Team(name=body.name, description=body.description)
+    team.members = catalog.users_by_id(session, body.member_ids)
+    session.add(team)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise _conflict(exc, "team") from None
+    return _team_out(team)
+
+
+@router.get("/teams/{team_id}", response_model=TeamOut, tags=["teams"])
+def get_team(team_id: int, _: Reader, session: ReadDB) -> TeamOut:
+    return _team_out(_get(session, Team, team_id, "team"))
+
+
+@router.patch("/teams/{team_id}", response_model=TeamOut, tags=["teams"])
+def update_team(team_id: int, body: TeamPatch, _: Admin, session: WriteDB) -> TeamOut:
+    team = _get(session, Team, team_id, "team")
+    if body.name is not None:
+        team.name = body.name
+    if body.description is not None:
+        team.description = body.description
+    if body.member_ids is not None:
+        team.members = catalog.users_by_id(session, body.member_ids)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise _conflict(exc, "team") from None
+    return _team_out(team)
+
+
+# --- users and tokens ------------------------------------------------------------------------
+
+
+@router.get("/users", response_model=Page[UserOut], tags=["users"])
+def list_users(_: Reader, session: ReadDB, limit: int = 50, cursor: str | None = None) -> Page[UserOut]:
+    rows, nxt = page(session, select(User), User.id, limit, cursor)
+    return Page(items=[_user_out(u) for u in rows], next_cursor=nxt)
+
+
+@router.get("/users/me", response_model=UserOut, tags=["users"])
+def me(principal: Reader, session: ReadDB) -> UserOut:
+    return _user_out(_get(session, User, principal.id, "user"))
+
+
+@router.post("/users", response_model=UserOut, status_code=201, tags=["users"])
+def create_user(body: UserIn, _: Admin, session: WriteDB) -> UserOut:
+    try:
+        user = catalog.create_user(session, **body.model_dump())
+    except IntegrityError as exc:
+        raise _conflict(exc, "user") from None
+    return _user_out(user)
+
+
+@router.get("/users/{user_id}", response_model=UserOut, tags=["users"])
+def get_user(user_id: int, _: Reader, session: ReadDB) -> UserOut:
+    return _user_out(_get(session, User, user_id, "user"))
+
+
+@router.patch("/users/{user_id}", response_model=UserOut, tags=["users"])
+def update_user(user_id: int, body: UserPatch, principal: Reader, session: WriteDB) -> UserOut:
+    user = _get(session, User, user_id, "user")
+    changes = body.model_dump(exclude_unset=True)
+    personal = {"name", "email", "time_zone"}
+    if not principal.at_least("admin") and (user.id != principal.id or set(changes) - personal):
+        raise ApiError(403, "you may change only your own name, email and time zone")
+    for name, value in changes.items():
+        if value is None:
+            raise ApiError(422, f"'{name}' cannot be null")
+        setattr(user, name, value)
+    return _user_out(user)
+
+
+@router.get("/tokens", response_model=list[TokenOut], tags=["tokens"])
+def list_tokens(principal: Reader, session: ReadDB) -> list[ApiToken]:
+    return list(session.scalars(
+        select(ApiToken).where(ApiToken.user_id == principal.id).order_by(ApiToken.id)))
+
+
+@router.post("/tokens", response_model=NewToken, status_code=201, tags=["tokens"])
+def create_token(body: TokenIn, principal: Reader, session: WriteDB) -> NewToken:
+    token, row = catalog.create_token(session, principal.id, body.name)
+    return NewToken(token=token, **TokenOut.model_validate(row).model_dump())
+
+
+@router.delete("/tokens/{token_id}", status_code=204, tags=["tokens"])
+def revoke_token(token_id: int, principal: Reader, session: WriteDB) -> Response:
+    row = session.get(ApiToken, token_id)
+    if row is None or (row.user_id != principal.id and not principal.at_least("admin")):
+        raise ApiError(404, f"token {token_id} does not exist")
+    row.revoked_at = row.revoked_at or utcnow()
+    return Response(status_code=204)
+
+
+# --- services --------------------------------------------------------------------------------
+
+
+def _service_outs(session: Session, services: list[Service]) -> list[ServiceOut]:
+    ids = [s.id for s in services]
+    deps: dict[int, list[int]] = defaultdict(list)
+    dependants: dict[int, list[int]] = defaultdict(list)
+    if ids:
+        rows = session.execute(
+            select(service_dependencies.c.service_id, service_dependencies.c.depends_on_id).where(
+                service_dependencies.c.service_id.in_(ids)
+                | service_dependencies.c.depends_on_id.in_(ids)
+            )
+        )
+        for sid, dep in rows:
+            deps[sid].append(dep)
+            dependants[dep].append(sid)
+    return [
+        ServiceOut(
+            id=s.id, name=s.name, description=s.description, team_id=s.team_id, tier=s.tier,
+            grouping_window_seconds=s.grouping_window_seconds, auto_resolve=s.auto_resolve,
+            depends_on_ids=sorted(deps[s.id]), dependant_ids=sorted(dependants[s.id]),
+            created_at=s.created_at,
+        )
+        for s in services
+    ]
+
+
+@router.get("/services", response_model=Page[ServiceOut], tags=["services"])
+def list_services(
+    _: Reader, session: ReadDB, limit: int = 50, cursor: str | None = None,
+    team_id: int | None = None,
+) -> Page[ServiceOut]:
+    query = select(Service)
+    if team_id is not None:
+        query = query.where(Service.team_id == team_id)
+    rows, nxt = page(session, query, Service.id, limit, cursor)
+    return Page(items=_service_outs(session, rows), next_cursor=nxt)
+
+
+@router.post("/services", response_model=ServiceOut, status_code=201, tags=["services"])
+def create_service(body: ServiceIn, _: Admin, session: WriteDB) -> ServiceOut:
+    try:
+        svc = catalog.create_service(session, **body.model_dump())
+    except IntegrityError as exc:
+        raise _conflict(exc, "service") from None
+    return _service_outs(session, [svc])[0]
+
+
+@router.get("/services/{service_id}", response_model=ServiceOut, tags=["services"])
+def get_service(service_id: int, _: Reader, session: ReadDB) -> ServiceOut:
+    return _service_outs(session, [_get(session, Service, service_id, "service")])[0]
+
+
+@router.patch("/services/{service_id}", response_model=ServiceOut, tags=["services"])
+def update_service(service_id: int, body: ServicePatch, _: Admin, session: WriteDB) -> ServiceOut:
+    svc = _get(session, Service, service_id, "service")
+    changes = body.model_dump(exclude_unset=True)
+    deps = changes.pop("depends_on_ids", None)
+    for name, value in changes.items():
+        if value is None and name != "team_id":
+            raise ApiError(422, f"'{name}' cannot be null")
+        setattr(svc, name, value)
+    if changes.get("team_id") is not None:
+        _get(session, Team, changes["team_id"], "team")
+    if deps is not None:
+        catalog.set_dependencies(session, svc, deps)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise _conflict(exc, "service") from None
+    return _service_outs(session, [svc])[0]
+
+
+# --- integrations ----------------------------------------------------------------------------
+
+
+def _integration_out(request: Request, integ: Integration, admin: bool) -> IntegrationOut:
+    base = request.app.state.settings.base_url.rstrip("/")
+    url = f"{base}/v2/enqueue" if integ.type == "pagerduty" else (
+        f"{base}/integrations/{integ.type}/" + (integ.routing_key if admin else "<routing key>"))
+    return IntegrationOut(
+        id=integ.id, service_id=integ.service_id, type=integ.type, name=integ.name,
+        routing_key=integ.routing_key if admin else None, url=url, created_at=integ.created_at,
+        rotated_at=integ.rotated_at,
+    )
+
+
+@router.get("/integrations", response_model=list[IntegrationOut], tags=["integrations"])
+def list_integrations(
+    request: Request, principal: Reader, session: ReadDB, service_id: int | None = None
+) -> list[IntegrationOut]:
+    query = select(Integration).order_by(Integration.id)
+    if service_id is not None:
+        query = query.where(Integration.service_id == service_id)
+    admin = principal.at_least("admin")
+    return [_integration_out(request, i, admin) for i in session.scalars(query)]
+
+
+@router.post("/integrations", response_model=IntegrationOut, status_code=201,
+             tags=["integrations"])
+def create_integration(
+    request: Request, body: IntegrationIn, _: Admin, session: WriteDB
+) -> IntegrationOut:
+    _get(session, Service, body.service_id, "service")
+    integ = catalog.create_integration(session, body.service_id, body.type, body.name)
+    return _integration_out(request, integ, True)
+
+
+@router.get("/integrations/{integration_id}", response_model=IntegrationOut,
+            tags=["integrations"])
+def get_integration(
+    request: Request, integration_id: int, principal: Reader, session: ReadDB
+) -> IntegrationOut:
+    integ = _get(session, Integration, integration_id, "integration")
+    return _integration_out(request, integ, principal.at_least("admin"))
+
+
+@router.post("/integrations/{integration_id}/rotate", response_model=IntegrationOut,
+             tags=["integrations"])
+def rotate_integration_key(
+    request: Request, integration_id: int, _: Admin, session: WriteDB
+) -> IntegrationOut:
+    integ = _get(session, Integration, integration_id, "integration")
+    catalog.rotate_key(integ, utcnow())
+    return _integration_out(request, integ, True)
+
+
+@router.delete("/integrations/{integration_id}", status_code=204, tags=["integrations"])
+def delete_integration(integration_id: int, _: Admin, session: WriteDB) -> Response:
+    integ = _get(session, Integration, integration_id, "integration")
+    has_alerts = session.scalar(
+        select(Alert.id).where(Alert.integration_id == integ.id).limit(1)
+    )
+    if has_alerts is not None:
+        raise ApiError(409, "this integration has alerts, which would be lost; rotate its "
+                       "routing key instead to stop its sender")
+    session.delete(integ)
+    return Response(status_code=204)
+
+

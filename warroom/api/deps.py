@@ -1,0 +1,89 @@
+"""Request dependencies: the database session and the authenticated user with their role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from warroom.catalog.models import ApiToken, User
+from warroom.db.base import utcnow
+from warroom.db.engine import Database
+from warroom.errors import ApiError
+from warroom.security import token_digest
+
+ROLE_RANK = {"stakeholder": 0, "responder": 1, "admin": 2}
+# last_used_at is informative; writing it on every call would turn reads into writes.
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def write_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
+    with db.session() as session:
+        yield session
+
+
+def read_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
+    with db.read_session() as session:
+        yield session
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: int
+    username: str
+    name: str
+    role: str
+
+    def at_least(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+
+def authenticate(request: Request, db: Annotated[Database, Depends(get_db)]) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    unauthorized = {"WWW-Authenticate": "Bearer"}
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "authentication required: send 'Authorization: Bearer <API token>'",
+                       headers=unauthorized)
+    digest = token_digest(token.strip())
+    with db.read_session() as session:
+        row = session.execute(
+            select(ApiToken.id, ApiToken.last_used_at, User.id, User.username, User.name,
+                   User.role, User.active)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+        ).first()
+    if row is None or not row[6]:
+        raise ApiError(401, "invalid or revoked API token", headers=unauthorized)
+    now = utcnow()
+    if row[1] is None or now - row[1] > TOKEN_TOUCH_INTERVAL:
+        with db.session() as session:
+            session.execute(update(ApiToken).where(ApiToken.id == row[0]).values(last_used_at=now))
+    return Principal(row[2], row[3], row[4], row[5])
+
+
+def require(role: str):  # type: ignore[no-untyped-def]
+    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not principal.at_least(role):
+            raise ApiError(403, f"this needs the {role} role; you are a {principal.role}")
+        return principal
+
+    check.__name__ = f"require_{role}"
+    return check
+
+
+Reader = Annotated[Principal, Depends(require("stakeholder"))]
+Responder = Annotated[Principal, Depends(require("responder"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+ReadDB = Annotated[Session, Depends(read_session)]
+WriteDB = Annotated[Session, Depends(write_session)]

@@ -1,0 +1,98 @@
+"""The ASGI app factory: mounts intake, the REST API, health and metrics on one FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import ORJSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from warroom import errors
+from warroom.api import catalog as catalog_api
+from warroom.api import incidents as incidents_api
+from warroom.config import Settings, get_settings
+from warroom.db.engine import Database
+from warroom.intake.committer import GroupCommitter
+from warroom.intake.routes import router as intake_router
+from warroom.metrics import LatencyMiddleware, Metrics
+from warroom.security import redact_routing_keys
+
+
+class RedactRoutingKeys(logging.Filter):
+    """Access logs print request paths; intake paths carry routing keys."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_routing_keys(a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = redact_routing_keys(record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    for name in ("uvicorn.access", "uvicorn.error", "warroom"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactRoutingKeys) for f in logger.filters):
+            logger.addFilter(RedactRoutingKeys())
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = db or Database(settings.database_url)
+    metrics = Metrics(db)
+    committer = GroupCommitter(db, settings.priority_matrix, settings.group_commit_max_alerts)
+    install_log_redaction()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        committer.start()
+        try:
+            yield
+        finally:
+            committer.stop()
+
+    app = FastAPI(
+        title="Warroom",
+        version="0.1.0",
+        description="Self-hosted incident management. Authenticate with "
+        "`Authorization: Bearer <API token>` (create one with `warroom token create`).",
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.metrics = metrics
+    app.state.committer = committer
+    errors.install(app)
+    app.include_router(intake_router)
+    app.include_router(catalog_api.router)
+    app.include_router(incidents_api.router)
+
+    @app.get("/healthz", tags=["health"], summary="The process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="The database answers")
+    def readyz(request: Request) -> Any:
+        try:
+            with request.app.state.db.read_session() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:
+            return errors.error_response(503, f"database unreachable: {type(exc).__name__}")
+        return {"status": "ready"}
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics",
+             response_class=PlainTextResponse)
+    def prometheus_metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(metrics.registry),
+                                 media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(LatencyMiddleware, metrics=metrics)
+    return app

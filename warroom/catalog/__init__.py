@@ -1,0 +1,1 @@
+"""The catalog: teams, users, API tokens, services with their dependencies, and integrations."""

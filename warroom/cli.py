@@ -1,0 +1,210 @@
+"""The `warroom` command: serve, migrate, demo, user, token, integration and send."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import httpx
+import orjson
+import typer
+from sqlalchemy import select
+
+from warroom.config import Settings, get_settings
+from warroom.db.engine import Database
+
+app = typer.Typer(help="Warroom: self-hosted incident management.", no_args_is_help=True,
+                  add_completion=False)
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+integration_app = typer.Typer(help="Manage integrations.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(integration_app, name="integration")
+
+DbUrl = Annotated[Optional[str], typer.Option("--database-url", envvar="WARROOM_DATABASE_URL",  # noqa: UP045
+                                              help="SQLAlchemy URL; default: SQLite in the data dir")]
+
+
+def _settings(database_url: str | None) -> Settings:
+    settings = get_settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    return settings
+
+
+def _db(database_url: str | None) -> Database:
+    from warroom.db import migrate
+
+    db = Database(_settings(database_url).database_url)
+    migrate.upgrade(db)
+    return db
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
+    database_url: DbUrl = None,
+    demo: Annotated[bool, typer.Option(help="Seed demo data and print how to use it")] = False,
+    access_log: Annotated[bool, typer.Option(help="Log every request")] = False,
+) -> None:
+    """Migrate the database and run the HTTP API, intake and engine in one process."""
+    import uvicorn
+
+    from warroom.app import create_app
+
+    settings = _settings(database_url)
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    if "WARROOM_BASE_URL" not in __import__("os").environ:
+        settings = settings.model_copy(update={"base_url": base})
+    db = _db(settings.database_url)
+    if demo:
+        from warroom import demo as demo_data
+
+        with db.session() as session:
+            info = demo_data.prepare(session)
+        typer.echo(demo_data.banner(info, settings.base_url))
+    app_ = create_app(settings, db)
+    uvicorn.run(app_, host=host, port=port, access_log=access_log, log_level=settings.log_level,
+                loop="uvloop", http="httptools", server_header=False)
+
+
+@app.command()
+def migrate(database_url: DbUrl = None) -> None:
+    """Bring the database schema up to date."""
+    _db(database_url)
+    typer.echo("database is up to date")
+
+
+@app.command(name="demo")
+def demo_command(database_url: DbUrl = None) -> None:
+    """Seed the demo teams, users, services and integrations (once) and print credentials."""
+    from warroom import demo as demo_data
+
+    settings = _settings(database_url)
+    db = _db(database_url)
+    with db.session() as session:
+        info = demo_data.prepare(session)
+    typer.echo(demo_data.banner(info, settings.base_url))
+
+
+@user_app.command("create")
+def user_create(
+    username: str,
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+    email: Annotated[str, typer.Option()] = "",
+    time_zone: Annotated[str, typer.Option("--time-zone", help="IANA zone")] = "UTC",
+    admin: Annotated[bool, typer.Option("--admin", help="Give the admin role")] = False,
+    role: Annotated[str, typer.Option(help="admin, responder or stakeholder")] = "responder",
+    password: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Password for the web app; prompted if omitted and stdin is a terminal")] = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Create a user."""
+    from pydantic import ValidationError
+
+    from warroom.api.schemas import UserIn
+    from warroom.catalog import service as catalog
+
+    if password is None and sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        body = UserIn(username=username, name=name, email=email, time_zone=time_zone,
+                      role="admin" if admin else role, password=password)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+        return
+    db = _db(database_url)
+    from warroom.catalog.models import User
+
+    with db.session() as session:
+        if session.scalar(select(User.id).where(User.username == username)) is not None:
+            _fail(f"user {username!r} already exists")
+        user = catalog.create_user(session, **body.model_dump())
+        typer.echo(f"created user {user.username} (id {user.id}, role {user.role})")
+
+
+@token_app.command("create")
+def token_create(
+    username: str,
+    name: Annotated[str, typer.Option(help="What the token is for")] = "cli",
+    database_url: DbUrl = None,
+) -> None:
+    """Create an API token for a user and print it (only its hash is stored)."""
+    from warroom.catalog import service as catalog
+    from warroom.catalog.models import User
+
+    db = _db(database_url)
+    with db.session() as session:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            _fail(f"no user {username!r}; create one with `warroom user create`")
+            return
+        token, _ = catalog.create_token(session, user.id, name)
+    typer.echo(token)
+
+
+@integration_app.command("create")
+def integration_create(
+    service: Annotated[str, typer.Option("--service", help="Service name or id")],
+    type_: Annotated[str, typer.Option("--type", help="pagerduty, alertmanager or generic")],
+    name: Annotated[str, typer.Option(help="Label, e.g. the sending tool")] = "",
+    database_url: DbUrl = None,
+) -> None:
+    """Create an integration on a service and print its routing key."""
+    from warroom.catalog import service as catalog
+    from warroom.catalog.models import INTEGRATION_TYPES, Service
+
+    if type_ not in INTEGRATION_TYPES:
+        _fail(f"--type must be one of {', '.join(INTEGRATION_TYPES)}")
+    db = _db(database_url)
+    with db.session() as session:
+        query = select(Service).where(
+            (Service.id == int(service)) if service.isdigit() else (Service.name == service))
+        svc = session.scalars(query).first()
+        if svc is None:
+            _fail(f"no service {service!r}")
+            return
+        integ = catalog.create_integration(session, svc.id, type_, name)
+    typer.echo(integ.routing_key)
+
+
+@app.command()
+def send(
+    routing_key: Annotated[str, typer.Option("--routing-key", help="A pagerduty-type key")],
+    summary: Annotated[str, typer.Option()] = "Test event from warroom send",
+    severity: Annotated[str, typer.Option(help="critical, error, warning or info")] = "critical",
+    action: Annotated[str, typer.Option(help="trigger, acknowledge or resolve")] = "trigger",
+    dedup_key: Annotated[Optional[str], typer.Option("--dedup-key")] = None,  # noqa: UP045
+    source: Annotated[str, typer.Option()] = "warroom-cli",
+    url: Annotated[str, typer.Option(envvar="WARROOM_BASE_URL")] = "http://127.0.0.1:8080",
+) -> None:
+    """Send a test event (PagerDuty Events v2 format) to a running Warroom."""
+    event: dict[str, object] = {"routing_key": routing_key, "event_action": action}
+    if dedup_key:
+        event["dedup_key"] = dedup_key
+    if action == "trigger":
+        event["payload"] = {"summary": summary, "source": source, "severity": severity}
+    try:
+        response = httpx.post(url.rstrip("/") + "/v2/enqueue", content=orjson.dumps(event),
+                              headers={"Content-Type": "application/json"}, timeout=10)
+    except httpx.HTTPError as exc:
+        _fail(f"could not reach Warroom at {url}: {exc}")
+        return
+    typer.echo(response.text)
+    if response.status_code >= 300:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

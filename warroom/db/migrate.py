@@ -1,0 +1,37 @@
+"""Schema migrations with Alembic, run from code (`warroom migrate`, and `serve` on start)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+
+from warroom.db.engine import Database
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _config(db: Database) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def upgrade(db: Database, revision: str = "head") -> None:
+    cfg = _config(db)
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several processes may start at once; one migrates, the others wait for it.
+            conn.execute(text("SELECT pg_advisory_xact_lock(7274827)"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def revision(db: Database, message: str) -> None:
+    """Developer helper: autogenerate a revision from the models against an up-to-date database."""
+    cfg = _config(db)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.revision(cfg, message=message, autogenerate=True)

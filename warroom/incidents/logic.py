@@ -1,0 +1,99 @@
+"""Pure incident decisions: priority from impact x urgency, urgency from severity, the state machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+Matrix = list[list[int]]
+
+DEFAULT_MATRIX: Matrix = [[1, 2, 3], [2, 3, 4], [3, 4, 4]]
+PRIORITY_NAMES = {1: "critical", 2: "high", 3: "moderate", 4: "low", 5: "planning"}
+
+# PagerDuty's dynamic-urgency rule, with warning as the middle of the ITIL scale.
+SEVERITY_URGENCY = {"critical": 1, "error": 1, "warning": 2, "info": 3}
+SEVERITY_RANK = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+
+
+def priority_for(impact: int, urgency: int, matrix: Matrix = DEFAULT_MATRIX) -> int:
+    if not (1 <= impact <= 3 and 1 <= urgency <= 3):
+        raise ValueError("impact and urgency are 1 (high) to 3 (low)")
+    return matrix[impact - 1][urgency - 1]
+
+
+def urgency_for_severity(severity: str) -> int:
+    return SEVERITY_URGENCY[severity]
+
+
+def impact_for_tier(tier: int) -> int:
+    """A tier-1 service down is a high-impact disruption; tier 3 is low."""
+    return min(max(tier, 1), 3)
+
+
+def worst_severity(a: str | None, b: str) -> str:
+    if a is None or SEVERITY_RANK[b] < SEVERITY_RANK[a]:
+        return b
+    return a
+
+
+class TransitionError(ValueError):
+    """An action that the incident's current status does not allow; the message says why."""
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """The status and the transition timestamps that the metrics read."""
+
+    status: str
+    acknowledged_at: datetime | None = None
+    mitigated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+ACTIONS = ("acknowledge", "mitigate", "resolve", "reopen", "close")
+
+_ALLOWED: dict[str, tuple[str, ...]] = {
+    "acknowledge": ("triggered",),
+    "mitigate": ("triggered", "acknowledged"),
+    "resolve": ("triggered", "acknowledged", "mitigated"),
+    "reopen": ("resolved",),
+    "close": ("resolved",),
+}
+
+_REFUSALS: dict[tuple[str, str], str] = {
+    ("acknowledge", "acknowledged"): "the incident is already acknowledged",
+    ("acknowledge", "mitigated"): "the incident is already mitigated",
+    ("mitigate", "mitigated"): "the incident is already mitigated",
+    ("resolve", "resolved"): "the incident is already resolved",
+    ("close", "closed"): "the incident is already closed",
+    ("reopen", "closed"): "a closed incident cannot be reopened; declare a new incident",
+}
+
+
+def transition(current: Lifecycle, action: str, now: datetime) -> Lifecycle:
+    """The lifecycle after `action` at `now`, or TransitionError with a message a user can act on."""
+    if action not in _ALLOWED:
+        raise TransitionError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+    if current.status not in _ALLOWED[action]:
+        reason = _REFUSALS.get((action, current.status))
+        if reason is None:
+            if current.status in ("resolved", "closed"):
+                reason = f"the incident is {current.status}; reopen it first"
+            else:
+                done = "reopened" if action == "reopen" else "closed"
+                reason = f"the incident is {current.status}; only a resolved incident can be {done}"
+        raise TransitionError(f"cannot {action}: {reason}")
+    if action == "acknowledge":
+        return Lifecycle("acknowledged", now, current.mitigated_at, None, None)
+    if action == "mitigate":
+        return Lifecycle("mitigated", current.acknowledged_at, now, None, None)
+    if action == "resolve":
+        return Lifecycle("resolved", current.acknowledged_at, current.mitigated_at, now, None)
+    if action == "close":
+        return Lifecycle(
+            "closed", current.acknowledged_at, current.mitigated_at, current.resolved_at, now
+        )
+    # Reopen: someone is looking at it, so it comes back acknowledged; it is no longer mitigated
+    # or resolved, and the next resolve stamps the time the metrics will use.
+    return Lifecycle("acknowledged", current.acknowledged_at or now, None, None, None)

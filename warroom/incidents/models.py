@@ -1,0 +1,122 @@
+"""Tables of incidents, the services they affect, roles, tasks and the append-only timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from warroom.db.base import Base, BigId, JSONType, UTCDateTime, utcnow
+
+INCIDENT_STATUSES = ("triggered", "acknowledged", "mitigated", "resolved", "closed")
+OPEN_STATUSES = ("triggered", "acknowledged", "mitigated")
+ROLE_NAMES = ("commander", "communications_lead", "operations_lead", "scribe")
+
+incident_services = Table(
+    "incident_services",
+    Base.metadata,
+    Column("incident_id", ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
+    Column("service_id", ForeignKey("services.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        CheckConstraint(f"status IN {INCIDENT_STATUSES!r}", name="status"),
+        CheckConstraint("impact BETWEEN 1 AND 3", name="impact"),
+        CheckConstraint("urgency BETWEEN 1 AND 3", name="urgency"),
+        CheckConstraint("priority BETWEEN 1 AND 5", name="priority"),
+        # The grouping lookup: the open incident of a service with the latest alert.
+        Index("ix_incidents_service_status", "service_id", "status", "last_alert_at"),
+        Index("ix_incidents_status_priority", "status", "priority", "triggered_at"),
+        Index("ix_incidents_triggered_at", "triggered_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="triggered")
+    # The service an alert-born incident belongs to (grouping key); all affected services are
+    # in incident_services.
+    service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("services.id", ondelete="SET NULL"), default=None
+    )
+    severity: Mapped[str | None] = mapped_column(String(16), default=None)
+    impact: Mapped[int] = mapped_column(Integer)
+    urgency: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer)
+    # "auto" while impact/urgency follow the signals; "manual" once a person set them.
+    priority_source: Mapped[str] = mapped_column(String(8), default="auto")
+    source: Mapped[str] = mapped_column(String(16), default="alert")  # alert | declared
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    alert_count: Mapped[int] = mapped_column(Integer, default=0)
+    impact_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    triggered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_alert_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    mitigated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IncidentRole(Base):
+    __tablename__ = "incident_roles"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "role"),
+        CheckConstraint(f"role IN {ROLE_NAMES!r}", name="role"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (CheckConstraint("status IN ('open', 'done')", name="status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class TimelineEvent(Base):
+    """Append-only: nothing updates or deletes these rows; the UI, review and metrics read them."""
+
+    __tablename__ = "timeline_events"
+    __table_args__ = (Index("ix_timeline_incident_id", "incident_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(40))
+    # Who: a user, an integration (signals) or the system (rules, timers).
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    actor_name: Mapped[str] = mapped_column(String(200), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)

@@ -1,0 +1,1 @@
+"""Intake: one module per source format, each turning a request body into normalised Signals."""

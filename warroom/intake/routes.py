@@ -1,0 +1,168 @@
+"""HTTP endpoints of the intake formats; each answers the way its tool's clients expect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import ORJSONResponse
+
+from warroom.alerts.service import IngestResult
+from warroom.intake import alertmanager, generic, pagerduty
+from warroom.intake.common import IntakeError, ParsedRequest
+
+router = APIRouter(include_in_schema=True, tags=["intake"])
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json_content_type(request: Request) -> bool:
+    # Missing is accepted (some senders omit it); a declared non-JSON type is a client mistake.
+    ctype = request.headers.get("content-type")
+    if not ctype:
+        return True
+    media = ctype.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def _routing_key(request: Request, path_key: str | None) -> str | None:
+    if path_key:
+        return path_key
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def _count(request: Request, source: str, parsed: ParsedRequest | None, result: Any) -> None:
+    metrics = request.app.state.metrics
+    if parsed is not None:
+        if parsed.rejected:
+            metrics.events_rejected.labels(source, "invalid").inc(len(parsed.rejected))
+        if isinstance(result, IngestResult) and result.refused is None:
+            metrics.events_received.labels(source).inc(len(parsed.signals))
+
+
+@router.post("/v2/enqueue", summary="PagerDuty Events API v2", status_code=202)
+async def pagerduty_enqueue(request: Request) -> ORJSONResponse:
+    metrics = request.app.state.metrics
+    settings = request.app.state.settings
+    try:
+        if not _json_content_type(request):
+            raise IntakeError(415, "Content-Type must be application/json", [
+                f"got {request.headers.get('content-type')!r}"])
+        body = await _read_body(request, min(settings.max_event_bytes, pagerduty.MAX_BYTES))
+        parsed = pagerduty.parse(body)
+    except _TooLarge:
+        metrics.events_rejected.labels("pagerduty", "too_large").inc()
+        return ORJSONResponse(
+            {"status": "invalid event", "message": "Request entity too large",
+             "errors": [f"the event is larger than {pagerduty.MAX_BYTES // 1024} KB"]},
+            status_code=413,
+        )
+    except IntakeError as err:
+        metrics.events_rejected.labels("pagerduty", "invalid").inc()
+        return ORJSONResponse(pagerduty.error_body(err), status_code=err.status)
+    result = await request.app.state.committer.submit(parsed)
+    if result.refused is not None:
+        metrics.events_rejected.labels("pagerduty", "routing_key").inc()
+        return ORJSONResponse(
+            {"status": "invalid event", "message": "Event object is invalid",
+             "errors": [f"'routing_key': {result.refused}"]},
+            status_code=400,
+        )
+    _count(request, "pagerduty", parsed, result)
+    return ORJSONResponse(
+        pagerduty.success_body(parsed.signals[0].dedup_key), status_code=202
+    )
+
+
+async def _keyed_intake(
+    request: Request,
+    source: str,
+    path_key: str | None,
+    limit: int,
+    parse: Callable[[bytes, str], ParsedRequest],
+    reply: Callable[[ParsedRequest, IngestResult], dict[str, Any]],
+    ok_status: int,
+) -> ORJSONResponse:
+    from warroom.errors import error_response
+
+    metrics = request.app.state.metrics
+    key = _routing_key(request, path_key)
+    if key is None:
+        metrics.events_rejected.labels(source, "routing_key").inc()
+        return error_response(
+            401, "a routing key is required: in the URL or as 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not _json_content_type(request):
+        metrics.events_rejected.labels(source, "invalid").inc()
+        return error_response(415, "Content-Type must be application/json")
+    try:
+        body = await _read_body(request, limit)
+    except _TooLarge:
+        metrics.events_rejected.labels(source, "too_large").inc()
+        return error_response(413, f"the request body is larger than {limit} bytes")
+    try:
+        parsed = parse(body, key)
+    except IntakeError as err:
+        metrics.events_rejected.labels(source, "invalid").inc()
+        return error_response(err.status, err.message, err.errors)
+    result = await request.app.state.committer.submit(parsed)
+    if result.refused is not None:
+        metrics.events_rejected.labels(source, "routing_key").inc()
+        status = 404 if result.refused == "unknown routing key" else 400
+        message = (
+            "unknown routing key: check the integration's URL or rotate and copy it again"
+            if status == 404 else result.refused
+        )
+        return error_response(status, message)
+    _count(request, source, parsed, result)
+    return ORJSONResponse(reply(parsed, result), status_code=ok_status)
+
+
+def _alertmanager_reply(parsed: ParsedRequest, _result: IngestResult) -> dict[str, Any]:
+    return alertmanager.reply(parsed)
+
+
+def _generic_reply(parsed: ParsedRequest, result: IngestResult) -> dict[str, Any]:
+    return {
+        "status": "accepted",
+        "events": [{"dedup_key": o.dedup_key, "result": o.result} for o in result.outcomes],
+        "rejected": [{"index": r.index, "dedup_key": r.key, "errors": r.errors}
+                     for r in parsed.rejected],
+    }
+
+
+@router.post("/integrations/alertmanager", summary="Alertmanager webhook (key in header)")
+@router.post("/integrations/alertmanager/{routing_key}", summary="Alertmanager webhook")
+async def alertmanager_webhook(request: Request, routing_key: str | None = None) -> ORJSONResponse:
+    limit = request.app.state.settings.max_batch_bytes
+    return await _keyed_intake(request, "alertmanager", routing_key, limit, alertmanager.parse,
+                               _alertmanager_reply, 200)
+
+
+@router.post("/integrations/generic", summary="Generic JSON events (key in header)")
+@router.post("/integrations/generic/{routing_key}", summary="Generic JSON events")
+async def generic_events(request: Request, routing_key: str | None = None) -> ORJSONResponse:
+    limit = request.app.state.settings.max_event_bytes
+    return await _keyed_intake(request, "generic", routing_key, limit, generic.parse,
+                               _generic_reply, 202)
