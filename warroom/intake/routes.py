@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
 
 from warroom.alerts.service import IngestResult
+from warroom.errors import JSONBody, error_response
 from warroom.intake import alertmanager, generic, pagerduty
 from warroom.intake.common import IntakeError, ParsedRequest
 
@@ -61,7 +61,7 @@ def _count(request: Request, source: str, parsed: ParsedRequest | None, result: 
 
 
 @router.post("/v2/enqueue", summary="PagerDuty Events API v2", status_code=202)
-async def pagerduty_enqueue(request: Request) -> ORJSONResponse:
+async def pagerduty_enqueue(request: Request) -> JSONBody:
     metrics = request.app.state.metrics
     settings = request.app.state.settings
     try:
@@ -72,24 +72,24 @@ async def pagerduty_enqueue(request: Request) -> ORJSONResponse:
         parsed = pagerduty.parse(body)
     except _TooLarge:
         metrics.events_rejected.labels("pagerduty", "too_large").inc()
-        return ORJSONResponse(
+        return JSONBody(
             {"status": "invalid event", "message": "Request entity too large",
              "errors": [f"the event is larger than {pagerduty.MAX_BYTES // 1024} KB"]},
             status_code=413,
         )
     except IntakeError as err:
         metrics.events_rejected.labels("pagerduty", "invalid").inc()
-        return ORJSONResponse(pagerduty.error_body(err), status_code=err.status)
+        return JSONBody(pagerduty.error_body(err), status_code=err.status)
     result = await request.app.state.committer.submit(parsed)
     if result.refused is not None:
         metrics.events_rejected.labels("pagerduty", "routing_key").inc()
-        return ORJSONResponse(
+        return JSONBody(
             {"status": "invalid event", "message": "Event object is invalid",
              "errors": [f"'routing_key': {result.refused}"]},
             status_code=400,
         )
     _count(request, "pagerduty", parsed, result)
-    return ORJSONResponse(
+    return JSONBody(
         pagerduty.success_body(parsed.signals[0].dedup_key), status_code=202
     )
 
@@ -102,9 +102,7 @@ async def _keyed_intake(
     parse: Callable[[bytes, str], ParsedRequest],
     reply: Callable[[ParsedRequest, IngestResult], dict[str, Any]],
     ok_status: int,
-) -> ORJSONResponse:
-    from warroom.errors import error_response
-
+) -> JSONBody:
     metrics = request.app.state.metrics
     key = _routing_key(request, path_key)
     if key is None:
@@ -136,7 +134,7 @@ async def _keyed_intake(
         )
         return error_response(status, message)
     _count(request, source, parsed, result)
-    return ORJSONResponse(reply(parsed, result), status_code=ok_status)
+    return JSONBody(reply(parsed, result), status_code=ok_status)
 
 
 def _alertmanager_reply(parsed: ParsedRequest, _result: IngestResult) -> dict[str, Any]:
@@ -154,7 +152,7 @@ def _generic_reply(parsed: ParsedRequest, result: IngestResult) -> dict[str, Any
 
 @router.post("/integrations/alertmanager", summary="Alertmanager webhook (key in header)")
 @router.post("/integrations/alertmanager/{routing_key}", summary="Alertmanager webhook")
-async def alertmanager_webhook(request: Request, routing_key: str | None = None) -> ORJSONResponse:
+async def alertmanager_webhook(request: Request, routing_key: str | None = None) -> JSONBody:
     limit = request.app.state.settings.max_batch_bytes
     return await _keyed_intake(request, "alertmanager", routing_key, limit, alertmanager.parse,
                                _alertmanager_reply, 200)
@@ -162,7 +160,7 @@ async def alertmanager_webhook(request: Request, routing_key: str | None = None)
 
 @router.post("/integrations/generic", summary="Generic JSON events (key in header)")
 @router.post("/integrations/generic/{routing_key}", summary="Generic JSON events")
-async def generic_events(request: Request, routing_key: str | None = None) -> ORJSONResponse:
+async def generic_events(request: Request, routing_key: str | None = None) -> JSONBody:
     limit = request.app.state.settings.max_event_bytes
     return await _keyed_intake(request, "generic", routing_key, limit, generic.parse,
                                _generic_reply, 202)
