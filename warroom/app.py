@@ -18,6 +18,7 @@ from warroom.api import incidents as incidents_api
 from warroom.config import Settings, get_settings
 from warroom.db.engine import Database
 from warroom.intake.committer import GroupCommitter
+from warroom.intake.routes import IntakeFastPath
 from warroom.intake.routes import router as intake_router
 from warroom.metrics import LatencyMiddleware, Metrics
 from warroom.security import redact_routing_keys
@@ -94,4 +95,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                                  media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(LatencyMiddleware, metrics=metrics)
+    app.add_middleware(IntakeFastPath, fastapi_app=app)
     return app

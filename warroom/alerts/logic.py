@@ -202,6 +202,18 @@ def plan_batch(
                         alert.changed = True
                         plan.changed_alerts.append(alert)
                     outcomes.append(Outcome(sig.dedup_key, "updated"))
+                    # An open alert that turns more severe weighs on its incident like a new
+                    # alert of that severity would: worst severity, and urgency raised.
+                    inc = (
+                        incidents.get(alert.incident_ref) if alert.incident_ref is not None else None
+                    )
+                    if inc is not None and inc.status in OPEN_INCIDENT and (
+                        worst_severity(inc.severity, sig.severity) != inc.severity
+                        or urgency_for_severity(sig.severity) < inc.urgency
+                    ):
+                        touch(inc)
+                        inc.severity = worst_severity(inc.severity, sig.severity)
+                        _raise_urgency(inc, sig.severity, matrix, sub, now, plan)
                     continue
                 inc = _joinable(latest_open_incident, incidents, sub.service_id, rule, now)
                 if inc is None:

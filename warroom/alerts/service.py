@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from warroom.alerts.logic import (
@@ -41,12 +41,14 @@ def ingest_batch(
     session: Session, requests: list[ParsedRequest], now: datetime, matrix: Matrix
 ) -> list[IngestResult]:
     """Store a batch of parsed requests in the session's transaction (the caller commits)."""
+    conn = session.connection()
     keys = {r.routing_key for r in requests}
+    integ_t = Integration.__table__.c
     integrations = {
         row.routing_key: row
-        for row in session.execute(
-            select(Integration.id, Integration.routing_key, Integration.type, Integration.name,
-                   Integration.service_id).where(Integration.routing_key.in_(keys))
+        for row in conn.execute(
+            select(integ_t.id, integ_t.routing_key, integ_t.type, integ_t.name,
+                   integ_t.service_id).where(integ_t.routing_key.in_(keys))
         )
     }
     results: list[IngestResult | None] = [None] * len(requests)
@@ -58,9 +60,10 @@ def ingest_batch(
             results[i] = IngestResult([], refused="unknown routing key")
             continue
         if integ.type != req.source_type:
+            article = "an" if integ.type[:1] in "aeiou" else "a"
             results[i] = IngestResult(
-                [], refused=f"this routing key belongs to a {integ.type} integration; send "
-                f"{integ.type} events to its own endpoint",
+                [], refused=f"this routing key belongs to {article} {integ.type} integration; "
+                f"send {integ.type} events to its own endpoint",
             )
             continue
         submissions.append(
@@ -71,32 +74,34 @@ def ingest_batch(
         return [r for r in results if r is not None]
 
     service_ids = sorted({s.service_id for s in submissions})
+    svc_t = Service.__table__.c
     service_query = select(
-        Service.id, Service.tier, Service.grouping_window_seconds, Service.auto_resolve
-    ).where(Service.id.in_(service_ids)).order_by(Service.id)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        svc_t.id, svc_t.tier, svc_t.grouping_window_seconds, svc_t.auto_resolve
+    ).where(svc_t.id.in_(service_ids)).order_by(svc_t.id)
+    if conn.dialect.name == "postgresql":
         # Serialises writers of the same services across processes: two API nodes cannot both
         # open an incident for one service, or race an incident change.
         service_query = service_query.with_for_update()
     services = {
         row.id: ServiceRule(row.tier, row.grouping_window_seconds, row.auto_resolve)
-        for row in session.execute(service_query)
+        for row in conn.execute(service_query)
     }
-    open_alerts = _load_open_alerts(session, submissions)
+    open_alerts = _load_open_alerts(conn, submissions)
     incident_ids = {a.incident_ref for a in open_alerts.values() if a.incident_ref is not None}
     latest: dict[int, int] = {}
+    inc_t = Incident.__table__.c
     for service_id in service_ids:
-        found = session.execute(
-            select(Incident.id)
-            .where(Incident.service_id == service_id, Incident.status.in_(OPEN_INCIDENT))
-            .order_by(Incident.last_alert_at.desc())
+        found = conn.execute(
+            select(inc_t.id)
+            .where(inc_t.service_id == service_id, inc_t.status.in_(OPEN_INCIDENT))
+            .order_by(inc_t.last_alert_at.desc())
             .limit(1)
         ).scalar()
         if found is not None:
             latest[service_id] = found
             incident_ids.add(found)
     needs_counts = any(sig.action != "trigger" for s in submissions for sig in s.signals)
-    incidents = _load_incidents(session, incident_ids, needs_counts)
+    incidents = _load_incidents(conn, incident_ids, needs_counts)
 
     plan = plan_batch(submissions, open_alerts, incidents, latest, services, now, matrix)
 
@@ -114,21 +119,21 @@ def ingest_batch(
             }
             for inc in plan.new_incidents
         ]
-        ids = session.scalars(
-            insert(Incident).returning(Incident.id, sort_by_parameter_order=True), rows
-        ).all()
+        ids = conn.execute(
+            insert(Incident.__table__).returning(inc_t.id, sort_by_parameter_order=True), rows
+        ).scalars().all()
         new_ids = {inc.ref: real for inc, real in zip(plan.new_incidents, ids, strict=True)}
-        session.execute(
+        conn.execute(
             insert(incident_services),
             [{"incident_id": new_ids[inc.ref], "service_id": inc.service_id}
              for inc in plan.new_incidents],
         )
     if plan.changed_incidents:
-        session.execute(
-            update(Incident),
+        conn.execute(
+            update(Incident.__table__).where(inc_t.id == bindparam("ref")),
             [
                 {
-                    "id": inc.ref, "status": inc.status, "severity": inc.severity,
+                    "ref": inc.ref, "status": inc.status, "severity": inc.severity,
                     "urgency": inc.urgency, "priority": inc.priority,
                     "alert_count": inc.alert_count, "last_alert_at": inc.last_alert_at,
                     "impact_started_at": inc.impact_started_at,
@@ -143,8 +148,8 @@ def ingest_batch(
         return None if ref is None else new_ids.get(ref, ref)
 
     if plan.new_alerts:
-        session.execute(
-            insert(Alert),
+        conn.execute(
+            insert(Alert.__table__),
             [
                 {
                     "integration_id": a.integration_id, "service_id": a.service_id,
@@ -160,11 +165,12 @@ def ingest_batch(
             ],
         )
     if plan.changed_alerts:
-        session.execute(
-            update(Alert),
+        alert_t = Alert.__table__.c
+        conn.execute(
+            update(Alert.__table__).where(alert_t.id == bindparam("ref")),
             [
                 {
-                    "id": a.id, "status": a.status, "severity": a.severity, "summary": a.summary,
+                    "ref": a.id, "status": a.status, "severity": a.severity, "summary": a.summary,
                     "details": a.details, "links": a.links, "labels": a.labels,
                     "event_count": a.event_count, "last_event_at": a.last_event_at,
                     "acknowledged_at": a.acknowledged_at, "resolved_at": a.resolved_at,
@@ -173,8 +179,8 @@ def ingest_batch(
             ],
         )
     if plan.timeline:
-        session.execute(
-            insert(TimelineEvent),
+        conn.execute(
+            insert(TimelineEvent.__table__),
             [
                 {**{k: v for k, v in ev.items() if k != "incident_ref"},
                  "incident_id": real(ev["incident_ref"])}
@@ -196,7 +202,7 @@ def ingest_batch(
 
 
 def _load_open_alerts(
-    session: Session, submissions: list[Submission]
+    conn: Connection, submissions: list[Submission]
 ) -> dict[tuple[int, str], AlertState]:
     wanted: dict[int, set[str]] = defaultdict(set)
     for sub in submissions:
@@ -205,16 +211,16 @@ def _load_open_alerts(
     for integration_id, keyset in wanted.items():
         keys = sorted(keyset)
         for start in range(0, len(keys), KEY_CHUNK):
-            rows = session.execute(
+            t = Alert.__table__.c
+            rows = conn.execute(
                 select(
-                    Alert.id, Alert.integration_id, Alert.service_id, Alert.dedup_key,
-                    Alert.status, Alert.severity, Alert.incident_id, Alert.event_count,
-                    Alert.summary, Alert.details, Alert.links, Alert.labels,
-                    Alert.last_event_at, Alert.acknowledged_at,
+                    t.id, t.integration_id, t.service_id, t.dedup_key, t.status, t.severity,
+                    t.incident_id, t.event_count, t.summary, t.details, t.links, t.labels,
+                    t.last_event_at, t.acknowledged_at,
                 ).where(
-                    Alert.integration_id == integration_id,
-                    Alert.dedup_key.in_(keys[start : start + KEY_CHUNK]),
-                    Alert.status != "resolved",
+                    t.integration_id == integration_id,
+                    t.dedup_key.in_(keys[start : start + KEY_CHUNK]),
+                    t.status != "resolved",
                 )
             )
             for r in rows:
@@ -229,12 +235,12 @@ def _load_open_alerts(
 
 
 def _load_incidents(
-    session: Session, ids: set[int], with_counts: bool
+    conn: Connection, ids: set[int], with_counts: bool
 ) -> dict[int, IncidentState]:
     if not ids:
         return {}
-    query: Any = select(Incident).where(Incident.id.in_(ids))
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    query: Any = select(Incident.__table__).where(Incident.__table__.c.id.in_(ids))
+    if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     incidents = {
         inc.id: IncidentState(
@@ -245,13 +251,14 @@ def _load_incidents(
             triggered_at=inc.triggered_at, impact_started_at=inc.impact_started_at,
             acknowledged_at=inc.acknowledged_at, resolved_at=inc.resolved_at,
         )
-        for inc in session.scalars(query)
+        for inc in conn.execute(query)
     }
     if with_counts:
-        counts = session.execute(
-            select(Alert.incident_id, Alert.status, func.count())
-            .where(Alert.incident_id.in_(ids), Alert.status != "resolved")
-            .group_by(Alert.incident_id, Alert.status)
+        t = Alert.__table__.c
+        counts = conn.execute(
+            select(t.incident_id, t.status, func.count())
+            .where(t.incident_id.in_(ids), t.status != "resolved")
+            .group_by(t.incident_id, t.status)
         )
         for incident_id, status, n in counts:
             state = incidents.get(incident_id)

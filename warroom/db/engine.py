@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,8 +22,17 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+JSON_CODEC = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
 def _sqlite_engine(url: str, immediate: bool, **kwargs: Any) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, **JSON_CODEC, **kwargs
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -43,7 +53,8 @@ def _sqlite_engine(url: str, immediate: bool, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
+        # Straight to the driver: this runs once per transaction on the intake hot path.
+        conn.connection.driver_connection.execute(begin)
 
     return engine
 
@@ -63,7 +74,7 @@ class Database:
         else:
             kwargs.setdefault("pool_size", 10)
             kwargs.setdefault("max_overflow", 20)
-            self.engine = create_engine(self.url, pool_pre_ping=True, **kwargs)
+            self.engine = create_engine(self.url, pool_pre_ping=True, **JSON_CODEC, **kwargs)
             self.read_engine = self.engine
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessionmaker = sessionmaker(self.read_engine, expire_on_commit=False)

@@ -42,8 +42,9 @@ def fingerprint(labels: dict[str, str]) -> str:
     """Alertmanager's own fingerprint (FNV-1a 64 over sorted labels), for senders that omit it."""
     h = 0xCBF29CE484222325
     for name in sorted(labels):
-        for part in (name, "\xff", labels[name], "\xff"):
-            for byte in part.encode():
+        # The separator is the single byte 0xff (Go's model.SeparatorByte), not UTF-8 "\xff".
+        for part in (name.encode(), b"\xff", labels[name].encode(), b"\xff"):
+            for byte in part:
                 h ^= byte
                 h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
     return f"{h:016x}"
