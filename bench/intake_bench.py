@@ -68,14 +68,22 @@ def pd_body(worker: int, seq: int) -> bytes:
 
 def start_server(url: str, port: int) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     env = {**os.environ, "WARROOM_DATABASE_URL": url}
-    out = subprocess.run([sys.executable, "-m", "warroom", "demo"], env=env, check=True,
-                         capture_output=True, text=True).stdout
-    keys = dict(re.findall(r"^\s+\S+\s+(pagerduty|alertmanager|generic)\s+([0-9a-f]{32})$",
-                           out, re.M))
+    out = subprocess.run(
+        [sys.executable, "-m", "warroom", "demo"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    keys = dict(
+        re.findall(r"^\s+\S+\s+(pagerduty|alertmanager|generic)\s+([0-9a-f]{32})$", out, re.M)
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "warroom", "serve", "--port", str(port), "--log-level", "warning"]
-        if False else [sys.executable, "-m", "warroom", "serve", "--port", str(port)],
-        env={**env, "WARROOM_LOG_LEVEL": "warning"}, stdout=subprocess.DEVNULL,
+        if False
+        else [sys.executable, "-m", "warroom", "serve", "--port", str(port)],
+        env={**env, "WARROOM_LOG_LEVEL": "warning"},
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     for _ in range(100):
@@ -104,13 +112,27 @@ def one_run(url: str, seconds: float, connections: int) -> dict[str, float]:
     PD_KEY = keys["pagerduty"]
     db = Database(url)
     try:
-        am = run_load("127.0.0.1", port, f"/integrations/alertmanager/{keys['alertmanager']}",
-                      am_body, threads=2, connections=connections, seconds=seconds)
+        am = run_load(
+            "127.0.0.1",
+            port,
+            f"/integrations/alertmanager/{keys['alertmanager']}",
+            am_body,
+            threads=2,
+            connections=connections,
+            seconds=seconds,
+        )
         am_ok = len(am["ok"])
         stored = count(db, "SELECT count(*) FROM alerts WHERE dedup_key LIKE 'w%'")
         assert stored == am_ok * ALERTS_PER_BATCH, (stored, am_ok)
-        pd = run_load("127.0.0.1", port, "/v2/enqueue", pd_body, threads=2,
-                      connections=connections, seconds=seconds)
+        pd = run_load(
+            "127.0.0.1",
+            port,
+            "/v2/enqueue",
+            pd_body,
+            threads=2,
+            connections=connections,
+            seconds=seconds,
+        )
         pd_ok = len(pd["ok"])
         stored_pd = count(db, "SELECT count(*) FROM alerts WHERE dedup_key LIKE 'pd-%'")
         assert stored_pd == pd_ok, (stored_pd, pd_ok)
@@ -131,26 +153,38 @@ def one_run(url: str, seconds: float, connections: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--connections", type=int, nargs="+", default=[1, 16],
-                        help="keep-alive connections per client process (requests in flight)")
-    parser.add_argument("--database-url", default=None,
-                        help="default: a fresh SQLite file per run")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        nargs="+",
+        default=[1, 16],
+        help="keep-alive connections per client process (requests in flight)",
+    )
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file per run")
     args = parser.parse_args()
-    print(f"machine: {platform.platform()}, {os.cpu_count()} cpus, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} cpus, Python {platform.python_version()}"
+    )
     for connections in args.connections:
         runs = []
         for _ in range(args.runs):
             url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='wr-bench-')}/w.db"
             runs.append(one_run(url, args.seconds, connections))
-        print(f"\n2 client processes x {connections} connection(s), {args.runs} runs of "
-              f"{args.seconds:.0f}s each; median (min-max):")
+        print(
+            f"\n2 client processes x {connections} connection(s), {args.runs} runs of "
+            f"{args.seconds:.0f}s each; median (min-max):"
+        )
         for key in runs[0]:
             values = [r[key] for r in runs]
-            print(f"  {key:<18} {statistics.median(values):>10.1f}   "
-                  f"({min(values):.1f}-{max(values):.1f})")
+            print(
+                f"  {key:<18} {statistics.median(values):>10.1f}   "
+                f"({min(values):.1f}-{max(values):.1f})"
+            )
         print("  every acknowledged event was found in the database")
 
 

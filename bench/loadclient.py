@@ -16,8 +16,15 @@ BodyFactory = Callable[[int, int], bytes]  # (worker index, sequence number) -> 
 
 
 async def _connection(
-    host: str, port: int, path: str, headers: bytes, make_body: BodyFactory, worker: int,
-    seqs: Any, deadline: float, stats: dict[str, Any],
+    host: str,
+    port: int,
+    path: str,
+    headers: bytes,
+    make_body: BodyFactory,
+    worker: int,
+    seqs: Any,
+    deadline: float,
+    stats: dict[str, Any],
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
@@ -26,8 +33,16 @@ async def _connection(
             body = make_body(worker, seq)
             start = time.perf_counter()
             writer.write(
-                b"POST " + path.encode() + b" HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
-                + headers + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+                b"POST "
+                + path.encode()
+                + b" HTTP/1.1\r\nHost: "
+                + host.encode()
+                + b"\r\n"
+                + headers
+                + b"Content-Length: "
+                + str(len(body)).encode()
+                + b"\r\n\r\n"
+                + body
             )
             status_line = await reader.readline()
             length = 0
@@ -54,18 +69,26 @@ def _worker(args: tuple[Any, ...]) -> dict[str, Any]:
     async def run() -> None:
         counter = iter(range(10**12))
         deadline = time.perf_counter() + seconds
-        await asyncio.gather(*(
-            _connection(host, port, path, headers, make_body, worker, counter, deadline, stats)
-            for _ in range(connections)
-        ))
+        await asyncio.gather(
+            *(
+                _connection(host, port, path, headers, make_body, worker, counter, deadline, stats)
+                for _ in range(connections)
+            )
+        )
 
     asyncio.run(run())
     return stats
 
 
 def run_load(
-    host: str, port: int, path: str, make_body: BodyFactory, threads: int, connections: int,
-    seconds: float, extra_headers: dict[str, str] | None = None,
+    host: str,
+    port: int,
+    path: str,
+    make_body: BodyFactory,
+    threads: int,
+    connections: int,
+    seconds: float,
+    extra_headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Runs `threads` client processes with `connections` keep-alive connections each."""
     headers = b"Content-Type: application/json\r\n" + b"".join(
@@ -76,7 +99,10 @@ def run_load(
     with ctx.Pool(threads) as pool:
         results = pool.map(
             _worker,
-            [(host, port, path, headers, make_body, w, connections, seconds) for w in range(threads)],
+            [
+                (host, port, path, headers, make_body, w, connections, seconds)
+                for w in range(threads)
+            ],
         )
     elapsed = time.perf_counter() - start
     merged: dict[str, Any] = {"latencies": [], "status": {}, "ok": []}

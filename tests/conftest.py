@@ -102,22 +102,28 @@ class World:
     generic_key: str
 
     def auth(self, who: str = "responder") -> dict[str, str]:
-        token = {"admin": self.admin_token, "responder": self.responder_token,
-                 "stakeholder": self.stakeholder_token}[who]
+        token = {
+            "admin": self.admin_token,
+            "responder": self.responder_token,
+            "stakeholder": self.stakeholder_token,
+        }[who]
         return {"Authorization": f"Bearer {token}"}
 
 
 def build_world(db: Database) -> World:
     with db.session() as s:
-        alice = catalog.create_user(s, username="alice", name="Alice", role="admin",
-                                    time_zone="Europe/London")
-        bob = catalog.create_user(s, username="bob", name="Bob", role="responder",
-                                  time_zone="America/New_York")
+        alice = catalog.create_user(
+            s, username="alice", name="Alice", role="admin", time_zone="Europe/London"
+        )
+        bob = catalog.create_user(
+            s, username="bob", name="Bob", role="responder", time_zone="America/New_York"
+        )
         carol = catalog.create_user(s, username="carol", name="Carol", role="stakeholder")
         tokens = [catalog.create_token(s, u.id, "test")[0] for u in (alice, bob, carol)]
         database = catalog.create_service(s, name="payments-db", tier=1)
-        checkout = catalog.create_service(s, name="checkout-api", tier=2,
-                                          depends_on_ids=[database.id])
+        checkout = catalog.create_service(
+            s, name="checkout-api", tier=2, depends_on_ids=[database.id]
+        )
         pd = catalog.create_integration(s, database.id, "pagerduty", "pd")
         pd.routing_key = FIXTURE_ROUTING_KEY
         am = catalog.create_integration(s, checkout.id, "alertmanager", "am")
@@ -153,9 +159,12 @@ def integration_key(db: Database, integration_type: str) -> str:
     from sqlalchemy import select
 
     with db.read_session() as s:
-        return s.scalars(
-            select(Integration.routing_key).where(Integration.type == integration_type)
-        ).first() or ""
+        return (
+            s.scalars(
+                select(Integration.routing_key).where(Integration.type == integration_type)
+            ).first()
+            or ""
+        )
 
 
 __all__: list[Any] = ["World", "build_world", "count_rows", "fixture_bytes"]

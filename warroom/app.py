@@ -88,11 +88,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             return errors.error_response(503, f"database unreachable: {type(exc).__name__}")
         return {"status": "ready"}
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics",
-             response_class=PlainTextResponse)
+    @app.get(
+        "/metrics", tags=["health"], summary="Prometheus metrics", response_class=PlainTextResponse
+    )
     def prometheus_metrics() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest(metrics.registry),
-                                 media_type=CONTENT_TYPE_LATEST)
+        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     app.add_middleware(IntakeFastPath, fastapi_app=app)

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from warroom.config import Settings, get_settings
 from warroom.db.engine import Database
 
-app = typer.Typer(help="Warroom: self-hosted incident management.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(
+    help="Warroom: self-hosted incident management.", no_args_is_help=True, add_completion=False
+)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 integration_app = typer.Typer(help="Manage integrations.", no_args_is_help=True)
@@ -22,8 +23,14 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(integration_app, name="integration")
 
-DbUrl = Annotated[Optional[str], typer.Option("--database-url", envvar="WARROOM_DATABASE_URL",  # noqa: UP045
-                                              help="SQLAlchemy URL; default: SQLite in the data dir")]
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="WARROOM_DATABASE_URL",  # noqa: UP045
+        help="SQLAlchemy URL; default: SQLite in the data dir",
+    ),
+]
 
 
 def _settings(database_url: str | None) -> Settings:
@@ -70,9 +77,20 @@ def serve(
         with db.session() as session:
             info = demo_data.prepare(session)
         typer.echo(demo_data.banner(info, settings.base_url))
+    from warroom.intake.routes import IntakeFastPath
+
     app_ = create_app(settings, db)
-    uvicorn.run(app_, host=host, port=port, access_log=access_log, log_level=settings.log_level,
-                loop="uvloop", http="httptools", server_header=False)
+    # Outermost, so intake POSTs skip every middleware layer FastAPI adds (see ADR 1).
+    uvicorn.run(
+        IntakeFastPath(app_, app_),
+        host=host,
+        port=port,
+        access_log=access_log,
+        log_level=settings.log_level,
+        loop="uvloop",
+        http="httptools",
+        server_header=False,
+    )
 
 
 @app.command()
@@ -102,8 +120,12 @@ def user_create(
     time_zone: Annotated[str, typer.Option("--time-zone", help="IANA zone")] = "UTC",
     admin: Annotated[bool, typer.Option("--admin", help="Give the admin role")] = False,
     role: Annotated[str, typer.Option(help="admin, responder or stakeholder")] = "responder",
-    password: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        help="Password for the web app; prompted if omitted and stdin is a terminal")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(  # noqa: UP045
+            help="Password for the web app; prompted if omitted and stdin is a terminal"
+        ),
+    ] = None,
     database_url: DbUrl = None,
 ) -> None:
     """Create a user."""
@@ -115,8 +137,14 @@ def user_create(
     if password is None and sys.stdin.isatty():
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        body = UserIn(username=username, name=name, email=email, time_zone=time_zone,
-                      role="admin" if admin else role, password=password)  # type: ignore[arg-type]
+        body = UserIn(
+            username=username,
+            name=name,
+            email=email,
+            time_zone=time_zone,
+            role="admin" if admin else role,  # type: ignore[arg-type]
+            password=password,
+        )
     except ValidationError as exc:
         _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
         return
@@ -166,7 +194,8 @@ def integration_create(
     db = _db(database_url)
     with db.session() as session:
         query = select(Service).where(
-            (Service.id == int(service)) if service.isdigit() else (Service.name == service))
+            (Service.id == int(service)) if service.isdigit() else (Service.name == service)
+        )
         svc = session.scalars(query).first()
         if svc is None:
             _fail(f"no service {service!r}")
@@ -192,8 +221,12 @@ def send(
     if action == "trigger":
         event["payload"] = {"summary": summary, "source": source, "severity": severity}
     try:
-        response = httpx.post(url.rstrip("/") + "/v2/enqueue", content=orjson.dumps(event),
-                              headers={"Content-Type": "application/json"}, timeout=10)
+        response = httpx.post(
+            url.rstrip("/") + "/v2/enqueue",
+            content=orjson.dumps(event),
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
     except httpx.HTTPError as exc:
         _fail(f"could not reach Warroom at {url}: {exc}")
         return

@@ -1,4 +1,4 @@
-"""Settings: where Warroom keeps its data and how it behaves, read from WARROOM_* environment variables."""
+"""Settings: where Warroom keeps its data and how it behaves, from WARROOM_* variables."""
 
 from __future__ import annotations
 

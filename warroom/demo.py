@@ -40,8 +40,12 @@ def seed(session: Session) -> bool:
     users = {}
     for username, name, zone, role in people:
         users[username] = catalog.create_user(
-            session, username=username, name=name, email=f"{username}@example.com",
-            time_zone=zone, role=role,
+            session,
+            username=username,
+            name=name,
+            email=f"{username}@example.com",
+            time_zone=zone,
+            role=role,
         )
     platform = Team(name="Platform", description="Runs the shared infrastructure.")
     platform.members = [users["sam"], users["mei"], users["admin"]]
@@ -52,7 +56,11 @@ def seed(session: Session) -> bool:
 
     def svc(name: str, team: Team, tier: int, description: str, deps: list[Service]) -> Service:
         return catalog.create_service(
-            session, name=name, team_id=team.id, tier=tier, description=description,
+            session,
+            name=name,
+            team_id=team.id,
+            tier=tier,
+            description=description,
             depends_on_ids=[d.id for d in deps],
         )
 
@@ -75,11 +83,15 @@ def prepare(session: Session) -> DemoInfo:
     password = secrets.token_urlsafe(12)
     admin.password_hash = hash_password(password)
     token, _ = catalog.create_token(session, admin.id, "demo start")
-    rows = session.execute(
-        select(Service.name, Integration.type, Integration.routing_key)
-        .join(Service, Service.id == Integration.service_id)
-        .order_by(Integration.id)
-    ).tuples().all()
+    rows = (
+        session.execute(
+            select(Service.name, Integration.type, Integration.routing_key)
+            .join(Service, Service.id == Integration.service_id)
+            .order_by(Integration.id)
+        )
+        .tuples()
+        .all()
+    )
     return DemoInfo(DEMO_ADMIN, password, token, list(rows), seeded)
 
 
@@ -100,9 +112,9 @@ def banner(info: DemoInfo, base_url: str) -> str:
             "",
             "Send a first event:",
             f"  curl -sS -X POST {base_url}/v2/enqueue -H 'Content-Type: application/json' "
-            f"-d '{{\"routing_key\": \"{pd_key}\", \"event_action\": \"trigger\", "
-            f"\"payload\": {{\"summary\": \"Disk 95% full on db-1\", \"source\": \"db-1\", "
-            f"\"severity\": \"critical\"}}}}'",
+            f'-d \'{{"routing_key": "{pd_key}", "event_action": "trigger", '
+            f'"payload": {{"summary": "Disk 95% full on db-1", "source": "db-1", '
+            f'"severity": "critical"}}}}\'',
             "Then list incidents:",
             f"  curl -sS {base_url}/api/v1/incidents -H 'Authorization: Bearer {info.token}'",
         ]

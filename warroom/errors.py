@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-import orjson
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-    415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_requests",
     503: "unavailable",
 }
 
@@ -29,7 +36,10 @@ class JSONBody(Response):
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, message: str, details: list[Any] | None = None,
+        self,
+        status: int,
+        message: str,
+        details: list[Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -40,12 +50,16 @@ class ApiError(Exception):
 
 
 def error_response(
-    status: int, message: str, details: list[Any] | None = None,
+    status: int,
+    message: str,
+    details: list[Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONBody:
     body = {
         "error": {
-            "status": status, "code": CODES.get(status, "error"), "message": message,
+            "status": status,
+            "code": CODES.get(status, "error"),
+            "message": message,
             "details": details or [],
         }
     }
@@ -71,7 +85,9 @@ def install(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "error"
         if exc.status_code == 404 and message == "Not Found":
             message = "no such resource"
-        return error_response(exc.status_code, message, headers=exc.headers)
+        return error_response(
+            exc.status_code, message, headers=dict(exc.headers) if exc.headers else None
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONBody:

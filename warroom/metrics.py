@@ -1,4 +1,4 @@
-"""Prometheus metrics of one app instance: events, rejections, alerts, incidents by state, latency."""
+"""Prometheus metrics: events, rejections, alerts and incidents by state, request latency."""
 
 from __future__ import annotations
 
@@ -23,9 +23,7 @@ class _StateCollector(Collector):
         self.db = db
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        incidents = GaugeMetricFamily(
-            "warroom_incidents", "Incidents by status", labels=["status"]
-        )
+        incidents = GaugeMetricFamily("warroom_incidents", "Incidents by status", labels=["status"])
         alerts = GaugeMetricFamily("warroom_alerts", "Alerts by status", labels=["status"])
         with self.db.read_session() as session:
             by_state = dict(
@@ -50,16 +48,22 @@ class Metrics:
     def __init__(self, db: Database) -> None:
         self.registry = CollectorRegistry()
         self.events_received = Counter(
-            "warroom_events_received", "Events accepted and committed, by source format",
-            ["source"], registry=self.registry,
+            "warroom_events_received",
+            "Events accepted and committed, by source format",
+            ["source"],
+            registry=self.registry,
         )
         self.events_rejected = Counter(
-            "warroom_events_rejected", "Events refused, by source format and reason",
-            ["source", "reason"], registry=self.registry,
+            "warroom_events_rejected",
+            "Events refused, by source format and reason",
+            ["source", "reason"],
+            registry=self.registry,
         )
         self.request_latency = Histogram(
-            "warroom_request_duration_seconds", "HTTP request latency by route",
-            ["method", "route"], registry=self.registry,
+            "warroom_request_duration_seconds",
+            "HTTP request latency by route",
+            ["method", "route"],
+            registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.registry.register(_StateCollector(db))

@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
-TOKEN_PREFIX = "wr_"
+TOKEN_PREFIX = "wr_"  # noqa: S105 - a public prefix, not a secret
 _ROUTING_KEY_URL = re.compile(r"(/integrations/[a-z]+/)[^/?\s\"]+")
 
 

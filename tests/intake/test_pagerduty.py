@@ -19,8 +19,11 @@ def test_trigger_acknowledge_resolve_follow_pagerduty_semantics(
 ) -> None:
     r = post(client, "01-trigger-with-dedup-key.json")
     assert r.status_code == 202
-    assert r.json() == {"status": "success", "message": "Event processed",
-                        "dedup_key": "disk-db-primary-1"}
+    assert r.json() == {
+        "status": "success",
+        "message": "Event processed",
+        "dedup_key": "disk-db-primary-1",
+    }
     incidents = client.get("/api/v1/incidents", headers=world.auth()).json()["items"]
     assert len(incidents) == 1
     inc = incidents[0]
@@ -30,8 +33,9 @@ def test_trigger_acknowledge_resolve_follow_pagerduty_semantics(
     assert inc["status"] == "triggered"
     alert = client.get("/api/v1/alerts", headers=world.auth()).json()["items"][0]
     assert alert["details"] == {"mount": "/var/lib/postgresql", "used_pct": 95.2}
-    assert alert["links"] == [{"href": "https://grafana.example.com/d/disk",
-                               "text": "Disk dashboard"}]
+    assert alert["links"] == [
+        {"href": "https://grafana.example.com/d/disk", "text": "Disk dashboard"}
+    ]
 
     # The same key again updates and counts the open alert.
     post(client, "01-trigger-with-dedup-key.json")

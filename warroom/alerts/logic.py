@@ -205,11 +205,17 @@ def plan_batch(
                     # An open alert that turns more severe weighs on its incident like a new
                     # alert of that severity would: worst severity, and urgency raised.
                     inc = (
-                        incidents.get(alert.incident_ref) if alert.incident_ref is not None else None
+                        incidents.get(alert.incident_ref)
+                        if alert.incident_ref is not None
+                        else None
                     )
-                    if inc is not None and inc.status in OPEN_INCIDENT and (
-                        worst_severity(inc.severity, sig.severity) != inc.severity
-                        or urgency_for_severity(sig.severity) < inc.urgency
+                    if (
+                        inc is not None
+                        and inc.status in OPEN_INCIDENT
+                        and (
+                            worst_severity(inc.severity, sig.severity) != inc.severity
+                            or urgency_for_severity(sig.severity) < inc.urgency
+                        )
                     ):
                         touch(inc)
                         inc.severity = worst_severity(inc.severity, sig.severity)

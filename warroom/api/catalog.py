@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from warroom.api.deps import Admin, Reader, ReadDB, WriteDB
+from warroom.alerts.models import Alert
+from warroom.api.deps import Admin, ReadDB, Reader, WriteDB
 from warroom.api.paging import page
 from warroom.api.schemas import (
     IntegrationIn,
@@ -28,7 +29,6 @@ from warroom.api.schemas import (
     UserOut,
     UserPatch,
 )
-from warroom.alerts.models import Alert
 from warroom.catalog import service as catalog
 from warroom.catalog.models import ApiToken, Integration, Service, Team, User, service_dependencies
 from warroom.db.base import utcnow
@@ -38,14 +38,26 @@ router = APIRouter(prefix="/api/v1")
 
 
 def _team_out(team: Team) -> TeamOut:
-    return TeamOut(id=team.id, name=team.name, description=team.description,
-                   member_ids=[m.id for m in team.members], created_at=team.created_at)
+    return TeamOut(
+        id=team.id,
+        name=team.name,
+        description=team.description,
+        member_ids=[m.id for m in team.members],
+        created_at=team.created_at,
+    )
 
 
 def _user_out(user: User) -> UserOut:
-    return UserOut(id=user.id, username=user.username, name=user.name, email=user.email,
-                   time_zone=user.time_zone, role=user.role, active=user.active,
-                   team_ids=[t.id for t in user.teams])
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        name=user.name,
+        email=user.email,
+        time_zone=user.time_zone,
+        role=user.role,
+        active=user.active,
+        team_ids=[t.id for t in user.teams],
+    )
 
 
 def _get(session: Session, model: type, ident: int, what: str):  # type: ignore[no-untyped-def]
@@ -63,7 +75,9 @@ def _conflict(exc: IntegrityError, what: str) -> ApiError:
 
 
 @router.get("/teams", response_model=Page[TeamOut], tags=["teams"])
-def list_teams(_: Reader, session: ReadDB, limit: int = 50, cursor: str | None = None) -> Page[TeamOut]:
+def list_teams(
+    _: Reader, session: ReadDB, limit: int = 50, cursor: str | None = None
+) -> Page[TeamOut]:
     rows, nxt = page(session, select(Team), Team.id, limit, cursor)
     return Page(items=[_team_out(t) for t in rows], next_cursor=nxt)
 
@@ -88,12 +102,14 @@ def get_team(team_id: int, _: Reader, session: ReadDB) -> TeamOut:
 @router.patch("/teams/{team_id}", response_model=TeamOut, tags=["teams"])
 def update_team(team_id: int, body: TeamPatch, _: Admin, session: WriteDB) -> TeamOut:
     team = _get(session, Team, team_id, "team")
-    if body.name is not None:
-        team.name = body.name
-    if body.description is not None:
-        team.description = body.description
-    if body.member_ids is not None:
-        team.members = catalog.users_by_id(session, body.member_ids)
+    # No autoflush: a clashing name must reach the flush below (409), not a member lookup (500).
+    with session.no_autoflush:
+        if body.name is not None:
+            team.name = body.name
+        if body.description is not None:
+            team.description = body.description
+        if body.member_ids is not None:
+            team.members = catalog.users_by_id(session, body.member_ids)
     try:
         session.flush()
     except IntegrityError as exc:
@@ -105,7 +121,9 @@ def update_team(team_id: int, body: TeamPatch, _: Admin, session: WriteDB) -> Te
 
 
 @router.get("/users", response_model=Page[UserOut], tags=["users"])
-def list_users(_: Reader, session: ReadDB, limit: int = 50, cursor: str | None = None) -> Page[UserOut]:
+def list_users(
+    _: Reader, session: ReadDB, limit: int = 50, cursor: str | None = None
+) -> Page[UserOut]:
     rows, nxt = page(session, select(User), User.id, limit, cursor)
     return Page(items=[_user_out(u) for u in rows], next_cursor=nxt)
 
@@ -145,8 +163,11 @@ def update_user(user_id: int, body: UserPatch, principal: Reader, session: Write
 
 @router.get("/tokens", response_model=list[TokenOut], tags=["tokens"])
 def list_tokens(principal: Reader, session: ReadDB) -> list[ApiToken]:
-    return list(session.scalars(
-        select(ApiToken).where(ApiToken.user_id == principal.id).order_by(ApiToken.id)))
+    return list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.user_id == principal.id).order_by(ApiToken.id)
+        )
+    )
 
 
 @router.post("/tokens", response_model=NewToken, status_code=201, tags=["tokens"])
@@ -183,9 +204,15 @@ def _service_outs(session: Session, services: list[Service]) -> list[ServiceOut]
             dependants[dep].append(sid)
     return [
         ServiceOut(
-            id=s.id, name=s.name, description=s.description, team_id=s.team_id, tier=s.tier,
-            grouping_window_seconds=s.grouping_window_seconds, auto_resolve=s.auto_resolve,
-            depends_on_ids=sorted(deps[s.id]), dependant_ids=sorted(dependants[s.id]),
+            id=s.id,
+            name=s.name,
+            description=s.description,
+            team_id=s.team_id,
+            tier=s.tier,
+            grouping_window_seconds=s.grouping_window_seconds,
+            auto_resolve=s.auto_resolve,
+            depends_on_ids=sorted(deps[s.id]),
+            dependant_ids=sorted(dependants[s.id]),
             created_at=s.created_at,
         )
         for s in services
@@ -194,7 +221,10 @@ def _service_outs(session: Session, services: list[Service]) -> list[ServiceOut]
 
 @router.get("/services", response_model=Page[ServiceOut], tags=["services"])
 def list_services(
-    _: Reader, session: ReadDB, limit: int = 50, cursor: str | None = None,
+    _: Reader,
+    session: ReadDB,
+    limit: int = 50,
+    cursor: str | None = None,
     team_id: int | None = None,
 ) -> Page[ServiceOut]:
     query = select(Service)
@@ -223,14 +253,23 @@ def update_service(service_id: int, body: ServicePatch, _: Admin, session: Write
     svc = _get(session, Service, service_id, "service")
     changes = body.model_dump(exclude_unset=True)
     deps = changes.pop("depends_on_ids", None)
-    for name, value in changes.items():
-        if value is None and name != "team_id":
-            raise ApiError(422, f"'{name}' cannot be null")
-        setattr(svc, name, value)
-    if changes.get("team_id") is not None:
-        _get(session, Team, changes["team_id"], "team")
-    if deps is not None:
-        catalog.set_dependencies(session, svc, deps)
+    # Checked before any change: a pending unknown team_id would be autoflushed by the next
+    # query and fail on the foreign key (500). 422 as when creating a service.
+    if changes.get("team_id") is not None and session.get(Team, changes["team_id"]) is None:
+        raise ApiError(
+            422,
+            f"team {changes['team_id']} does not exist",
+            [{"field": "team_id", "message": "unknown team"}],
+        )
+    # No autoflush: a clashing name must reach the flush below (409), not the dependency
+    # queries (500).
+    with session.no_autoflush:
+        for name, value in changes.items():
+            if value is None and name != "team_id":
+                raise ApiError(422, f"'{name}' cannot be null")
+            setattr(svc, name, value)
+        if deps is not None:
+            catalog.set_dependencies(session, svc, deps)
     try:
         session.flush()
     except IntegrityError as exc:
@@ -243,11 +282,21 @@ def update_service(service_id: int, body: ServicePatch, _: Admin, session: Write
 
 def _integration_out(request: Request, integ: Integration, admin: bool) -> IntegrationOut:
     base = request.app.state.settings.base_url.rstrip("/")
-    url = f"{base}/v2/enqueue" if integ.type == "pagerduty" else (
-        f"{base}/integrations/{integ.type}/" + (integ.routing_key if admin else "<routing key>"))
+    url = (
+        f"{base}/v2/enqueue"
+        if integ.type == "pagerduty"
+        else (
+            f"{base}/integrations/{integ.type}/" + (integ.routing_key if admin else "<routing key>")
+        )
+    )
     return IntegrationOut(
-        id=integ.id, service_id=integ.service_id, type=integ.type, name=integ.name,
-        routing_key=integ.routing_key if admin else None, url=url, created_at=integ.created_at,
+        id=integ.id,
+        service_id=integ.service_id,
+        type=integ.type,
+        name=integ.name,
+        routing_key=integ.routing_key if admin else None,
+        url=url,
+        created_at=integ.created_at,
         rotated_at=integ.rotated_at,
     )
 
@@ -263,8 +312,7 @@ def list_integrations(
     return [_integration_out(request, i, admin) for i in session.scalars(query)]
 
 
-@router.post("/integrations", response_model=IntegrationOut, status_code=201,
-             tags=["integrations"])
+@router.post("/integrations", response_model=IntegrationOut, status_code=201, tags=["integrations"])
 def create_integration(
     request: Request, body: IntegrationIn, _: Admin, session: WriteDB
 ) -> IntegrationOut:
@@ -273,8 +321,7 @@ def create_integration(
     return _integration_out(request, integ, True)
 
 
-@router.get("/integrations/{integration_id}", response_model=IntegrationOut,
-            tags=["integrations"])
+@router.get("/integrations/{integration_id}", response_model=IntegrationOut, tags=["integrations"])
 def get_integration(
     request: Request, integration_id: int, principal: Reader, session: ReadDB
 ) -> IntegrationOut:
@@ -282,8 +329,9 @@ def get_integration(
     return _integration_out(request, integ, principal.at_least("admin"))
 
 
-@router.post("/integrations/{integration_id}/rotate", response_model=IntegrationOut,
-             tags=["integrations"])
+@router.post(
+    "/integrations/{integration_id}/rotate", response_model=IntegrationOut, tags=["integrations"]
+)
 def rotate_integration_key(
     request: Request, integration_id: int, _: Admin, session: WriteDB
 ) -> IntegrationOut:
@@ -295,13 +343,12 @@ def rotate_integration_key(
 @router.delete("/integrations/{integration_id}", status_code=204, tags=["integrations"])
 def delete_integration(integration_id: int, _: Admin, session: WriteDB) -> Response:
     integ = _get(session, Integration, integration_id, "integration")
-    has_alerts = session.scalar(
-        select(Alert.id).where(Alert.integration_id == integ.id).limit(1)
-    )
+    has_alerts = session.scalar(select(Alert.id).where(Alert.integration_id == integ.id).limit(1))
     if has_alerts is not None:
-        raise ApiError(409, "this integration has alerts, which would be lost; rotate its "
-                       "routing key instead to stop its sender")
+        raise ApiError(
+            409,
+            "this integration has alerts, which would be lost; rotate its "
+            "routing key instead to stop its sender",
+        )
     session.delete(integ)
     return Response(status_code=204)
-
-

@@ -53,13 +53,23 @@ def authenticate(request: Request, db: Annotated[Database, Depends(get_db)]) -> 
     scheme, _, token = header.partition(" ")
     unauthorized = {"WWW-Authenticate": "Bearer"}
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "authentication required: send 'Authorization: Bearer <API token>'",
-                       headers=unauthorized)
+        raise ApiError(
+            401,
+            "authentication required: send 'Authorization: Bearer <API token>'",
+            headers=unauthorized,
+        )
     digest = token_digest(token.strip())
     with db.read_session() as session:
         row = session.execute(
-            select(ApiToken.id, ApiToken.last_used_at, User.id, User.username, User.name,
-                   User.role, User.active)
+            select(
+                ApiToken.id,
+                ApiToken.last_used_at,
+                User.id,
+                User.username,
+                User.name,
+                User.role,
+                User.active,
+            )
             .join(User, User.id == ApiToken.user_id)
             .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
         ).first()

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import ALERT_STATUSES, SEVERITIES, Alert
-from warroom.api.deps import Principal, Reader, ReadDB, Responder, WriteDB
+from warroom.api.deps import Principal, ReadDB, Reader, Responder, WriteDB
 from warroom.api.paging import check_range, page
 from warroom.api.schemas import (
     ActionIn,
@@ -69,7 +69,9 @@ def list_alerts(
     status: Annotated[list[AlertStatus] | None, Query()] = None,
     service_id: int | None = None,
     incident_id: int | None = None,
-    severity: Annotated[list[Literal["critical", "error", "warning", "info"]] | None, Query()] = None,
+    severity: Annotated[
+        list[Literal["critical", "error", "warning", "info"]] | None, Query()
+    ] = None,
     since: datetime | None = Query(None, description="created at or after (ISO 8601)"),
     until: datetime | None = Query(None, description="created before (ISO 8601)"),
     limit: int = 50,
@@ -122,15 +124,29 @@ def _incident_outs(session: Session, rows: list[Incident]) -> list[IncidentOut]:
             roles[role.incident_id].append(RoleOut.model_validate(role))
     return [
         IncidentOut(
-            id=i.id, title=i.title, description=i.description, status=i.status,
-            service_id=i.service_id, service_ids=services[i.id], severity=i.severity,
-            impact=i.impact, urgency=i.urgency, priority=i.priority,
+            id=i.id,
+            title=i.title,
+            description=i.description,
+            status=i.status,
+            service_id=i.service_id,
+            service_ids=services[i.id],
+            severity=i.severity,
+            impact=i.impact,
+            urgency=i.urgency,
+            priority=i.priority,
             priority_name=f"P{i.priority} {PRIORITY_NAMES[i.priority]}",
-            priority_source=i.priority_source, source=i.source, alert_count=i.alert_count,
-            impact_started_at=i.impact_started_at, triggered_at=i.triggered_at,
-            last_alert_at=i.last_alert_at, acknowledged_at=i.acknowledged_at,
-            mitigated_at=i.mitigated_at, resolved_at=i.resolved_at, closed_at=i.closed_at,
-            updated_at=i.updated_at, roles=roles[i.id],
+            priority_source=i.priority_source,
+            source=i.source,
+            alert_count=i.alert_count,
+            impact_started_at=i.impact_started_at,
+            triggered_at=i.triggered_at,
+            last_alert_at=i.last_alert_at,
+            acknowledged_at=i.acknowledged_at,
+            mitigated_at=i.mitigated_at,
+            resolved_at=i.resolved_at,
+            closed_at=i.closed_at,
+            updated_at=i.updated_at,
+            roles=roles[i.id],
         )
         for i in rows
     ]
@@ -169,8 +185,11 @@ def list_incidents(
         query = query.where(Incident.priority.in_(priority))
     if service_id is not None:
         query = query.where(
-            Incident.id.in_(select(incident_services.c.incident_id)
-                            .where(incident_services.c.service_id == service_id))
+            Incident.id.in_(
+                select(incident_services.c.incident_id).where(
+                    incident_services.c.service_id == service_id
+                )
+            )
         )
     if since:
         query = query.where(Incident.triggered_at >= since)
@@ -185,8 +204,14 @@ def declare_incident(
     request: Request, body: DeclareIn, principal: Responder, session: WriteDB
 ) -> IncidentOut:
     incident = incidents.declare(
-        session, _actor(principal), utcnow(), _matrix(request), title=body.title,
-        description=body.description, impact=body.impact, urgency=body.urgency,
+        session,
+        _actor(principal),
+        utcnow(),
+        _matrix(request),
+        title=body.title,
+        description=body.description,
+        impact=body.impact,
+        urgency=body.urgency,
         service_ids=body.service_ids,
     )
     return _one(session, incident.id)
@@ -201,13 +226,16 @@ def _action_route(action: str) -> None:
     def run(
         incident_id: int, principal: Responder, session: WriteDB, body: ActionIn | None = None
     ) -> IncidentOut:
-        incidents.apply_action(session, incident_id, action, _actor(principal), utcnow(),
-                               body.note if body else None)
+        incidents.apply_action(
+            session, incident_id, action, _actor(principal), utcnow(), body.note if body else None
+        )
         return _one(session, incident_id)
 
     run.__name__ = f"{action}_incident"
     router.post(
-        f"/incidents/{{incident_id}}/{action}", response_model=IncidentOut, tags=["incidents"],
+        f"/incidents/{{incident_id}}/{action}",
+        response_model=IncidentOut,
+        tags=["incidents"],
         summary=f"{action.capitalize()} an incident",
     )(run)
 
@@ -223,25 +251,38 @@ def change_priority(
     if body.impact is None and body.urgency is None:
         raise ApiError(422, "give impact, urgency or both")
     incidents.change_priority(
-        session, incident_id, _actor(principal), utcnow(), _matrix(request),
-        impact=body.impact, urgency=body.urgency, reason=body.reason,
+        session,
+        incident_id,
+        _actor(principal),
+        utcnow(),
+        _matrix(request),
+        impact=body.impact,
+        urgency=body.urgency,
+        reason=body.reason,
     )
     return _one(session, incident_id)
 
 
-@router.post("/incidents/{incident_id}/notes", status_code=201, response_model=TimelineEventOut,
-             tags=["incidents"])
-def add_note(incident_id: int, body: NoteIn, principal: Responder, session: WriteDB) -> TimelineEvent:
+@router.post(
+    "/incidents/{incident_id}/notes",
+    status_code=201,
+    response_model=TimelineEventOut,
+    tags=["incidents"],
+)
+def add_note(
+    incident_id: int, body: NoteIn, principal: Responder, session: WriteDB
+) -> TimelineEvent:
     incidents.add_note(session, incident_id, _actor(principal), utcnow(), body.text)
     session.flush()
     return session.scalars(
-        select(TimelineEvent).where(TimelineEvent.incident_id == incident_id)
-        .order_by(TimelineEvent.id.desc()).limit(1)
+        select(TimelineEvent)
+        .where(TimelineEvent.incident_id == incident_id)
+        .order_by(TimelineEvent.id.desc())
+        .limit(1)
     ).one()
 
 
-@router.put("/incidents/{incident_id}/roles/{role}", response_model=IncidentOut,
-            tags=["incidents"])
+@router.put("/incidents/{incident_id}/roles/{role}", response_model=IncidentOut, tags=["incidents"])
 def assign_role(
     incident_id: int, role: RoleName, body: RoleIn, principal: Responder, session: WriteDB
 ) -> IncidentOut:
@@ -249,8 +290,9 @@ def assign_role(
     return _one(session, incident_id)
 
 
-@router.delete("/incidents/{incident_id}/roles/{role}", response_model=IncidentOut,
-               tags=["incidents"])
+@router.delete(
+    "/incidents/{incident_id}/roles/{role}", response_model=IncidentOut, tags=["incidents"]
+)
 def unassign_role(
     incident_id: int, role: RoleName, principal: Responder, session: WriteDB
 ) -> IncidentOut:
@@ -261,19 +303,29 @@ def unassign_role(
 @router.get("/incidents/{incident_id}/tasks", response_model=list[TaskOut], tags=["incidents"])
 def list_tasks(incident_id: int, _: Reader, session: ReadDB) -> list[Task]:
     incidents.get_incident(session, incident_id)
-    return list(session.scalars(
-        select(Task).where(Task.incident_id == incident_id).order_by(Task.id)))
+    return list(
+        session.scalars(select(Task).where(Task.incident_id == incident_id).order_by(Task.id))
+    )
 
 
-@router.post("/incidents/{incident_id}/tasks", response_model=TaskOut, status_code=201,
-             tags=["incidents"])
+@router.post(
+    "/incidents/{incident_id}/tasks", response_model=TaskOut, status_code=201, tags=["incidents"]
+)
 def add_task(incident_id: int, body: TaskIn, principal: Responder, session: WriteDB) -> Task:
-    return incidents.add_task(session, incident_id, _actor(principal), utcnow(), title=body.title,
-                              owner_id=body.owner_id, due_at=body.due_at)
+    return incidents.add_task(
+        session,
+        incident_id,
+        _actor(principal),
+        utcnow(),
+        title=body.title,
+        owner_id=body.owner_id,
+        due_at=body.due_at,
+    )
 
 
-@router.patch("/incidents/{incident_id}/tasks/{task_id}", response_model=TaskOut,
-              tags=["incidents"])
+@router.patch(
+    "/incidents/{incident_id}/tasks/{task_id}", response_model=TaskOut, tags=["incidents"]
+)
 def update_task(
     incident_id: int, task_id: int, body: TaskPatch, principal: Responder, session: WriteDB
 ) -> Task:
@@ -281,12 +333,14 @@ def update_task(
     for name in ("title", "status"):
         if name in changes and changes[name] is None:
             raise ApiError(422, f"'{name}' cannot be null")
-    return incidents.update_task(session, incident_id, task_id, _actor(principal), utcnow(),
-                                 changes)
+    return incidents.update_task(
+        session, incident_id, task_id, _actor(principal), utcnow(), changes
+    )
 
 
-@router.get("/incidents/{incident_id}/timeline", response_model=Page[TimelineEventOut],
-            tags=["incidents"])
+@router.get(
+    "/incidents/{incident_id}/timeline", response_model=Page[TimelineEventOut], tags=["incidents"]
+)
 def timeline(
     incident_id: int, _: Reader, session: ReadDB, limit: int = 200, after: int | None = None
 ) -> Page[TimelineEventOut]:
@@ -300,7 +354,7 @@ def timeline(
     rows = list(session.scalars(query.order_by(TimelineEvent.id).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(items=[TimelineEventOut.model_validate(e) for e in rows],
-                next_cursor=str(rows[-1].id) if more else None)
-
-
+    return Page(
+        items=[TimelineEventOut.model_validate(e) for e in rows],
+        next_cursor=str(rows[-1].id) if more else None,
+    )

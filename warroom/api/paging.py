@@ -15,7 +15,10 @@ MAX_LIMIT = 200
 
 
 def page(
-    session: Session, query: Select[Any], id_column: InstrumentedAttribute[int], limit: int,
+    session: Session,
+    query: Select[Any],
+    id_column: InstrumentedAttribute[int],
+    limit: int,
     cursor: str | None,
 ) -> tuple[list[Any], str | None]:
     if not 1 <= limit <= MAX_LIMIT:

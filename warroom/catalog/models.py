@@ -6,11 +6,11 @@ from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
+    Column,
     ForeignKey,
     Integer,
     String,
     Table,
-    Column,
     Text,
     UniqueConstraint,
 )

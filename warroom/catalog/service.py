@@ -29,11 +29,21 @@ def users_by_id(session: Session, ids: list[int]) -> list[User]:
 
 
 def create_user(
-    session: Session, *, username: str, name: str = "", email: str = "", time_zone: str = "UTC",
-    role: str = "responder", password: str | None = None,
+    session: Session,
+    *,
+    username: str,
+    name: str = "",
+    email: str = "",
+    time_zone: str = "UTC",
+    role: str = "responder",
+    password: str | None = None,
 ) -> User:
     user = User(
-        username=username, name=name or username, email=email, time_zone=time_zone, role=role,
+        username=username,
+        name=name or username,
+        email=email,
+        time_zone=time_zone,
+        role=role,
         password_hash=hash_password(password) if password else None,
     )
     session.add(user)
@@ -50,15 +60,25 @@ def create_token(session: Session, user_id: int, name: str) -> tuple[str, ApiTok
 
 
 def create_service(
-    session: Session, *, name: str, description: str = "", team_id: int | None = None,
-    tier: int = 2, grouping_window_seconds: int = 3600, auto_resolve: bool = True,
+    session: Session,
+    *,
+    name: str,
+    description: str = "",
+    team_id: int | None = None,
+    tier: int = 2,
+    grouping_window_seconds: int = 3600,
+    auto_resolve: bool = True,
     depends_on_ids: list[int] | None = None,
 ) -> Service:
     if team_id is not None and session.get(Team, team_id) is None:
         raise ApiError(422, f"team {team_id} does not exist")
     svc = Service(
-        name=name, description=description, team_id=team_id, tier=tier,
-        grouping_window_seconds=grouping_window_seconds, auto_resolve=auto_resolve,
+        name=name,
+        description=description,
+        team_id=team_id,
+        tier=tier,
+        grouping_window_seconds=grouping_window_seconds,
+        auto_resolve=auto_resolve,
     )
     session.add(svc)
     session.flush()
@@ -71,7 +91,9 @@ def set_dependencies(session: Session, svc: Service, depends_on_ids: list[int]) 
     wanted = list(dict.fromkeys(depends_on_ids))
     if svc.id in wanted:
         raise ApiError(422, "a service cannot depend on itself")
-    known = set(session.scalars(select(Service.id).where(Service.id.in_(wanted)))) if wanted else set()
+    known = (
+        set(session.scalars(select(Service.id).where(Service.id.in_(wanted)))) if wanted else set()
+    )
     missing = sorted(set(wanted) - known)
     if missing:
         raise ApiError(422, f"unknown service id(s): {', '.join(map(str, missing))}")
@@ -85,8 +107,10 @@ def set_dependencies(session: Session, svc: Service, depends_on_ids: list[int]) 
         raise ApiError(422, "dependency cycle: " + " → ".join(map(str, [svc.id, *cycle])))
     session.execute(delete(service_dependencies).where(service_dependencies.c.service_id == svc.id))
     if wanted:
-        session.execute(insert(service_dependencies),
-                        [{"service_id": svc.id, "depends_on_id": d} for d in wanted])
+        session.execute(
+            insert(service_dependencies),
+            [{"service_id": svc.id, "depends_on_id": d} for d in wanted],
+        )
 
 
 def _find_path(edges: dict[int, set[int]], starts: list[int], target: int) -> list[int] | None:
@@ -105,8 +129,9 @@ def _find_path(edges: dict[int, set[int]], starts: list[int], target: int) -> li
 
 
 def create_integration(session: Session, service_id: int, type_: str, name: str) -> Integration:
-    integ = Integration(service_id=service_id, type=type_, name=name or type_,
-                        routing_key=new_routing_key())
+    integ = Integration(
+        service_id=service_id, type=type_, name=name or type_, routing_key=new_routing_key()
+    )
     session.add(integ)
     session.flush()
     return integ

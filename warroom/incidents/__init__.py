@@ -1,1 +1,1 @@
-"""Incidents: the human-managed disruptions, their lifecycle, priority, roles, tasks and timeline."""
+"""Incidents: human-managed disruptions, their lifecycle, priority, roles, tasks, timeline."""

@@ -1,4 +1,4 @@
-"""Pure incident decisions: priority from impact x urgency, urgency from severity, the state machine."""
+"""Pure incident decisions: priority from impact x urgency, urgency from severity, lifecycle."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ _REFUSALS: dict[tuple[str, str], str] = {
 
 
 def transition(current: Lifecycle, action: str, now: datetime) -> Lifecycle:
-    """The lifecycle after `action` at `now`, or TransitionError with a message a user can act on."""
+    """The lifecycle after `action` at `now`, or TransitionError saying why not."""
     if action not in _ALLOWED:
         raise TransitionError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
     if current.status not in _ALLOWED[action]:

@@ -47,13 +47,28 @@ class Actor:
 
 
 def record(
-    session: Session, incident_id: int, actor: Actor, kind: str, message: str, now: datetime,
-    before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+    session: Session,
+    incident_id: int,
+    actor: Actor,
+    kind: str,
+    message: str,
+    now: datetime,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
 ) -> None:
-    session.add(TimelineEvent(
-        incident_id=incident_id, at=now, kind=kind, actor_type=actor.type, actor_id=actor.id,
-        actor_name=actor.name, message=message, before=before, after=after,
-    ))
+    session.add(
+        TimelineEvent(
+            incident_id=incident_id,
+            at=now,
+            kind=kind,
+            actor_type=actor.type,
+            actor_id=actor.id,
+            actor_name=actor.name,
+            message=message,
+            before=before,
+            after=after,
+        )
+    )
 
 
 def get_incident(session: Session, incident_id: int, lock: bool = False) -> Incident:
@@ -69,46 +84,90 @@ def get_incident(session: Session, incident_id: int, lock: bool = False) -> Inci
 def _user_exists(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None or not user.active:
-        raise ApiError(422, f"user {user_id} does not exist or is deactivated",
-                       [{"field": "user_id", "message": "unknown user"}])
+        raise ApiError(
+            422,
+            f"user {user_id} does not exist or is deactivated",
+            [{"field": "user_id", "message": "unknown user"}],
+        )
     return user
 
 
 def declare(
-    session: Session, actor: Actor, now: datetime, matrix: Matrix, *, title: str,
-    description: str, impact: int, urgency: int, service_ids: list[int],
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    matrix: Matrix,
+    *,
+    title: str,
+    description: str,
+    impact: int,
+    urgency: int,
+    service_ids: list[int],
 ) -> Incident:
     services = session.scalars(select(Service).where(Service.id.in_(service_ids))).all()
     missing = sorted(set(service_ids) - {s.id for s in services})
     if missing:
-        raise ApiError(422, f"unknown service id(s): {', '.join(map(str, missing))}",
-                       [{"field": "service_ids", "message": "unknown service"}])
+        raise ApiError(
+            422,
+            f"unknown service id(s): {', '.join(map(str, missing))}",
+            [{"field": "service_ids", "message": "unknown service"}],
+        )
     incident = Incident(
-        title=title, description=description, status="triggered",
-        service_id=service_ids[0] if service_ids else None, impact=impact, urgency=urgency,
-        priority=priority_for(impact, urgency, matrix), priority_source="manual",
-        source="declared", created_by_id=actor.id, triggered_at=now, updated_at=now,
+        title=title,
+        description=description,
+        status="triggered",
+        service_id=service_ids[0] if service_ids else None,
+        impact=impact,
+        urgency=urgency,
+        priority=priority_for(impact, urgency, matrix),
+        priority_source="manual",
+        source="declared",
+        created_by_id=actor.id,
+        triggered_at=now,
+        updated_at=now,
         impact_started_at=now,
     )
     session.add(incident)
     session.flush()
     if service_ids:
-        session.execute(insert(incident_services), [
-            {"incident_id": incident.id, "service_id": sid} for sid in dict.fromkeys(service_ids)
-        ])
-    record(session, incident.id, actor, "incident_declared", f"Declared by {actor.name}: {title}",
-           now, after={"status": "triggered", "impact": impact, "urgency": urgency,
-                       "priority": incident.priority, "service_ids": service_ids})
+        session.execute(
+            insert(incident_services),
+            [{"incident_id": incident.id, "service_id": sid} for sid in dict.fromkeys(service_ids)],
+        )
+    record(
+        session,
+        incident.id,
+        actor,
+        "incident_declared",
+        f"Declared by {actor.name}: {title}",
+        now,
+        after={
+            "status": "triggered",
+            "impact": impact,
+            "urgency": urgency,
+            "priority": incident.priority,
+            "service_ids": service_ids,
+        },
+    )
     return incident
 
 
 def apply_action(
-    session: Session, incident_id: int, action: str, actor: Actor, now: datetime,
+    session: Session,
+    incident_id: int,
+    action: str,
+    actor: Actor,
+    now: datetime,
     note: str | None = None,
 ) -> Incident:
     incident = get_incident(session, incident_id, lock=True)
-    before = Lifecycle(incident.status, incident.acknowledged_at, incident.mitigated_at,
-                       incident.resolved_at, incident.closed_at)
+    before = Lifecycle(
+        incident.status,
+        incident.acknowledged_at,
+        incident.mitigated_at,
+        incident.resolved_at,
+        incident.closed_at,
+    )
     try:
         after = transition(before, action, now)
     except TransitionError as exc:
@@ -121,45 +180,71 @@ def apply_action(
     incident.updated_at = now
     if action == "acknowledge":
         session.execute(
-            update(Alert).where(Alert.incident_id == incident.id, Alert.status == "triggered")
+            update(Alert)
+            .where(Alert.incident_id == incident.id, Alert.status == "triggered")
             .values(status="acknowledged", acknowledged_at=now)
         )
     elif action == "resolve":
         # Resolving an incident resolves its alerts, which frees their keys for new alerts.
         session.execute(
-            update(Alert).where(Alert.incident_id == incident.id, Alert.status != "resolved")
+            update(Alert)
+            .where(Alert.incident_id == incident.id, Alert.status != "resolved")
             .values(status="resolved", resolved_at=now)
         )
-    message = f"{action.capitalize()}d by {actor.name}" if action != "reopen" else (
-        f"Reopened by {actor.name}")
+    message = (
+        f"{action.capitalize()}d by {actor.name}"
+        if action != "reopen"
+        else (f"Reopened by {actor.name}")
+    )
     if action == "acknowledge":
         message = f"Acknowledged by {actor.name}"
     if note:
         message += f": {note}"
-    record(session, incident.id, actor, "status_changed", message, now,
-           before={"status": before.status}, after={"status": after.status})
+    record(
+        session,
+        incident.id,
+        actor,
+        "status_changed",
+        message,
+        now,
+        before={"status": before.status},
+        after={"status": after.status},
+    )
     return incident
 
 
 def change_priority(
-    session: Session, incident_id: int, actor: Actor, now: datetime, matrix: Matrix, *,
-    impact: int | None, urgency: int | None, reason: str,
+    session: Session,
+    incident_id: int,
+    actor: Actor,
+    now: datetime,
+    matrix: Matrix,
+    *,
+    impact: int | None,
+    urgency: int | None,
+    reason: str,
 ) -> Incident:
     incident = get_incident(session, incident_id, lock=True)
     new_impact = impact if impact is not None else incident.impact
     new_urgency = urgency if urgency is not None else incident.urgency
     if (new_impact, new_urgency) == (incident.impact, incident.urgency):
         raise ApiError(409, "impact and urgency are already these values")
-    before = {"impact": incident.impact, "urgency": incident.urgency,
-              "priority": incident.priority}
+    before = {"impact": incident.impact, "urgency": incident.urgency, "priority": incident.priority}
     incident.impact, incident.urgency = new_impact, new_urgency
     incident.priority = priority_for(new_impact, new_urgency, matrix)
     incident.priority_source = "manual"
     incident.updated_at = now
     after = {"impact": new_impact, "urgency": new_urgency, "priority": incident.priority}
-    record(session, incident.id, actor, "priority_changed",
-           f"Priority P{before['priority']} → P{incident.priority} by {actor.name}: {reason}",
-           now, before=before, after={**after, "reason": reason})
+    record(
+        session,
+        incident.id,
+        actor,
+        "priority_changed",
+        f"Priority P{before['priority']} → P{incident.priority} by {actor.name}: {reason}",
+        now,
+        before=before,
+        after={**after, "reason": reason},
+    )
     return incident
 
 
@@ -175,15 +260,15 @@ def assign_role(
     incident = get_incident(session, incident_id, lock=True)
     user = _user_exists(session, user_id)
     current = session.scalars(
-        select(IncidentRole).where(IncidentRole.incident_id == incident.id,
-                                   IncidentRole.role == role)
+        select(IncidentRole).where(
+            IncidentRole.incident_id == incident.id, IncidentRole.role == role
+        )
     ).first()
     before = {"user_id": current.user_id} if current else None
     if current is not None and current.user_id == user_id:
         return current
     if current is None:
-        current = IncidentRole(incident_id=incident.id, role=role, user_id=user_id,
-                               assigned_at=now)
+        current = IncidentRole(incident_id=incident.id, role=role, user_id=user_id, assigned_at=now)
         session.add(current)
     else:
         current.user_id, current.assigned_at = user_id, now
@@ -192,8 +277,16 @@ def assign_role(
     message = f"{who} is now {ROLE_LABELS[role]}"
     if actor.id != user_id:
         message += f" (assigned by {actor.name})"
-    record(session, incident.id, actor, "role_assigned", message, now,
-           before=before, after={"role": role, "user_id": user_id})
+    record(
+        session,
+        incident.id,
+        actor,
+        "role_assigned",
+        message,
+        now,
+        before=before,
+        after={"role": role, "user_id": user_id},
+    )
     return current
 
 
@@ -202,38 +295,68 @@ def unassign_role(
 ) -> None:
     incident = get_incident(session, incident_id, lock=True)
     current = session.scalars(
-        select(IncidentRole).where(IncidentRole.incident_id == incident.id,
-                                   IncidentRole.role == role)
+        select(IncidentRole).where(
+            IncidentRole.incident_id == incident.id, IncidentRole.role == role
+        )
     ).first()
     if current is None:
         raise ApiError(404, f"nobody holds the {role} role on incident {incident_id}")
     session.delete(current)
     incident.updated_at = now
-    record(session, incident.id, actor, "role_unassigned",
-           f"{ROLE_LABELS[role]} role released by {actor.name}", now,
-           before={"role": role, "user_id": current.user_id}, after=None)
+    record(
+        session,
+        incident.id,
+        actor,
+        "role_unassigned",
+        f"{ROLE_LABELS[role]} role released by {actor.name}",
+        now,
+        before={"role": role, "user_id": current.user_id},
+        after=None,
+    )
 
 
 def add_task(
-    session: Session, incident_id: int, actor: Actor, now: datetime, *, title: str,
-    owner_id: int | None, due_at: datetime | None,
+    session: Session,
+    incident_id: int,
+    actor: Actor,
+    now: datetime,
+    *,
+    title: str,
+    owner_id: int | None,
+    due_at: datetime | None,
 ) -> Task:
     incident = get_incident(session, incident_id)
     if owner_id is not None:
         _user_exists(session, owner_id)
-    task = Task(incident_id=incident.id, title=title, owner_id=owner_id, due_at=due_at,
-                created_at=now)
+    task = Task(
+        incident_id=incident.id, title=title, owner_id=owner_id, due_at=due_at, created_at=now
+    )
     session.add(task)
     session.flush()
     incident.updated_at = now
-    record(session, incident.id, actor, "task_added", f"Task added: {title}", now,
-           after={"task_id": task.id, "title": title, "owner_id": owner_id,
-                  "due_at": due_at.isoformat() if due_at else None})
+    record(
+        session,
+        incident.id,
+        actor,
+        "task_added",
+        f"Task added: {title}",
+        now,
+        after={
+            "task_id": task.id,
+            "title": title,
+            "owner_id": owner_id,
+            "due_at": due_at.isoformat() if due_at else None,
+        },
+    )
     return task
 
 
 def update_task(
-    session: Session, incident_id: int, task_id: int, actor: Actor, now: datetime,
+    session: Session,
+    incident_id: int,
+    task_id: int,
+    actor: Actor,
+    now: datetime,
     changes: dict[str, Any],
 ) -> Task:
     task = session.get(Task, task_id)
@@ -254,6 +377,14 @@ def update_task(
         task.done_at = now if task.status == "done" else None
     if after:
         verb = "completed" if after.get("status") == "done" else "updated"
-        record(session, incident_id, actor, "task_updated", f"Task {verb}: {task.title}", now,
-               before={"task_id": task.id, **before}, after={"task_id": task.id, **after})
+        record(
+            session,
+            incident_id,
+            actor,
+            "task_updated",
+            f"Task {verb}: {task.title}",
+            now,
+            before={"task_id": task.id, **before},
+            after={"task_id": task.id, **after},
+        )
     return task

@@ -1,9 +1,9 @@
 """Warroom's generic JSON event format, for scripts and tools with a plain webhook.
 
 One event, or a list of up to 1,000 events:
-    {"summary": "...", "severity": "critical|error|warning|info", "action": "trigger|acknowledge|resolve",
-     "dedup_key": "...", "source": "...", "details": {...}, "links": [{"href": ..., "text": ...}],
-     "started_at": "2026-11-27T09:00:00Z"}
+    {"summary": "...", "severity": "critical|error|warning|info",
+     "action": "trigger|acknowledge|resolve", "dedup_key": "...", "source": "...",
+     "details": {...}, "links": [{"href": ..., "text": ...}], "started_at": "2026-11-27T09:00:00Z"}
 Only summary and severity are required for a trigger; dedup_key for acknowledge and resolve.
 Unknown keys are refused so that a typo (e.g. "severty") never silently becomes a default.
 """

@@ -67,15 +67,21 @@ async def pagerduty_enqueue(request: Request) -> JSONBody:
     settings = request.app.state.settings
     try:
         if not _json_content_type(request):
-            raise IntakeError(415, "Content-Type must be application/json", [
-                f"got {request.headers.get('content-type')!r}"])
+            raise IntakeError(
+                415,
+                "Content-Type must be application/json",
+                [f"got {request.headers.get('content-type')!r}"],
+            )
         body = await _read_body(request, min(settings.max_event_bytes, pagerduty.MAX_BYTES))
         parsed = pagerduty.parse(body)
     except _TooLarge:
         metrics.events_rejected.labels("pagerduty", "too_large").inc()
         return JSONBody(
-            {"status": "invalid event", "message": "Request entity too large",
-             "errors": [f"the event is larger than {pagerduty.MAX_BYTES // 1024} KB"]},
+            {
+                "status": "invalid event",
+                "message": "Request entity too large",
+                "errors": [f"the event is larger than {pagerduty.MAX_BYTES // 1024} KB"],
+            },
             status_code=413,
         )
     except IntakeError as err:
@@ -85,14 +91,15 @@ async def pagerduty_enqueue(request: Request) -> JSONBody:
     if result.refused is not None:
         metrics.events_rejected.labels("pagerduty", "routing_key").inc()
         return JSONBody(
-            {"status": "invalid event", "message": "Event object is invalid",
-             "errors": [f"'routing_key': {result.refused}"]},
+            {
+                "status": "invalid event",
+                "message": "Event object is invalid",
+                "errors": [f"'routing_key': {result.refused}"],
+            },
             status_code=400,
         )
     _count(request, "pagerduty", parsed, result)
-    return JSONBody(
-        pagerduty.success_body(parsed.signals[0].dedup_key), status_code=202
-    )
+    return JSONBody(pagerduty.success_body(parsed.signals[0].dedup_key), status_code=202)
 
 
 async def _keyed_intake(
@@ -109,7 +116,8 @@ async def _keyed_intake(
     if key is None:
         metrics.events_rejected.labels(source, "routing_key").inc()
         return error_response(
-            401, "a routing key is required: in the URL or as 'Authorization: Bearer <key>'",
+            401,
+            "a routing key is required: in the URL or as 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
     if not _json_content_type(request):
@@ -131,7 +139,8 @@ async def _keyed_intake(
         status = 404 if result.refused == "unknown routing key" else 400
         message = (
             "unknown routing key: check the integration's URL or rotate and copy it again"
-            if status == 404 else result.refused
+            if status == 404
+            else result.refused
         )
         return error_response(status, message)
     _count(request, source, parsed, result)
@@ -146,8 +155,9 @@ def _generic_reply(parsed: ParsedRequest, result: IngestResult) -> dict[str, Any
     return {
         "status": "accepted",
         "events": [{"dedup_key": o.dedup_key, "result": o.result} for o in result.outcomes],
-        "rejected": [{"index": r.index, "dedup_key": r.key, "errors": r.errors}
-                     for r in parsed.rejected],
+        "rejected": [
+            {"index": r.index, "dedup_key": r.key, "errors": r.errors} for r in parsed.rejected
+        ],
     }
 
 
@@ -155,16 +165,18 @@ def _generic_reply(parsed: ParsedRequest, result: IngestResult) -> dict[str, Any
 @router.post("/integrations/alertmanager/{routing_key}", summary="Alertmanager webhook")
 async def alertmanager_webhook(request: Request, routing_key: str | None = None) -> JSONBody:
     limit = request.app.state.settings.max_batch_bytes
-    return await _keyed_intake(request, "alertmanager", routing_key, limit, alertmanager.parse,
-                               _alertmanager_reply, 200)
+    return await _keyed_intake(
+        request, "alertmanager", routing_key, limit, alertmanager.parse, _alertmanager_reply, 200
+    )
 
 
 @router.post("/integrations/generic", summary="Generic JSON events (key in header)")
 @router.post("/integrations/generic/{routing_key}", summary="Generic JSON events")
 async def generic_events(request: Request, routing_key: str | None = None) -> JSONBody:
     limit = request.app.state.settings.max_event_bytes
-    return await _keyed_intake(request, "generic", routing_key, limit, generic.parse,
-                               _generic_reply, 202)
+    return await _keyed_intake(
+        request, "generic", routing_key, limit, generic.parse, _generic_reply, 202
+    )
 
 
 class IntakeFastPath:
@@ -184,7 +196,7 @@ class IntakeFastPath:
             if path == "/v2/enqueue":
                 handler = pagerduty_enqueue
             elif path.startswith("/integrations/"):
-                kind, _, key = path[len("/integrations/"):].partition("/")
+                kind, _, key = path[len("/integrations/") :].partition("/")
                 if "/" not in key:
                     handler = _FAST.get(kind)
             if handler is not None:
@@ -197,8 +209,10 @@ class IntakeFastPath:
                     response = await handler(request, key or None)
                 await response(scope, receive, send)
                 self.fastapi_app.state.metrics.request_latency.labels(
-                    "POST", _TEMPLATES[handler] if handler is pagerduty_enqueue or not key
-                    else _TEMPLATES[handler] + "/{routing_key}"
+                    "POST",
+                    _TEMPLATES[handler]
+                    if handler is pagerduty_enqueue or not key
+                    else _TEMPLATES[handler] + "/{routing_key}",
                 ).observe(time.perf_counter() - start)
                 return
         await self.app(scope, receive, send)
