@@ -337,6 +337,13 @@ def plan_batch(
                     status_event(inc, sub, before, "Resolved: its last open alert resolved")
                     if latest_open_incident.get(inc.service_id or -1) == inc.ref:
                         del latest_open_incident[inc.service_id or -1]
+                elif (
+                    inc.status == "triggered" and inc.open_alerts > 0 and inc.triggered_alerts <= 0
+                ):
+                    # The alerts left open are all acknowledged: the same end state as when the
+                    # acknowledgement comes after this resolve.
+                    inc.status, inc.acknowledged_at = "acknowledged", now
+                    status_event(inc, sub, "triggered", "Acknowledged by the source")
         plan.outcomes.append(outcomes)
 
     for agg in aggregates.values():

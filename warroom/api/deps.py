@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import select, update
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from warroom.catalog.models import ApiToken, User
@@ -27,14 +28,26 @@ def get_db(request: Request) -> Database:
     return db
 
 
+def _out_of_range() -> ApiError:
+    return ApiError(422, "a value in the request is out of range (an id that cannot exist?)")
+
+
+# An id beyond the column's range fails in the driver (OverflowError on SQLite, DataError on
+# PostgreSQL); that is the client's mistake, not a 500.
 def write_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
     with db.session() as session:
-        yield session
+        try:
+            yield session
+        except (OverflowError, DataError):
+            raise _out_of_range() from None
 
 
 def read_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
     with db.read_session() as session:
-        yield session
+        try:
+            yield session
+        except (OverflowError, DataError):
+            raise _out_of_range() from None
 
 
 @dataclass(frozen=True)

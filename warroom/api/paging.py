@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import BigInteger, Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from warroom.errors import ApiError
 
 T = TypeVar("T")
 MAX_LIMIT = 200
+
+
+def _max_id(id_column: InstrumentedAttribute[int]) -> int:
+    return 2**63 - 1 if isinstance(id_column.type, BigInteger) else 2**31 - 1
 
 
 def page(
@@ -24,7 +28,13 @@ def page(
     if not 1 <= limit <= MAX_LIMIT:
         raise ApiError(422, f"limit must be between 1 and {MAX_LIMIT}")
     if cursor:
-        if not cursor.isdigit():
+        # isdigit() alone lets "²" and 5,000-digit strings through to int() (500); an id wider
+        # than the column fails in the database (500 on PostgreSQL).
+        if (
+            not (cursor.isascii() and cursor.isdigit())
+            or len(cursor) > 19
+            or int(cursor) > _max_id(id_column)
+        ):
             raise ApiError(422, "invalid cursor: pass back the next_cursor of the previous page")
         query = query.where(id_column < int(cursor))
     rows = list(session.scalars(query.order_by(id_column.desc()).limit(limit + 1)))

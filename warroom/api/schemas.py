@@ -16,7 +16,9 @@ _ZONES = available_timezones()
 
 
 class In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # strict: a JSON value of the wrong type is refused, not coerced ("impact": true is not 1,
+    # "tier": "1" is not 1); datetime fields opt out to parse ISO 8601 strings.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 class Out(BaseModel):
@@ -61,8 +63,8 @@ def _zone(value: str | None) -> str | None:
 
 class UserIn(In):
     username: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
-    name: str = ""
-    email: str = ""
+    name: str = Field("", max_length=200)  # the column widths: PostgreSQL enforces them
+    email: str = Field("", max_length=254)
     time_zone: str = "UTC"
     role: UserRole = "responder"
     password: str | None = Field(None, min_length=8, max_length=200)
@@ -71,8 +73,8 @@ class UserIn(In):
 
 
 class UserPatch(In):
-    name: str | None = None
-    email: str | None = None
+    name: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=254)
     time_zone: str | None = None
     role: UserRole | None = None
     active: bool | None = None
@@ -247,7 +249,7 @@ class RoleIn(In):
 class TaskIn(In):
     title: str = Field(min_length=1, max_length=500)
     owner_id: int | None = None
-    due_at: datetime | None = None
+    due_at: datetime | None = Field(None, strict=False)
 
     @field_validator("due_at")
     @classmethod
@@ -260,7 +262,7 @@ class TaskIn(In):
 class TaskPatch(In):
     title: str | None = Field(None, min_length=1, max_length=500)
     owner_id: int | None = None
-    due_at: datetime | None = None
+    due_at: datetime | None = Field(None, strict=False)
     status: Literal["open", "done"] | None = None
 
     @field_validator("due_at")

@@ -58,6 +58,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="responder")
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
     active: Mapped[bool] = mapped_column(default=True)
+    # Low-urgency notifications wait until the end of these local hours ("HH:MM"), if set.
+    quiet_hours_start: Mapped[str | None] = mapped_column(String(5), default=None)
+    quiet_hours_end: Mapped[str | None] = mapped_column(String(5), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     teams: Mapped[list[Team]] = relationship(
         secondary=team_members, back_populates="members", order_by="Team.id"
@@ -93,6 +96,9 @@ class Service(Base):
     grouping_window_seconds: Mapped[int] = mapped_column(Integer, default=3600)
     # When the last open alert of an incident resolves, resolve the incident too.
     auto_resolve: Mapped[bool] = mapped_column(default=True)
+    escalation_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("escalation_policies.id", ondelete="SET NULL"), default=None
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     team: Mapped[Team | None] = relationship()
     depends_on: Mapped[list[Service]] = relationship(

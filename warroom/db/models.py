@@ -3,10 +3,35 @@
 from warroom.alerts.models import Alert
 from warroom.catalog.models import ApiToken, Integration, Service, Team, User
 from warroom.db.base import Base
+from warroom.engine.models import Timer
 from warroom.incidents.models import Incident, IncidentRole, Task, TimelineEvent
+from warroom.notify.models import ContactMethod, Notification, NotificationRule
+from warroom.oncall.models import (
+    EscalationPolicy,
+    EscalationStep,
+    EscalationTarget,
+    LayerMember,
+    Schedule,
+    ScheduleLayer,
+    ScheduleOverride,
+)
+from warroom.web.models import LoginAttempt, WebSession
 
 __all__ = [
     "Alert",
+    "ContactMethod",
+    "EscalationPolicy",
+    "EscalationStep",
+    "EscalationTarget",
+    "LayerMember",
+    "LoginAttempt",
+    "Notification",
+    "NotificationRule",
+    "Schedule",
+    "ScheduleLayer",
+    "ScheduleOverride",
+    "Timer",
+    "WebSession",
     "ApiToken",
     "Base",
     "Incident",

@@ -1,0 +1,1 @@
+"""The engine: the loop that fires due timers (escalation steps) and delivers the outbox."""
