@@ -13,10 +13,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from warroom import errors
+from warroom.alerts.service import IngestResult
 from warroom.api import catalog as catalog_api
 from warroom.api import incidents as incidents_api
+from warroom.api import notifications as paging_api
+from warroom.api import oncall as oncall_api
 from warroom.config import Settings, get_settings
 from warroom.db.engine import Database
+from warroom.engine.runner import Engine
+from warroom.instance import secret_key
 from warroom.intake.committer import GroupCommitter
 from warroom.intake.routes import IntakeFastPath
 from warroom.intake.routes import router as intake_router
@@ -44,20 +49,42 @@ def install_log_redaction() -> None:
             logger.addFilter(RedactRoutingKeys())
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, db: Database | None = None, run_engine: bool = True
+) -> FastAPI:
+    """The app; with run_engine the paging engine runs in this process (`serve --role all`)."""
     settings = settings or get_settings()
     db = db or Database(settings.database_url)
     metrics = Metrics(db)
-    committer = GroupCommitter(db, settings.priority_matrix, settings.group_commit_max_alerts)
     install_log_redaction()
+    engine_box: list[Engine] = []
+
+    def wake() -> None:
+        if engine_box:
+            engine_box[0].wake()
+
+    def after_commit(results: list[IngestResult]) -> None:
+        if any(r.opened_incidents for r in results):
+            wake()
+
+    committer = GroupCommitter(
+        db, settings.priority_matrix, settings.group_commit_max_alerts, on_commit=after_commit
+    )
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        app_.state.secret = secret_key(db, settings.secret_key)
         committer.start()
+        if run_engine:
+            engine = Engine(db, settings, app_.state.secret)
+            engine_box.append(engine)
+            engine.start()
         try:
             yield
         finally:
             committer.stop()
+            for engine in engine_box:
+                engine.stop()
 
     app = FastAPI(
         title="Warroom",
@@ -70,10 +97,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db
     app.state.metrics = metrics
     app.state.committer = committer
+    app.state.wake = wake
     errors.install(app)
     app.include_router(intake_router)
     app.include_router(catalog_api.router)
     app.include_router(incidents_api.router)
+    app.include_router(paging_api.router)
+    app.include_router(paging_api.links_router)
+    app.include_router(oncall_api.router)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     def healthz() -> dict[str, str]:

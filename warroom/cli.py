@@ -53,6 +53,14 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
+NAME_MAX = 120  # api_tokens.name and integrations.name; PostgreSQL refuses longer values
+
+
+def _check_name(name: str) -> None:
+    if len(name) > NAME_MAX:
+        _fail(f"--name is at most {NAME_MAX} characters")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
@@ -60,8 +68,16 @@ def serve(
     database_url: DbUrl = None,
     demo: Annotated[bool, typer.Option(help="Seed demo data and print how to use it")] = False,
     access_log: Annotated[bool, typer.Option(help="Log every request")] = False,
+    role: Annotated[
+        str,
+        typer.Option(help="all: API and engine; api: HTTP only; engine: paging engine only"),
+    ] = "all",
 ) -> None:
-    """Migrate the database and run the HTTP API, intake and engine in one process."""
+    """Migrate the database and run the HTTP API, intake and engine in one process.
+
+    On PostgreSQL, run as many `--role api` and `--role engine` processes as you like."""
+    if role not in ("all", "api", "engine"):
+        _fail("--role must be all, api or engine")
     import uvicorn
 
     from warroom.app import create_app
@@ -77,9 +93,12 @@ def serve(
         with db.session() as session:
             info = demo_data.prepare(session)
         typer.echo(demo_data.banner(info, settings.base_url))
+    if role == "engine":
+        _run_engine(db, settings)
+        return
     from warroom.intake.routes import IntakeFastPath
 
-    app_ = create_app(settings, db)
+    app_ = create_app(settings, db, run_engine=role == "all")
     # Outermost, so intake POSTs skip every middleware layer FastAPI adds (see ADR 1).
     uvicorn.run(
         IntakeFastPath(app_, app_),
@@ -91,6 +110,23 @@ def serve(
         http="httptools",
         server_header=False,
     )
+
+
+def _run_engine(db: Database, settings: Settings) -> None:
+    import signal
+    import threading
+
+    from warroom.engine.runner import Engine
+    from warroom.instance import secret_key
+
+    engine = Engine(db, settings, secret_key(db, settings.secret_key))
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    engine.start()
+    typer.echo(f"engine {engine.identity} running", err=True)
+    stop.wait()
+    engine.stop()
 
 
 @app.command()
@@ -110,6 +146,33 @@ def demo_command(database_url: DbUrl = None) -> None:
     with db.session() as session:
         info = demo_data.prepare(session)
     typer.echo(demo_data.banner(info, settings.base_url))
+
+
+@app.command()
+def oncall(
+    at: Annotated[
+        str | None, typer.Option(help="ISO 8601 instant with a zone; default: now")
+    ] = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Print who is on call on every schedule and until when, and every paging warning."""
+    from datetime import datetime
+
+    from warroom.db.base import utcnow
+    from warroom.errors import ApiError
+    from warroom.oncall import service as oncall_service
+
+    instant = utcnow()
+    if at is not None:
+        try:
+            instant = datetime.fromisoformat(at)
+            oncall_service.check_instant(instant, "--at")
+        except (ValueError, ApiError) as exc:
+            _fail(f"--at: {getattr(exc, 'message', exc)} (e.g. 2026-11-27T09:00:00Z)")
+    db = _db(database_url)
+    with db.read_session() as session:
+        statuses, warnings = oncall_service.overview(session, instant)
+    typer.echo(oncall_service.overview_text(instant, statuses, warnings))
 
 
 @user_app.command("create")
@@ -168,6 +231,7 @@ def token_create(
     from warroom.catalog import service as catalog
     from warroom.catalog.models import User
 
+    _check_name(name)
     db = _db(database_url)
     with db.session() as session:
         user = session.scalars(select(User).where(User.username == username)).first()
@@ -191,6 +255,7 @@ def integration_create(
 
     if type_ not in INTEGRATION_TYPES:
         _fail(f"--type must be one of {', '.join(INTEGRATION_TYPES)}")
+    _check_name(name)
     db = _db(database_url)
     with db.session() as session:
         query = select(Service).where(

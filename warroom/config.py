@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "warroom"
 
@@ -30,6 +31,39 @@ class Settings(BaseSettings):
     # Priority matrix: rows are impact 1..3, columns urgency 1..3 (ITIL / ServiceNow default).
     priority_matrix: list[list[int]] = [[1, 2, 3], [2, 3, 4], [3, 4, 4]]
     log_level: str = "info"
+
+    # --- paging ------------------------------------------------------------------------------
+    # Signed action links in notifications stay valid this long.
+    action_link_ttl_seconds: int = 24 * 3600
+    # Outgoing requests to user-supplied URLs may reach these networks, otherwise refused
+    # (private, loopback, link-local, metadata). E.g. ["127.0.0.0/8"] for a local receiver.
+    outbound_allow_networks: Annotated[list[str], NoDecode] = []
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_from: str = "warroom@localhost"
+    sms_base_url: str = ""
+    sms_account_sid: str = ""
+    sms_auth_token: str = ""
+    sms_from: str = ""
+    # An engine holds a claimed delivery this long; after a crash another engine takes it over.
+    delivery_lease_seconds: int = 60
+    # Test hook: wait this long between committing a page and delivering it (crash tests).
+    engine_hold_delivery_seconds: float = 0.0
+
+    @field_validator("outbound_allow_networks", mode="before")
+    @classmethod
+    def _parse_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return (
+                json.loads(text)
+                if text.startswith("[")
+                else [part.strip() for part in text.split(",") if part.strip()]
+            )
+        return value
 
     @field_validator("priority_matrix", mode="before")
     @classmethod

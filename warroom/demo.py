@@ -1,16 +1,19 @@
 """Demo data: two teams, people in several time zones, services with tiers and dependencies,
-and one integration of each kind, so a new user can send a first event within a minute."""
+one integration of each kind, on-call schedules and escalation policies, so a new user can send
+a first event within a minute and see who it pages."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.catalog import service as catalog
 from warroom.catalog.models import Integration, Service, Team, User
+from warroom.db.base import utcnow
 from warroom.security import hash_password
 
 DEMO_ADMIN = "admin"
@@ -25,8 +28,10 @@ class DemoInfo:
     seeded: bool
 
 
-def seed(session: Session) -> bool:
-    """Creates the demo catalog once; returns False if it was already there."""
+def seed(session: Session, now: datetime | None = None) -> bool:
+    """Creates the demo catalog and on-call set-up once; returns False if it was already there.
+
+    ``now`` places the demo override (tomorrow); the clock by default."""
     if session.scalar(select(Team.id).where(Team.name == "Platform")) is not None:
         return False
     people = [
@@ -73,7 +78,126 @@ def seed(session: Session) -> bool:
     catalog.create_integration(session, checkout.id, "alertmanager", "Prometheus Alertmanager")
     catalog.create_integration(session, payments_db.id, "pagerduty", "Datadog (PagerDuty format)")
     catalog.create_integration(session, search.id, "generic", "Deploy scripts")
+    seed_oncall(session, users, platform, payments, now or utcnow())
     return True
+
+
+def seed_oncall(
+    session: Session, users: dict[str, User], platform: Team, payments: Team, now: datetime
+) -> None:
+    """Two schedules (one spanning two time zones), an override, escalation policies on every
+    service, and a console contact method for everyone, so a demo page is seen at once."""
+    from warroom.notify.models import ContactMethod, NotificationRule
+    from warroom.oncall import schedule as sch
+    from warroom.oncall import service as oncall
+    from warroom.oncall.schemas import (
+        LayerIn,
+        OverrideIn,
+        PolicyIn,
+        RestrictionIn,
+        ScheduleIn,
+        StepIn,
+        TargetIn,
+    )
+
+    uid = {name: user.id for name, user in users.items()}
+    every_day = list(range(7))
+    # Anchors in the past, so someone is on call from the moment the demo starts.
+    primary = oncall.create_schedule(
+        session,
+        ScheduleIn(
+            name="Platform primary",
+            description="Weekly rotation, handoff Monday 09:00 London time.",
+            time_zone="Europe/London",
+            team_id=platform.id,
+            layers=[
+                LayerIn(
+                    name="Primary",
+                    rotation="weekly",
+                    start="2024-01-01T09:00",  # a Monday
+                    member_ids=[uid["sam"], uid["mei"]],
+                )
+            ],
+        ),
+    )
+    # One zone per schedule: restrictions are New York wall-clock times, so the Asia-Pacific
+    # window is 10:00-22:00 in Tokyo in (US) winter and 09:00-21:00 in summer.
+    sun = oncall.create_schedule(
+        session,
+        ScheduleIn(
+            name="Follow the sun",
+            description="Americas 08:00-20:00 New York time, Asia-Pacific the other twelve "
+            "hours; together they span the day.",
+            time_zone="America/New_York",
+            team_id=payments.id,
+            layers=[
+                LayerIn(
+                    name="Americas",
+                    rotation="daily",
+                    start="2024-01-01T08:00",
+                    member_ids=[uid["sam"]],
+                    restrictions=[RestrictionIn(weekdays=every_day, start="08:00", end="20:00")],
+                ),
+                LayerIn(
+                    name="Asia-Pacific",
+                    rotation="daily",
+                    start="2024-01-01T20:00",
+                    member_ids=[uid["mei"], uid["raj"]],
+                    restrictions=[RestrictionIn(weekdays=every_day, start="20:00", end="08:00")],
+                ),
+            ],
+        ),
+    )
+    # Ada covers tomorrow's working day for whoever is on the primary rotation then.
+    start = now.astimezone(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+    start += timedelta(days=1)
+    covered = sorted(
+        sch.on_call_at(oncall.load_schedules(session, [primary.id])[primary.id], start)
+    )
+    if covered:
+        oncall.add_override(
+            session,
+            primary.id,
+            OverrideIn(
+                kind="replace",
+                user_id=covered[0],
+                replacement_id=uid["admin"],
+                start=start,
+                end=start + timedelta(hours=8),
+                note="Demo: Ada covers a day",
+            ),
+            created_by=uid["admin"],
+        )
+    for team, schedule, lead in (
+        (platform, primary, TargetIn(type="user", id=uid["admin"])),
+        (payments, sun, TargetIn(type="team", id=payments.id)),
+    ):
+        policy = oncall.create_policy(
+            session,
+            PolicyIn(
+                name=f"{team.name} escalation",
+                team_id=team.id,
+                repeat=1,
+                steps=[
+                    # delay_seconds: how long a step waits for an acknowledgement.
+                    StepIn(delay_seconds=300, targets=[TargetIn(type="schedule", id=schedule.id)]),
+                    StepIn(delay_seconds=300, targets=[lead]),
+                ],
+            ),
+        )
+        for svc in session.scalars(select(Service).where(Service.team_id == team.id)):
+            svc.escalation_policy_id = policy.id
+    for user in users.values():
+        method = ContactMethod(
+            user_id=user.id, channel="local", label="Console (demo)", address="console"
+        )
+        session.add(method)
+        session.flush()
+        session.add(
+            NotificationRule(
+                user_id=user.id, contact_method_id=method.id, urgency="high", delay_seconds=0
+            )
+        )
 
 
 def prepare(session: Session) -> DemoInfo:
@@ -83,15 +207,11 @@ def prepare(session: Session) -> DemoInfo:
     password = secrets.token_urlsafe(12)
     admin.password_hash = hash_password(password)
     token, _ = catalog.create_token(session, admin.id, "demo start")
-    rows = (
-        session.execute(
-            select(Service.name, Integration.type, Integration.routing_key)
-            .join(Service, Service.id == Integration.service_id)
-            .order_by(Integration.id)
-        )
-        .tuples()
-        .all()
-    )
+    rows = session.execute(
+        select(Service.name, Integration.type, Integration.routing_key)
+        .join(Service, Service.id == Integration.service_id)
+        .order_by(Integration.id)
+    ).all()
     return DemoInfo(DEMO_ADMIN, password, token, list(rows), seeded)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -88,6 +89,12 @@ def install(app: FastAPI) -> None:
         return error_response(
             exc.status_code, message, headers=dict(exc.headers) if exc.headers else None
         )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONBody:
+        # A bug: the client still gets the one error format (details stay in the server log).
+        logging.getLogger("warroom").error("unhandled error", exc_info=exc)
+        return error_response(500, "internal error; the server log has the details")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONBody:

@@ -27,14 +27,12 @@ class _StateCollector(Collector):
         alerts = GaugeMetricFamily("warroom_alerts", "Alerts by status", labels=["status"])
         with self.db.read_session() as session:
             by_state = dict(
-                session.execute(select(Incident.status, func.count()).group_by(Incident.status))
-                .tuples()
-                .all()
+                session.execute(
+                    select(Incident.status, func.count()).group_by(Incident.status)
+                ).all()
             )
             alert_states = dict(
-                session.execute(select(Alert.status, func.count()).group_by(Alert.status))
-                .tuples()
-                .all()
+                session.execute(select(Alert.status, func.count()).group_by(Alert.status)).all()
             )
         for status in INCIDENT_STATUSES:
             incidents.add_metric([status], by_state.get(status, 0))

@@ -23,6 +23,8 @@ from warroom.alerts.logic import (
 )
 from warroom.alerts.models import Alert
 from warroom.catalog.models import Integration, Service
+from warroom.engine.models import Timer
+from warroom.engine.paging import cancel_paging, escalation_timer_rows, wake_peers
 from warroom.incidents.logic import Matrix
 from warroom.incidents.models import Incident, TimelineEvent, incident_services
 from warroom.intake.common import ParsedRequest
@@ -31,6 +33,7 @@ KEY_CHUNK = 500
 ALERTS = cast(Table, Alert.__table__)
 INCIDENTS = cast(Table, Incident.__table__)
 TIMELINE = cast(Table, TimelineEvent.__table__)
+TIMERS = cast(Table, Timer.__table__)
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,13 @@ def ingest_batch(
     service_ids = sorted({s.service_id for s in submissions})
     svc_t = Service.__table__.c
     service_query = (
-        select(svc_t.id, svc_t.tier, svc_t.grouping_window_seconds, svc_t.auto_resolve)
+        select(
+            svc_t.id,
+            svc_t.tier,
+            svc_t.grouping_window_seconds,
+            svc_t.auto_resolve,
+            svc_t.escalation_policy_id,
+        )
         .where(svc_t.id.in_(service_ids))
         .order_by(svc_t.id)
     )
@@ -91,10 +100,11 @@ def ingest_batch(
         # Serialises writers of the same services across processes: two API nodes cannot both
         # open an incident for one service, or race an incident change.
         service_query = service_query.with_for_update()
-    services = {
-        row.id: ServiceRule(row.tier, row.grouping_window_seconds, row.auto_resolve)
-        for row in conn.execute(service_query)
-    }
+    services: dict[int, ServiceRule] = {}
+    policies: dict[int, int | None] = {}
+    for row in conn.execute(service_query):
+        services[row.id] = ServiceRule(row.tier, row.grouping_window_seconds, row.auto_resolve)
+        policies[row.id] = row.escalation_policy_id
     open_alerts = _load_open_alerts(conn, submissions)
     incident_ids = {a.incident_ref for a in open_alerts.values() if a.incident_ref is not None}
     latest: dict[int, int] = {}
@@ -102,7 +112,13 @@ def ingest_batch(
     for service_id in service_ids:
         found = conn.execute(
             select(inc_t.id)
-            .where(inc_t.service_id == service_id, inc_t.status.in_(OPEN_INCIDENT))
+            # Only incidents alerts have joined: a declared one has no last_alert_at, and
+            # PostgreSQL sorts NULL first in DESC, which would hide the alert-born incident.
+            .where(
+                inc_t.service_id == service_id,
+                inc_t.status.in_(OPEN_INCIDENT),
+                inc_t.last_alert_at.is_not(None),
+            )
             .order_by(inc_t.last_alert_at.desc())
             .limit(1)
         ).scalar()
@@ -135,6 +151,7 @@ def ingest_batch(
                 "resolved_at": inc.resolved_at,
                 "updated_at": now,
                 "description": "",
+                "escalation_policy_id": policies.get(inc.service_id or -1),
             }
             for inc in plan.new_incidents
         ]
@@ -151,6 +168,36 @@ def ingest_batch(
                 for inc in plan.new_incidents
             ],
         )
+        # Paging starts in the same transaction as the incident: a timer due now per incident
+        # whose service has a policy; the engine is woken after commit.
+        timers = escalation_timer_rows(
+            [(new_ids[inc.ref], policies.get(inc.service_id or -1)) for inc in plan.new_incidents],
+            now,
+        )
+        if timers:
+            conn.execute(insert(TIMERS), timers)
+            wake_peers(conn)
+        unpaged = [
+            new_ids[i.ref] for i in plan.new_incidents if policies.get(i.service_id or -1) is None
+        ]
+        if unpaged:
+            conn.execute(
+                insert(TIMELINE),
+                [
+                    {
+                        "incident_id": iid,
+                        "at": now,
+                        "kind": "paging_warning",
+                        "actor_type": "system",
+                        "actor_id": None,
+                        "actor_name": "Warroom",
+                        "before": None,
+                        "after": None,
+                        "message": "Nobody is paged: the service has no escalation policy",
+                    }
+                    for iid in unpaged
+                ],
+            )
     if plan.changed_incidents:
         conn.execute(
             update(INCIDENTS).where(inc_t.id == bindparam("ref")),
@@ -209,6 +256,11 @@ def ingest_batch(
                 for ev in plan.timeline
             ],
         )
+
+    stopped = [
+        inc.ref for inc in plan.changed_incidents if inc.status in ("acknowledged", "resolved")
+    ]
+    cancel_paging(conn, stopped, now)
 
     opened_by_request: dict[int, list[int]] = defaultdict(list)
     for sub_index, outcomes in enumerate(plan.outcomes):

@@ -34,12 +34,14 @@ def _out_of_range() -> ApiError:
 
 # An id beyond the column's range fails in the driver (OverflowError on SQLite, DataError on
 # PostgreSQL); that is the client's mistake, not a 500.
-def write_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
+def write_session(request: Request, db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
     with db.session() as session:
         try:
             yield session
         except (OverflowError, DataError):
             raise _out_of_range() from None
+    # A write may have created due work (a declared incident's first page, a mobilisation).
+    request.app.state.wake()
 
 
 def read_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:

@@ -5,6 +5,7 @@ from warroom.catalog.models import ApiToken, Integration, Service, Team, User
 from warroom.db.base import Base
 from warroom.engine.models import Timer
 from warroom.incidents.models import Incident, IncidentRole, Task, TimelineEvent
+from warroom.instance import InstanceSetting
 from warroom.notify.models import ContactMethod, Notification, NotificationRule
 from warroom.oncall.models import (
     EscalationPolicy,
@@ -36,6 +37,7 @@ __all__ = [
     "Base",
     "Incident",
     "IncidentRole",
+    "InstanceSetting",
     "Integration",
     "Service",
     "Task",

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
 from warroom.catalog.models import Service, User
+from warroom.engine.paging import cancel_paging, start_escalation
 from warroom.errors import ApiError
 from warroom.incidents.logic import (
     Lifecycle,
@@ -149,6 +150,7 @@ def declare(
             "service_ids": service_ids,
         },
     )
+    start_escalation(session, incident, now)
     return incident
 
 
@@ -178,6 +180,9 @@ def apply_action(
     incident.resolved_at = after.resolved_at
     incident.closed_at = after.closed_at
     incident.updated_at = now
+    if action in ("acknowledge", "mitigate", "resolve"):
+        # Someone is on it (or it is over): stop escalating and drop pages not yet sent.
+        cancel_paging(session, [incident.id], now)
     if action == "acknowledge":
         session.execute(
             update(Alert)

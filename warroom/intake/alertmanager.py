@@ -9,11 +9,13 @@ import orjson
 from warroom.alerts.logic import Signal
 from warroom.intake.common import (
     MAX_DEDUP_KEY,
+    MAX_SOURCE,
     MAX_SUMMARY,
     IntakeError,
     ParsedRequest,
     Rejection,
     parse_time,
+    without_nul,
 )
 
 # Alertmanager's severity label is free text; map the common spellings and page on the rest,
@@ -52,7 +54,7 @@ def fingerprint(labels: dict[str, str]) -> str:
 
 def parse(body: bytes, routing_key: str) -> ParsedRequest:
     try:
-        message = orjson.loads(body)
+        message = orjson.loads(without_nul(body))
     except orjson.JSONDecodeError as exc:
         raise IntakeError(400, "Body is not valid JSON", [f"JSON parse error: {exc}"]) from None
     if not isinstance(message, dict):
@@ -133,7 +135,7 @@ def _alert(
         dedup_key=key,
         severity=severity,
         summary=summary,
-        source=labels.get("instance") or labels.get("job") or "",
+        source=(labels.get("instance") or labels.get("job") or "")[:MAX_SOURCE],
         details=details,
         links=links,
         labels=labels,

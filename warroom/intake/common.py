@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,8 @@ from warroom.alerts.logic import Signal
 SEVERITIES = ("critical", "error", "warning", "info")
 MAX_SUMMARY = 1024
 MAX_DEDUP_KEY = 255
+# The alerts.source column width; a longer source is cut, not refused (no sender documents a limit).
+MAX_SOURCE = 255
 
 
 class IntakeError(Exception):
@@ -66,7 +69,26 @@ def parse_time(value: Any, name: str, errors: list[str]) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 is in the year 10000 in UTC
+        errors.append(f"'{name}' is out of range: {value[:64]!r}")
+        return None
+
+
+# A JSON "\\u0000" escape: preceded by an even number of backslashes (zero or escaped pairs).
+_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def without_nul(body: bytes) -> bytes:
+    """The body with every "\\u0000" escape (a NUL character in a string) removed.
+
+    PostgreSQL text and jsonb cannot store NUL: kept, one event would fail its whole group
+    commit. A raw NUL byte is not valid JSON, so the escape is the only way in.
+    """
+    if b"\\u0000" not in body:
+        return body
+    return _NUL_ESCAPE.sub(rb"\1", body)
 
 
 def clean_links(value: Any, name: str, errors: list[str]) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ import orjson
 from warroom.alerts.logic import Signal
 from warroom.intake.common import (
     MAX_DEDUP_KEY,
+    MAX_SOURCE,
     MAX_SUMMARY,
     SEVERITIES,
     IntakeError,
@@ -25,6 +26,7 @@ from warroom.intake.common import (
     Rejection,
     clean_links,
     parse_time,
+    without_nul,
 )
 
 FIELDS = ("summary", "severity", "action", "dedup_key", "source", "details", "links", "started_at")
@@ -33,7 +35,7 @@ MAX_EVENTS = 1000
 
 def parse(body: bytes, routing_key: str) -> ParsedRequest:
     try:
-        data = orjson.loads(body)
+        data = orjson.loads(without_nul(body))
     except orjson.JSONDecodeError as exc:
         raise IntakeError(400, "Body is not valid JSON", [f"JSON parse error: {exc}"]) from None
     single = isinstance(data, dict)
@@ -101,7 +103,7 @@ def _event(event: Any, errors: list[str]) -> Signal | None:
         dedup_key=key if isinstance(key, str) else uuid.uuid4().hex,
         severity=str(severity) if severity in SEVERITIES else "error",
         summary=summary if isinstance(summary, str) else "",
-        source=str(source),
+        source=str(source)[:MAX_SOURCE],
         details=details,
         links=links,
         started_at=started_at,

@@ -10,12 +10,14 @@ import orjson
 from warroom.alerts.logic import Signal
 from warroom.intake.common import (
     MAX_DEDUP_KEY,
+    MAX_SOURCE,
     MAX_SUMMARY,
     SEVERITIES,
     IntakeError,
     ParsedRequest,
     clean_links,
     parse_time,
+    without_nul,
 )
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -28,7 +30,7 @@ def unrecognized() -> IntakeError:
 
 def parse(body: bytes) -> ParsedRequest:
     try:
-        event = orjson.loads(body)
+        event = orjson.loads(without_nul(body))
     except orjson.JSONDecodeError:
         raise unrecognized() from None
     if not isinstance(event, dict):
@@ -102,7 +104,7 @@ def _payload(payload: Any, errors: list[str]) -> dict[str, Any]:
     }
     return {
         "summary": summary if isinstance(summary, str) else "",
-        "source": source if isinstance(source, str) else "",
+        "source": source[:MAX_SOURCE] if isinstance(source, str) else "",
         "severity": severity if isinstance(severity, str) else "error",
         "details": details,
         "labels": labels,

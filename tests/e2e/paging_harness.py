@@ -1,0 +1,223 @@
+"""Real receivers and real processes for paging tests: an SMTP server, a webhook server, and
+`warroom serve` processes (any role) started on a database seeded with a paging setup."""
+
+from __future__ import annotations
+
+import email
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiosmtpd.controller import Controller
+
+from warroom.catalog import service as catalog
+from warroom.db import migrate
+from warroom.db.engine import Database
+from warroom.notify.models import ContactMethod, NotificationRule
+from warroom.oncall.models import EscalationPolicy, EscalationStep, EscalationTarget
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@dataclass
+class Hook:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+class WebhookReceiver:
+    """A real HTTP server that records every POST."""
+
+    def __init__(self) -> None:
+        self.received: list[Hook] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                receiver.received.append(
+                    Hook(
+                        self.path,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                        time.monotonic(),
+                    )
+                )
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def to(self, path: str) -> list[Hook]:
+        return [h for h in self.received if h.path == path]
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd) that keeps every message."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        box = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+                box.messages.append(email.message_from_bytes(envelope.content))
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def close(self) -> None:
+        self.controller.stop()
+
+
+@dataclass
+class Setup:
+    routing_key: str
+    alice: int
+    bob: int
+    secrets: dict[int, str] = field(default_factory=dict)
+
+
+def seed(url: str, hooks: WebhookReceiver, step_delay: int, repeat: int = 0) -> Setup:
+    """Alice (email + webhook) is step 1; Bob (webhook) is step 2 after `step_delay` seconds."""
+    db = Database(url)
+    migrate.upgrade(db)
+    with db.session() as s:
+        alice = catalog.create_user(s, username="alice", name="Alice", email="alice@example.com")
+        bob = catalog.create_user(s, username="bob", name="Bob", email="bob@example.com")
+        policy = EscalationPolicy(name="checkout on-call", repeat=repeat)
+        s.add(policy)
+        s.flush()
+        for position, (user, delay) in enumerate(((alice, step_delay), (bob, step_delay))):
+            step = EscalationStep(policy_id=policy.id, position=position, delay_seconds=delay)
+            s.add(step)
+            s.flush()
+            s.add(EscalationTarget(step_id=step.id, target_type="user", target_id=user.id))
+        secrets = {}
+        for user, channels in ((alice, ("email", "webhook")), (bob, ("webhook",))):
+            for channel in channels:
+                secret = f"secret-{user.username}" if channel == "webhook" else None
+                address = user.email if channel == "email" else hooks.url(f"/{user.username}")
+                cm = ContactMethod(user_id=user.id, channel=channel, address=address, secret=secret)
+                s.add(cm)
+                s.flush()
+                s.add(
+                    NotificationRule(
+                        user_id=user.id, contact_method_id=cm.id, urgency="high", delay_seconds=0
+                    )
+                )
+                if secret:
+                    secrets[user.id] = secret
+        svc = catalog.create_service(s, name="checkout", tier=1)
+        svc.escalation_policy_id = policy.id
+        integ = catalog.create_integration(s, svc.id, "pagerduty", "pd")
+        setup = Setup(integ.routing_key, alice.id, bob.id, secrets)
+        token, _ = catalog.create_token(s, alice.id, "e2e")
+        setup.secrets[0] = token  # the API token, under a key no user has
+    db.dispose()
+    return setup
+
+
+def start(
+    url: str, role: str, port: int, mailbox: Mailbox | None = None, **env: str
+) -> subprocess.Popen[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
+    environ.update(
+        {
+            "WARROOM_DATABASE_URL": url,
+            "WARROOM_BASE_URL": f"http://127.0.0.1:{port}",
+            "WARROOM_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8",
+            "WARROOM_DELIVERY_LEASE_SECONDS": "3",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+    )
+    if mailbox is not None:
+        environ["WARROOM_SMTP_HOST"] = "127.0.0.1"
+        environ["WARROOM_SMTP_PORT"] = str(mailbox.port)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "warroom", "serve", "--port", str(port), "--role", role],
+        cwd=ROOT,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    if role != "engine":
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                return False
+
+        wait_for(ready, 30, "the server to be ready")
+    return proc
+
+
+def trigger(port: int, routing_key: str, dedup_key: str = "disk-full") -> None:
+    r = httpx.post(
+        f"http://127.0.0.1:{port}/v2/enqueue",
+        json={
+            "routing_key": routing_key,
+            "event_action": "trigger",
+            "dedup_key": dedup_key,
+            "payload": {"summary": "Disk full on db-1", "source": "db-1", "severity": "critical"},
+        },
+    )
+    assert r.status_code == 202, r.text
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

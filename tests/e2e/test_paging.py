@@ -1,0 +1,202 @@
+"""Paging with real processes: an event in, a real email and a signed webhook out, escalation
+after the step's delay, an acknowledgement through the signed link, and paging stopping."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from tests.e2e.paging_harness import (
+    Mailbox,
+    WebhookReceiver,
+    free_port,
+    seed,
+    start,
+    stop,
+    trigger,
+    wait_for,
+)
+from tests.e2e.server import create_postgres_database, drop_postgres_database
+from warroom.db.engine import Database
+from warroom.notify.signing import verify_webhook_signature
+
+
+@pytest.fixture
+def hooks() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox()
+    yield box
+    box.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/w.db"
+        return
+    base: str = request.getfixturevalue("postgres_base_url")
+    db_url, name = create_postgres_database(base)
+    try:
+        yield db_url
+    finally:
+        drop_postgres_database(base, name)
+
+
+def timeline(port: int, token: str, incident_id: int = 1) -> list[str]:
+    r = httpx.get(
+        f"http://127.0.0.1:{port}/api/v1/incidents/{incident_id}/timeline",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 200, r.text
+    return [e["message"] for e in r.json()["items"]]
+
+
+def test_page_escalates_then_stops_on_the_acknowledge_link(
+    url: str, hooks: WebhookReceiver, mailbox: Mailbox
+) -> None:
+    setup = seed(url, hooks, step_delay=2, repeat=1)
+    port = free_port()
+    proc = start(url, "all", port, mailbox)
+    try:
+        sent = time.monotonic()
+        trigger(port, setup.routing_key)
+        # Step 1: Alice by email and by signed webhook, at once.
+        mail = wait_for(lambda: mailbox.messages, 10, "the email to Alice")[0]
+        assert mail["To"] == "alice@example.com"
+        assert "Disk full on db-1" in mail["Subject"]
+        alice_hook = wait_for(lambda: hooks.to("/alice"), 10, "Alice's webhook")[0]
+        assert alice_hook.at - sent < 2, "step 1 must page at once, not after the delay"
+        verify_webhook_signature(
+            setup.secrets[setup.alice],
+            alice_hook.headers["warroom-signature"],
+            alice_hook.body,
+            datetime.now(UTC),
+        )
+        payload = json.loads(alice_hook.body)
+        assert payload["incident_id"] == 1 and set(payload["links"]) == {"ack", "resolve", "view"}
+        assert not hooks.to("/bob"), "step 2 must wait for its delay"
+
+        # Nobody acknowledges: step 2 (Bob) after its 2 s delay.
+        bob_hook = wait_for(lambda: hooks.to("/bob"), 10, "Bob's webhook")[0]
+        assert bob_hook.at - alice_hook.at >= 1.5
+
+        # The link in Alice's email: GET only shows a button and changes nothing.
+        text_part = next(p for p in mail.walk() if p.get_content_type() == "text/plain")
+        body = text_part.get_payload(decode=True).decode()
+        ack_url = next(
+            u
+            for u in re.findall(r"http://127\.0\.0\.1:\d+/act/\S+", body)
+            if u == payload["links"]["ack"]
+        )
+        page = httpx.get(ack_url)
+        assert page.status_code == 200 and '<form method="post">' in page.text
+        incident = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/incidents/1",
+            headers={"Authorization": f"Bearer {setup.secrets[0]}"},
+        ).json()
+        assert incident["status"] == "triggered"
+        done = httpx.post(ack_url)
+        assert done.status_code == 200 and "acknowledged" in done.text
+
+        # The policy repeats once: without the acknowledgement Alice would be paged again 2 s
+        # after Bob. Wait past that point and check that nobody else was paged.
+        count = len(hooks.received)
+        time.sleep(3)
+        assert len(hooks.received) == count
+        story = timeline(port, setup.secrets[0])
+        assert story[0].startswith("Triggered by alert: Disk full on db-1")
+        assert any("Paging step 1" in m and "Alice" in m for m in story)
+        assert any(m == "Notified Alice via email (page)" for m in story)
+        assert any(m == "Notified Alice via webhook (page)" for m in story)
+        assert any("Paging step 2" in m and "Bob" in m for m in story)
+        assert any(m == "Notified Bob via webhook (page)" for m in story)
+        assert story[-1] == "Acknowledged by Alice: via notification link"
+        # A forged link is refused with a clear page and changes nothing.
+        forged = httpx.post(ack_url[:-3] + ("AAA" if not ack_url.endswith("AAA") else "BBB"))
+        assert forged.status_code == 400 and "not valid" in forged.text
+    finally:
+        stop(proc)
+
+
+def test_crash_between_deciding_and_delivering_delivers_exactly_once(
+    tmp_path: Path, hooks: WebhookReceiver
+) -> None:
+    url = f"sqlite:///{tmp_path}/w.db"
+    setup = seed(url, hooks, step_delay=600)
+    port = free_port()
+    # The engine holds each claimed delivery for 30 s: the window in which we kill it.
+    proc = start(url, "all", port, WARROOM_ENGINE_HOLD_DELIVERY_SECONDS="30")
+    db = Database(url)
+    try:
+        trigger(port, setup.routing_key)
+
+        def decided() -> int:
+            with db.read_session() as s:
+                return int(
+                    s.execute(
+                        text("SELECT count(*) FROM notifications WHERE claimed_by IS NOT NULL")
+                    ).scalar_one()
+                )
+
+        assert wait_for(decided, 10, "the page to be decided and claimed") >= 1
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert hooks.to("/alice") == [], "nothing was delivered before the crash"
+    finally:
+        stop(proc)
+    proc = start(url, "all", port)
+    try:
+        wait_for(lambda: hooks.to("/alice"), 10, "the page after restart")
+        time.sleep(1.5)  # a second delivery would show up well within this
+        keys = [h.headers["idempotency-key"] for h in hooks.to("/alice")]
+        assert len(keys) == 1, keys
+        with db.read_session() as s:
+            statuses = s.execute(
+                text("SELECT status, attempts FROM notifications WHERE channel = 'webhook'")
+            ).all()
+        assert [tuple(r) for r in statuses] == [("sent", 1)]
+    finally:
+        stop(proc)
+        db.dispose()
+
+
+def test_two_engines_never_double_send_and_survive_a_kill(
+    request: pytest.FixtureRequest, hooks: WebhookReceiver
+) -> None:
+    base: str = request.getfixturevalue("postgres_base_url")
+    url, name = create_postgres_database(base)
+    setup = seed(url, hooks, step_delay=2, repeat=2)
+    api_port = free_port()
+    api = start(url, "api", api_port)
+    engines = [start(url, "engine", free_port()) for _ in range(2)]
+    try:
+        time.sleep(1)  # both engines listening
+        for n in range(5):
+            trigger(api_port, setup.routing_key, dedup_key=f"key-{n}")
+        # Five incidents? No: one service, grouping window -> one incident, paged once.
+        wait_for(lambda: hooks.to("/alice"), 10, "step 1")
+        engines[0].send_signal(signal.SIGKILL)
+        engines[0].wait()
+        # The survivor carries on: Bob at step 2, then the policy repeats (Alice, Bob, ...).
+        wait_for(lambda: len(hooks.to("/bob")) >= 2, 20, "escalation to continue")
+        keys = [h.headers["idempotency-key"] for h in hooks.received]
+        assert len(keys) == len(set(keys)), f"a notification was sent twice: {keys}"
+    finally:
+        for proc in (api, *engines):
+            stop(proc)
+        drop_postgres_database(base, name)

@@ -1,0 +1,309 @@
+"""Load-decide-store for paging: escalation steps, who gets notified how and when, cancelling.
+
+Everything here runs inside the caller's transaction, so a decision and its outbox rows and
+timers commit together or not at all (a crash never loses a page, and replay never doubles one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, select, text, update
+from sqlalchemy.orm import Session
+
+from warroom.catalog.models import Service, User, team_members
+from warroom.engine.logic import Position, Rule, in_quiet_hours, next_position, notification_times
+from warroom.engine.models import Timer
+from warroom.incidents.logic import PRIORITY_NAMES
+from warroom.incidents.models import Incident, TimelineEvent
+from warroom.notify.models import ContactMethod, Notification, NotificationRule
+from warroom.oncall.models import EscalationPolicy, EscalationStep, EscalationTarget
+
+ESCALATE = "escalate"
+SYSTEM = {"actor_type": "system", "actor_id": None, "actor_name": "Warroom"}
+
+
+def wake_peers(conn: Connection | Session) -> None:
+    """Other engine processes LISTEN on this channel (PostgreSQL only; sent at commit)."""
+    bind = conn.get_bind() if isinstance(conn, Session) else conn
+    if bind.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_notify('warroom_wake', '')"))
+
+
+def escalation_timer_rows(
+    incidents: Iterable[tuple[int, int | None]], now: datetime
+) -> list[dict[str, Any]]:
+    """Timer rows that start paging at once for (incident id, policy id) pairs with a policy."""
+    return [
+        {
+            "kind": ESCALATE,
+            "incident_id": iid,
+            "due_at": now,
+            "created_at": now,
+            "payload": {"policy_id": pid, "level": 0, "cycle": 0},
+        }
+        for iid, pid in incidents
+        if pid is not None
+    ]
+
+
+def start_escalation(session: Session, incident: Incident, now: datetime) -> None:
+    """Page from the first step of the incident's policy (declared incidents, reopen)."""
+    if incident.escalation_policy_id is None and incident.service_id is not None:
+        incident.escalation_policy_id = session.scalar(
+            select(Service.escalation_policy_id).where(Service.id == incident.service_id)
+        )
+    rows = escalation_timer_rows([(incident.id, incident.escalation_policy_id)], now)
+    for row in rows:
+        session.add(Timer(**row))
+    if not rows:
+        _event(
+            session,
+            incident.id,
+            now,
+            "paging_warning",
+            "Nobody is paged: the service has no escalation policy",
+        )
+    wake_peers(session)
+
+
+def cancel_paging(session: Session | Connection, incident_ids: list[int], now: datetime) -> None:
+    """Acknowledged or resolved: stop escalating and drop pages not yet sent."""
+    if not incident_ids:
+        return
+    timers = cast(Table, Timer.__table__)
+    notes = cast(Table, Notification.__table__)
+    session.execute(
+        update(timers)
+        .where(timers.c.incident_id.in_(incident_ids), timers.c.done_at.is_(None))
+        .values(done_at=now)
+    )
+    session.execute(
+        update(notes)
+        .where(
+            notes.c.incident_id.in_(incident_ids),
+            notes.c.status == "pending",
+            notes.c.claimed_by.is_(None),
+        )
+        .values(status="cancelled", last_error="incident acknowledged or resolved")
+    )
+
+
+def fire_escalation(
+    session: Session, timer: Timer, now: datetime, base_url: str, link_maker: Any
+) -> None:
+    """One escalation step is due: page its targets and schedule the next step."""
+    timer.done_at = now
+    incident = session.get(Incident, timer.incident_id)
+    if incident is None or incident.status != "triggered":
+        return  # acknowledged, resolved or merged meanwhile: paging has stopped
+    payload = timer.payload
+    policy = session.get(EscalationPolicy, payload["policy_id"])
+    if policy is None:
+        _event(
+            session,
+            incident.id,
+            now,
+            "paging_warning",
+            "The escalation policy was deleted; nobody more is paged",
+        )
+        return
+    steps = list(
+        session.scalars(
+            select(EscalationStep)
+            .where(EscalationStep.policy_id == policy.id)
+            .order_by(EscalationStep.position)
+        )
+    )
+    position = Position(payload["level"], payload["cycle"])
+    if position.level >= len(steps):
+        return
+    step = steps[position.level]
+    targets = [
+        (t.target_type, t.target_id)
+        for t in session.scalars(
+            select(EscalationTarget)
+            .where(EscalationTarget.step_id == step.id)
+            .order_by(EscalationTarget.id)
+        )
+    ]
+    from warroom.oncall.service import resolve_targets
+
+    user_ids = resolve_targets(session, targets, now)
+    label = f"step {position.level + 1}" + (f" (repeat {position.cycle})" if position.cycle else "")
+    following = next_position(position, len(steps), policy.repeat)
+    if not user_ids:
+        # Never wait out the delay of a step that pages nobody: flag it and move on at once.
+        _event(
+            session,
+            incident.id,
+            now,
+            "paging_warning",
+            f"Escalation {label} of {policy.name!r} resolved to nobody; moving on",
+        )
+        if following is not None:
+            _schedule(session, incident.id, policy.id, following, now, now)
+        return
+    names = page_users(
+        session,
+        incident,
+        user_ids,
+        now,
+        kind="page",
+        link_maker=link_maker,
+        key=f"esc-{timer.id}",
+        note=None,
+    )
+    _event(
+        session,
+        incident.id,
+        now,
+        "escalated",
+        f"Paging {label} of {policy.name!r}: {', '.join(names)}",
+        after={"level": position.level, "cycle": position.cycle, "user_ids": user_ids},
+    )
+    if following is not None:
+        _schedule(
+            session,
+            incident.id,
+            policy.id,
+            following,
+            now + timedelta(seconds=step.delay_seconds),
+            now,
+        )
+
+
+def page_users(
+    session: Session,
+    incident: Incident,
+    user_ids: list[int],
+    now: datetime,
+    *,
+    kind: str,
+    link_maker: Any,
+    key: str,
+    note: str | None,
+) -> list[str]:
+    """Outbox rows for each person by their notification rules; returns their names."""
+    urgency = "high" if incident.urgency == 1 or kind == "mobilise" else "low"
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
+    methods: dict[int, list[ContactMethod]] = {}
+    for cm in session.scalars(
+        select(ContactMethod)
+        .where(ContactMethod.user_id.in_(user_ids), ContactMethod.disabled_at.is_(None))
+        .order_by(ContactMethod.id)
+    ):
+        methods.setdefault(cm.user_id, []).append(cm)
+    rules: dict[int, list[Rule]] = {}
+    for rule in session.scalars(
+        select(NotificationRule)
+        .where(NotificationRule.user_id.in_(user_ids), NotificationRule.urgency == urgency)
+        .order_by(NotificationRule.delay_seconds, NotificationRule.id)
+    ):
+        rules.setdefault(rule.user_id, []).append(Rule(rule.contact_method_id, rule.delay_seconds))
+    subject = (
+        f"[P{incident.priority} {PRIORITY_NAMES[incident.priority]}] #{incident.id} "
+        f"{incident.title}"
+    )
+    names = []
+    for uid in user_ids:
+        user = users.get(uid)
+        if user is None or not user.active:
+            continue
+        name = user.name or user.username
+        names.append(name)
+        user_methods = methods.get(uid, [])
+        if not user_methods:
+            _event(
+                session,
+                incident.id,
+                now,
+                "paging_warning",
+                f"{name} has no contact method and cannot be reached",
+            )
+            continue
+        quiet = in_quiet_hours(now, user.time_zone, user.quiet_hours_start, user.quiet_hours_end)
+        by_id = {cm.id: cm for cm in user_methods}
+        plan = notification_times(rules.get(uid, []), list(by_id), urgency, now, quiet)
+        links = link_maker(uid, incident.id)
+        body = _body(incident, note, links)
+        for n, (cm_id, at) in enumerate(plan):
+            cm = by_id[cm_id]
+            session.add(
+                Notification(
+                    idempotency_key=f"{key}-u{uid}-r{n}-cm{cm_id}",
+                    incident_id=incident.id,
+                    user_id=uid,
+                    contact_method_id=cm_id,
+                    channel=cm.channel,
+                    target=cm.address,
+                    kind=kind,
+                    urgency=urgency,
+                    subject=subject,
+                    body=body,
+                    links=links,
+                    next_attempt_at=at,
+                    created_at=now,
+                )
+            )
+    wake_peers(session)
+    return names
+
+
+def _body(incident: Incident, note: str | None, links: dict[str, str]) -> str:
+    lines = [
+        f"Incident #{incident.id}: {incident.title}",
+        f"Priority P{incident.priority}, status {incident.status}",
+    ]
+    if note:
+        lines.append(f"Message: {note}")
+    for label, action in (("Acknowledge", "ack"), ("Resolve", "resolve"), ("View", "view")):
+        if action in links:
+            lines.append(f"{label}: {links[action]}")
+    return "\n".join(lines)
+
+
+def _schedule(
+    session: Session,
+    incident_id: int,
+    policy_id: int,
+    at_position: Position,
+    due: datetime,
+    now: datetime,
+) -> None:
+    session.add(
+        Timer(
+            kind=ESCALATE,
+            incident_id=incident_id,
+            due_at=due,
+            created_at=now,
+            payload={
+                "policy_id": policy_id,
+                "level": at_position.level,
+                "cycle": at_position.cycle,
+            },
+        )
+    )
+
+
+def _event(
+    session: Session,
+    incident_id: int,
+    now: datetime,
+    kind: str,
+    message: str,
+    after: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        TimelineEvent(
+            incident_id=incident_id, at=now, kind=kind, message=message, after=after, **SYSTEM
+        )
+    )
+
+
+def team_user_ids(session: Session, team_id: int) -> list[int]:
+    return list(
+        session.scalars(select(team_members.c.user_id).where(team_members.c.team_id == team_id))
+    )
