@@ -14,8 +14,9 @@ MIN = timedelta(minutes=1)
 
 
 def states(priority: int, now: datetime, **kw: datetime | None) -> list[str]:
-    return [c.state for c in clocks(priority, T0, kw.get("ack"), kw.get("res"), now,
-                                    kw.get("changed"))]
+    return [
+        c.state for c in clocks(priority, T0, kw.get("ack"), kw.get("res"), now, kw.get("changed"))
+    ]
 
 
 def test_targets_per_priority() -> None:
