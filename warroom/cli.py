@@ -1,4 +1,4 @@
-"""The `warroom` command: serve, migrate, demo, user, token, integration and send."""
+"""The `warroom` command: serve, migrate, demo, user, token, integration, send and oncall."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,6 +77,7 @@ class Database:
             kwargs.setdefault("max_overflow", 20)
             self.engine = create_engine(self.url, pool_pre_ping=True, **JSON_CODEC, **kwargs)
             self.read_engine = self.engine
+        self._write_lock = threading.RLock()
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessionmaker = sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -89,6 +91,22 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def background_session(self) -> Iterator[Session]:
+        """A write session for the background writers (group commit, engine).
+
+        On SQLite they take turns on a lock before BEGIN IMMEDIATE: SQLite makes a blocked
+        writer sleep and poll (up to 100 ms a nap), so under intake load a page could wait
+        hundreds of milliseconds behind group commits; the lock hands the turn over the moment
+        the previous writer commits. Request handlers keep plain sessions: they may open a
+        second session from another thread, which a thread-owned lock would deadlock."""
+        if not self.is_sqlite:
+            with self.session() as session:
+                yield session
+            return
+        with self._write_lock, self.session() as session:
+            yield session
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:

@@ -53,7 +53,7 @@ class Job:
 def claim_due(
     db: Database, now: datetime, worker: str, lease: timedelta, limit: int = 32
 ) -> list[Job]:
-    with db.session() as session:
+    with db.background_session() as session:
         query = (
             select(Notification)
             .where(
@@ -149,7 +149,7 @@ def send(job: Job, settings: Settings) -> DeliveryResult:
 
 def record(db: Database, job: Job, worker: str, result: DeliveryResult, now: datetime) -> bool:
     """Store the outcome; returns True if new work (a retry or a fallback) was queued."""
-    with db.session() as session:
+    with db.background_session() as session:
         row = session.get(Notification, job.id, with_for_update=not db.is_sqlite)
         if row is None or row.claimed_by != worker or row.status != "pending":
             return False  # our lease ran out and another engine took the row over

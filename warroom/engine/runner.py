@@ -63,7 +63,7 @@ class Engine:
     # --- one pass ------------------------------------------------------------------------------
 
     def fire_due_timers(self, now: datetime, limit: int = 100) -> int:
-        with self.db.session() as session:
+        with self.db.background_session() as session:
             query = (
                 select(Timer)
                 .where(Timer.done_at.is_(None), Timer.due_at <= now)
@@ -155,7 +155,7 @@ class Engine:
     def _release_stale_claims(self) -> None:
         from sqlalchemy import update
 
-        with self.db.session() as session:
+        with self.db.background_session() as session:
             session.execute(
                 update(Notification)
                 .where(Notification.status == "pending", Notification.claimed_by.is_not(None))

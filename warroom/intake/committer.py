@@ -95,7 +95,7 @@ class GroupCommitter:
         results: list[IngestResult] = []
         for attempt in range(MAX_TRIES):
             try:
-                with self.db.session() as session:
+                with self.db.background_session() as session:
                     results = ingest_batch(session, requests, utcnow(), self.matrix)
                 error = None
                 break
@@ -104,6 +104,12 @@ class GroupCommitter:
                 log.warning("group commit conflict, retrying (%s): %s", attempt + 1, exc.orig)
                 time.sleep(0.005 * (attempt + 1))
             except Exception as exc:  # a bug must fail its requests, not kill the writer thread
+                if len(batch) > 1:
+                    # One bad request must not fail the others that shared its transaction:
+                    # commit each alone, so only the culprit gets the error.
+                    for pending in batch:
+                        self._commit([pending])
+                    return
                 log.exception("group commit failed")
                 error = exc
                 break
