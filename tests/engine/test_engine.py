@@ -4,6 +4,7 @@ paging, empty steps move on at once, failures fall back, mobilising pages more p
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -284,3 +285,50 @@ def test_mobilise_pages_a_team_with_a_message(
         quiet_client.post("/api/v1/incidents/1/mobilise", headers=world.auth(), json={}).status_code
         == 422
     )
+
+
+class _Hanging(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802
+        time.sleep(3)  # longer than the test is willing to wait for the other channel
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_hanging_channel_does_not_hold_up_the_others(
+    quiet_client: TestClient,
+    world: World,
+    db: Database,
+    settings: Settings,
+    local_outbox: list,  # type: ignore[type-arg]
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hanging)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        policy(
+            db, world.database_id, [(300, [("user", world.responder_id), ("user", world.admin_id)])]
+        )
+        contact(
+            db,
+            world.responder_id,
+            "webhook",
+            f"http://127.0.0.1:{server.server_address[1]}/slow",
+            secret="s3cret",
+        )
+        contact(db, world.admin_id)
+        allowed = settings.model_copy(update={"outbound_allow_networks": ["127.0.0.0/8"]})
+        engine = make_engine(db, allowed, Clock())
+        trigger(quiet_client, world)
+        started = time.monotonic()
+        engine.run_once(T0)  # deliveries run in parallel; do not wait for them
+        deadline = started + 2
+        while not local_outbox and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(local_outbox) == 1, "the console page must not wait for the slow webhook"
+        assert time.monotonic() - started < 2
+    finally:
+        engine.stop()
+        server.shutdown()

@@ -306,8 +306,17 @@ def _insert_alerts(
     if conn.dialect.name == "sqlite":
         placeholder = "?"
 
+        # A batch's alerts share a handful of distinct times (the commit's now, the group's
+        # startsAt): format each once.
+        formatted: dict[datetime, str] = {}
+
         def ts(value: datetime | None) -> Any:
-            return None if value is None else value.astimezone(UTC).strftime(SQLITE_TIME)
+            if value is None:
+                return None
+            text = formatted.get(value)
+            if text is None:
+                text = formatted[value] = value.astimezone(UTC).strftime(SQLITE_TIME)
+            return text
     else:
         placeholder = "%s"
 

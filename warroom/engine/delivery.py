@@ -48,6 +48,7 @@ class Job:
     body: str
     links: dict[str, str]
     idempotency_key: str
+    user_name: str = ""
 
 
 def claim_due(
@@ -79,6 +80,17 @@ def claim_due(
                     )
                 ).all()
             )
+        user_ids = {r.user_id for r in rows if r.user_id}
+        names = (
+            {
+                uid: name or username
+                for uid, name, username in session.execute(
+                    select(User.id, User.name, User.username).where(User.id.in_(user_ids))
+                )
+            }
+            if user_ids
+            else {}
+        )
         jobs = []
         for row in rows:
             row.claimed_by, row.claimed_until = worker, now + lease
@@ -97,6 +109,7 @@ def claim_due(
                     row.body,
                     dict(row.links),
                     row.idempotency_key,
+                    names.get(row.user_id or -1, ""),
                 )
             )
     return jobs

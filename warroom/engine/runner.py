@@ -197,7 +197,7 @@ class Engine:
 
 def _print_local(job: delivery.Job) -> None:
     """The demo's zero-configuration channel: the page shows up where `warroom serve` runs."""
-    lines = [f"\n>>> PAGE for user {job.user_id}: {job.subject}"]
+    lines = [f"\n>>> PAGE to {job.user_name or f'user {job.user_id}'}: {job.subject}"]
     for action in ("ack", "resolve", "view"):
         if action in job.links:
             lines.append(f"    {action:<8} {job.links[action]}")
