@@ -701,3 +701,77 @@ def test_keyset_pagination(client: TestClient, world: World) -> None:
         assert "cursor" in err["message"]
     for limit in (0, 201, -3):
         assert_error(client.get("/api/v1/incidents", params={"limit": limit}, headers=auth), 422)
+
+
+def test_merge_moves_alerts_and_closes_the_duplicate(client: TestClient, world: World) -> None:
+    first = client.post(
+        "/api/v1/incidents",
+        headers=world.auth(),
+        json={
+            "title": "Checkout errors",
+            "impact": 1,
+            "urgency": 1,
+            "service_ids": [world.checkout_id],
+        },
+    ).json()
+    for key in ("a", "b"):
+        assert (
+            client.post(
+                "/v2/enqueue",
+                json={
+                    "routing_key": world.pagerduty_key,
+                    "event_action": "trigger",
+                    "dedup_key": key,
+                    "payload": {"summary": f"db {key}", "source": "db", "severity": "error"},
+                },
+            ).status_code
+            == 202
+        )
+    dup = next(
+        i
+        for i in client.get("/api/v1/incidents", headers=world.auth()).json()["items"]
+        if i["id"] != first["id"]
+    )
+    r = client.post(
+        f"/api/v1/incidents/{dup['id']}/merge",
+        headers=world.auth(),
+        json={"into_id": first["id"], "reason": "same outage"},
+    )
+    assert r.status_code == 200, r.text
+    merged = r.json()
+    assert merged["id"] == first["id"] and merged["alert_count"] == 2
+    assert set(merged["service_ids"]) == {world.checkout_id, world.database_id}
+    alerts = client.get(f"/api/v1/alerts?incident_id={first['id']}", headers=world.auth())
+    assert len(alerts.json()["items"]) == 2
+    closed = client.get(f"/api/v1/incidents/{dup['id']}", headers=world.auth()).json()
+    assert closed["status"] == "closed" and closed["merged_into_id"] == first["id"]
+    story = client.get(f"/api/v1/incidents/{first['id']}/timeline", headers=world.auth()).json()
+    assert any(
+        "merged into this incident" in e["message"] and "same outage" in e["message"]
+        for e in story["items"]
+    )
+    # Refusals: into itself, into a closed incident, and a stakeholder may not merge.
+    assert (
+        client.post(
+            f"/api/v1/incidents/{first['id']}/merge",
+            headers=world.auth(),
+            json={"into_id": first["id"], "reason": "x"},
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            f"/api/v1/incidents/{first['id']}/merge",
+            headers=world.auth(),
+            json={"into_id": dup["id"], "reason": "x"},
+        ).status_code
+        == 409
+    )
+    assert (
+        client.post(
+            f"/api/v1/incidents/{first['id']}/merge",
+            headers=world.auth("stakeholder"),
+            json={"into_id": dup["id"], "reason": "x"},
+        ).status_code
+        == 403
+    )

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,7 @@ from warroom.api.schemas import (
     ActionIn,
     AlertOut,
     DeclareIn,
+    In,
     IncidentOut,
     NoteIn,
     Page,
@@ -146,6 +148,7 @@ def _incident_outs(session: Session, rows: list[Incident]) -> list[IncidentOut]:
             resolved_at=i.resolved_at,
             closed_at=i.closed_at,
             updated_at=i.updated_at,
+            merged_into_id=i.merged_into_id,
             roles=roles[i.id],
         )
         for i in rows
@@ -242,6 +245,22 @@ def _action_route(action: str) -> None:
 
 for _action in ("acknowledge", "mitigate", "resolve", "reopen", "close"):
     _action_route(_action)
+
+
+class MergeIn(In):
+    into_id: int = Field(description="The incident that carries on")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/incidents/{incident_id}/merge", response_model=IncidentOut, tags=["incidents"])
+def merge_incident(
+    incident_id: int, body: MergeIn, principal: Responder, session: WriteDB
+) -> IncidentOut:
+    """Merge a duplicate into another incident; returns the incident that carries on."""
+    target = incidents.merge(
+        session, incident_id, body.into_id, _actor(principal), utcnow(), body.reason
+    )
+    return _one(session, target.id)
 
 
 @router.post("/incidents/{incident_id}/priority", response_model=IncidentOut, tags=["incidents"])

@@ -217,6 +217,7 @@ class IncidentOut(Out):
     resolved_at: datetime | None
     closed_at: datetime | None
     updated_at: datetime
+    merged_into_id: int | None = None
     roles: list[RoleOut]
 
 

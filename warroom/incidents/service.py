@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
@@ -393,3 +393,79 @@ def update_task(
             after={"task_id": task.id, **after},
         )
     return task
+
+
+def merge(
+    session: Session, incident_id: int, into_id: int, actor: Actor, now: datetime, reason: str
+) -> Incident:
+    """Fold a duplicate into the incident that carries on: its alerts and affected services
+    move over, paging for the duplicate stops, and it is closed pointing at the survivor."""
+    if incident_id == into_id:
+        raise ApiError(422, "an incident cannot be merged into itself")
+    # Lock both in id order so two opposite merges cannot deadlock each other.
+    first, second = sorted((incident_id, into_id))
+    locked = {
+        first: get_incident(session, first, lock=True),
+        second: get_incident(session, second, lock=True),
+    }
+    source, target = locked[incident_id], locked[into_id]
+    if source.status == "closed":
+        raise ApiError(
+            409, f"incident {incident_id} is closed; only open or resolved incidents can be merged"
+        )
+    if target.status in ("resolved", "closed"):
+        raise ApiError(
+            409,
+            f"incident {into_id} is {target.status}; reopen it first or merge the other way round",
+        )
+    moved = session.scalar(select(func.count()).where(Alert.incident_id == source.id)) or 0
+    session.execute(
+        update(Alert).where(Alert.incident_id == source.id).values(incident_id=target.id)
+    )
+    services = set(
+        session.scalars(
+            select(incident_services.c.service_id).where(
+                incident_services.c.incident_id == source.id
+            )
+        )
+    )
+    have = set(
+        session.scalars(
+            select(incident_services.c.service_id).where(
+                incident_services.c.incident_id == target.id
+            )
+        )
+    )
+    if services - have:
+        session.execute(
+            insert(incident_services),
+            [{"incident_id": target.id, "service_id": sid} for sid in sorted(services - have)],
+        )
+    target.alert_count += moved
+    target.updated_at = now
+    cancel_paging(session, [source.id], now)
+    before = source.status
+    source.status, source.merged_into_id, source.updated_at = "closed", target.id, now
+    source.resolved_at = source.resolved_at or now
+    source.closed_at = now
+    record(
+        session,
+        source.id,
+        actor,
+        "merged",
+        f"Merged into #{target.id} by {actor.name}: {reason}",
+        now,
+        before={"status": before},
+        after={"status": "closed", "merged_into_id": target.id},
+    )
+    record(
+        session,
+        target.id,
+        actor,
+        "merged",
+        f"#{source.id} ({source.title}) merged into this incident by {actor.name}: {reason}"
+        + (f"; {moved} alert(s) moved" if moved else ""),
+        now,
+        after={"merged_incident_id": source.id, "alerts_moved": moved or 0},
+    )
+    return target
