@@ -27,6 +27,7 @@ from warroom.intake.routes import IntakeFastPath
 from warroom.intake.routes import router as intake_router
 from warroom.metrics import LatencyMiddleware, Metrics
 from warroom.security import redact_routing_keys
+from warroom.web import install as install_web
 
 
 class RedactRoutingKeys(logging.Filter):
@@ -102,6 +103,7 @@ def create_app(
     app.include_router(intake_router)
     app.include_router(catalog_api.router)
     app.include_router(incidents_api.router)
+    install_web(app)
     app.include_router(paging_api.router)
     app.include_router(paging_api.links_router)
     app.include_router(oncall_api.router)

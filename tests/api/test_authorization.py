@@ -1,0 +1,519 @@
+"""Every route of the app has an access rule, and the rule holds.
+
+The routes are enumerated from the app itself (app.routes, walking included routers, and the
+OpenAPI paths), so a new route that is neither public nor in RULES makes these tests fail.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.api.helpers import assert_error, pd_event, send_pd
+from tests.conftest import World
+from tests.oncall.helpers import oncall_objects
+
+# Open without a user token: intake (authenticated by routing key), health, metrics, API docs.
+PUBLIC: set[tuple[str, str]] = {
+    ("POST", "/v2/enqueue"),
+    ("POST", "/integrations/alertmanager"),
+    ("POST", "/integrations/alertmanager/{routing_key}"),
+    ("POST", "/integrations/generic"),
+    ("POST", "/integrations/generic/{routing_key}"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    # Signed action links from notifications: the signed, expiring token is the credential.
+    ("GET", "/act/{token}"),
+    ("POST", "/act/{token}"),
+    # iCalendar feeds: calendar apps send no header; the HMAC token in the URL is the credential.
+    ("GET", "/calendar/schedules/{schedule_id}.ics"),
+    ("GET", "/calendar/users/{user_id}.ics"),
+    # The web app's sign-in form and its static files.
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/static"),
+}
+
+# The web app's pages and forms (session cookie, CSRF token on every POST): the least role.
+# "self" = any signed-in user, on their own account (sign out, change one's password).
+WEB: dict[tuple[str, str], str] = {
+    ("GET", "/"): "stakeholder",
+    ("GET", "/dashboard.fragment"): "stakeholder",
+    ("GET", "/events/stream"): "stakeholder",
+    ("GET", "/alerts"): "stakeholder",
+    ("GET", "/services"): "stakeholder",
+    ("GET", "/services/{service_id}"): "stakeholder",
+    ("GET", "/teams"): "stakeholder",
+    ("GET", "/incidents/{incident_id}"): "stakeholder",
+    ("GET", "/incidents/{incident_id}/panels.fragment"): "stakeholder",
+    ("GET", "/incidents/{incident_id}/timeline.fragment"): "stakeholder",
+    ("GET", "/account"): "stakeholder",
+    ("POST", "/account/password"): "self",
+    ("POST", "/logout"): "self",
+    ("GET", "/incidents/new"): "responder",
+    ("POST", "/incidents/new"): "responder",
+    ("POST", "/incidents/{incident_id}/actions/{action}"): "responder",
+    ("POST", "/incidents/{incident_id}/priority"): "responder",
+    ("POST", "/incidents/{incident_id}/notes"): "responder",
+    ("POST", "/incidents/{incident_id}/roles/{role}"): "responder",
+    ("POST", "/incidents/{incident_id}/roles/{role}/release"): "responder",
+    ("POST", "/incidents/{incident_id}/tasks"): "responder",
+    ("POST", "/incidents/{incident_id}/tasks/{task_id}"): "responder",
+    ("GET", "/admin/users"): "admin",
+    ("POST", "/admin/users"): "admin",
+    ("POST", "/admin/users/{user_id}/active"): "admin",
+}
+
+# The least role each /api/v1 route needs. "self" = any signed-in user, acting on their own
+# things only (their profile and API tokens: a stakeholder needs a token to read at all).
+RULES: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/teams"): "stakeholder",
+    ("POST", "/api/v1/teams"): "admin",
+    ("GET", "/api/v1/teams/{team_id}"): "stakeholder",
+    ("PATCH", "/api/v1/teams/{team_id}"): "admin",
+    ("GET", "/api/v1/users"): "stakeholder",
+    ("POST", "/api/v1/users"): "admin",
+    ("GET", "/api/v1/users/me"): "stakeholder",
+    ("GET", "/api/v1/users/{user_id}"): "stakeholder",
+    ("PATCH", "/api/v1/users/{user_id}"): "self",
+    ("GET", "/api/v1/tokens"): "stakeholder",
+    ("POST", "/api/v1/tokens"): "self",
+    ("DELETE", "/api/v1/tokens/{token_id}"): "self",
+    ("GET", "/api/v1/services"): "stakeholder",
+    ("POST", "/api/v1/services"): "admin",
+    ("GET", "/api/v1/services/{service_id}"): "stakeholder",
+    ("PATCH", "/api/v1/services/{service_id}"): "admin",
+    ("GET", "/api/v1/integrations"): "stakeholder",
+    ("POST", "/api/v1/integrations"): "admin",
+    ("GET", "/api/v1/integrations/{integration_id}"): "stakeholder",
+    ("DELETE", "/api/v1/integrations/{integration_id}"): "admin",
+    ("POST", "/api/v1/integrations/{integration_id}/rotate"): "admin",
+    ("GET", "/api/v1/alerts"): "stakeholder",
+    ("GET", "/api/v1/alerts/{alert_id}"): "stakeholder",
+    ("GET", "/api/v1/incidents"): "stakeholder",
+    ("POST", "/api/v1/incidents"): "responder",
+    ("GET", "/api/v1/incidents/{incident_id}"): "stakeholder",
+    ("POST", "/api/v1/incidents/{incident_id}/acknowledge"): "responder",
+    ("POST", "/api/v1/incidents/{incident_id}/mitigate"): "responder",
+    ("POST", "/api/v1/incidents/{incident_id}/resolve"): "responder",
+    ("POST", "/api/v1/incidents/{incident_id}/reopen"): "responder",
+    ("POST", "/api/v1/incidents/{incident_id}/close"): "responder",
+    ("POST", "/api/v1/incidents/{incident_id}/priority"): "responder",
+    ("POST", "/api/v1/incidents/{incident_id}/notes"): "responder",
+    ("PUT", "/api/v1/incidents/{incident_id}/roles/{role}"): "responder",
+    ("DELETE", "/api/v1/incidents/{incident_id}/roles/{role}"): "responder",
+    ("GET", "/api/v1/incidents/{incident_id}/tasks"): "stakeholder",
+    ("POST", "/api/v1/incidents/{incident_id}/tasks"): "responder",
+    ("PATCH", "/api/v1/incidents/{incident_id}/tasks/{task_id}"): "responder",
+    ("GET", "/api/v1/incidents/{incident_id}/timeline"): "stakeholder",
+    ("POST", "/api/v1/incidents/{incident_id}/mobilise"): "responder",
+    ("POST", "/api/v1/incidents/{incident_id}/merge"): "responder",
+    ("GET", "/api/v1/notifications"): "stakeholder",
+    # On-call (warroom/api/oncall.py).
+    ("GET", "/api/v1/schedules"): "stakeholder",
+    ("POST", "/api/v1/schedules"): "admin",
+    ("GET", "/api/v1/schedules/{schedule_id}"): "stakeholder",
+    ("PATCH", "/api/v1/schedules/{schedule_id}"): "admin",
+    ("DELETE", "/api/v1/schedules/{schedule_id}"): "admin",
+    ("GET", "/api/v1/schedules/{schedule_id}/on-call"): "stakeholder",
+    ("GET", "/api/v1/schedules/{schedule_id}/shifts"): "stakeholder",
+    ("GET", "/api/v1/schedules/{schedule_id}/calendar-feed"): "stakeholder",
+    ("GET", "/api/v1/schedules/{schedule_id}/overrides"): "stakeholder",
+    ("POST", "/api/v1/schedules/{schedule_id}/overrides"): "responder",
+    ("DELETE", "/api/v1/schedules/{schedule_id}/overrides/{override_id}"): "responder",
+    ("GET", "/api/v1/on-call"): "stakeholder",
+    ("GET", "/api/v1/escalation-policies"): "stakeholder",
+    ("POST", "/api/v1/escalation-policies"): "admin",
+    ("GET", "/api/v1/escalation-policies/{policy_id}"): "stakeholder",
+    ("PATCH", "/api/v1/escalation-policies/{policy_id}"): "admin",
+    ("DELETE", "/api/v1/escalation-policies/{policy_id}"): "admin",
+    ("GET", "/api/v1/services/{service_id}/escalation-policy"): "stakeholder",
+    ("PUT", "/api/v1/services/{service_id}/escalation-policy"): "admin",
+    ("GET", "/api/v1/users/{user_id}/contact-methods"): "stakeholder",
+    ("POST", "/api/v1/users/{user_id}/contact-methods"): "self",
+    ("PATCH", "/api/v1/users/{user_id}/contact-methods/{method_id}"): "self",
+    ("DELETE", "/api/v1/users/{user_id}/contact-methods/{method_id}"): "self",
+    ("GET", "/api/v1/users/{user_id}/notification-rules"): "stakeholder",
+    ("POST", "/api/v1/users/{user_id}/notification-rules"): "self",
+    ("PATCH", "/api/v1/users/{user_id}/notification-rules/{rule_id}"): "self",
+    ("DELETE", "/api/v1/users/{user_id}/notification-rules/{rule_id}"): "self",
+    ("GET", "/api/v1/users/{user_id}/quiet-hours"): "stakeholder",
+    ("PUT", "/api/v1/users/{user_id}/quiet-hours"): "self",
+    ("GET", "/api/v1/users/me/calendar-feed"): "stakeholder",
+}
+RANK = {"stakeholder": 0, "responder": 1, "admin": 2}
+# A body that passes authorization and then fails validation, so probing writes nothing.
+PROBE = {"__probe__": True}
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+
+
+def _walk(routes: list[Any], prefix: str = "") -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for route in routes:
+        nested = getattr(route, "original_router", None)  # FastAPI's wrapped include_router
+        if nested is not None:
+            context = getattr(route, "include_context", None)
+            found |= _walk(nested.routes, prefix + str(getattr(context, "prefix", "") or ""))
+            continue
+        sub = getattr(route, "routes", None)
+        path = getattr(route, "path", None)
+        if path is None:
+            if sub:
+                found |= _walk(sub, prefix)
+            continue
+        for method in getattr(route, "methods", None) or {"GET"}:
+            if method not in IGNORED_METHODS:
+                found.add((method, prefix + path))
+    return found
+
+
+def all_routes(app: FastAPI) -> set[tuple[str, str]]:
+    found = _walk(list(app.routes))
+    for path, operations in app.openapi()["paths"].items():
+        for method in operations:
+            found.add((method.upper(), path))
+    return found
+
+
+def test_every_route_has_a_rule(client: TestClient) -> None:
+    routes = all_routes(client.app)  # type: ignore[arg-type]
+    assert len(routes) >= len(PUBLIC) + len(RULES) - 1
+    unruled = sorted(r for r in routes if r not in PUBLIC and r not in RULES and r not in WEB)
+    assert unruled == [], f"routes without an access rule: {unruled}"
+    stale = sorted(r for r in set(RULES) | set(WEB) | PUBLIC if r not in routes)
+    assert stale == [], f"rules for routes that do not exist: {stale}"
+    assert not any(path.startswith("/api/") for _m, path in PUBLIC)
+    assert all(path.startswith("/api/v1/") for _m, path in RULES)
+    assert not any(path.startswith("/api/") for _m, path in WEB)
+    assert not (PUBLIC & set(RULES)) and not (PUBLIC & set(WEB))
+
+
+def test_route_walk_sees_routes_hidden_from_openapi() -> None:
+    """The enumeration must not rely on OpenAPI alone: a hidden route still needs a rule."""
+    from fastapi import APIRouter
+
+    app = FastAPI()
+    router = APIRouter(prefix="/api/v1")
+
+    @router.get("/hidden", include_in_schema=False)
+    def hidden() -> dict[str, str]:
+        return {}
+
+    app.include_router(router, prefix="/x")
+    assert ("GET", "/x/api/v1/hidden") in all_routes(app)
+
+
+# --- filling the path parameters with real objects ---------------------------------------------
+
+
+def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
+    admin = world.auth("admin")
+    assert send_pd(client, pd_event(world.pagerduty_key)).status_code == 202
+    alert = client.get("/api/v1/alerts", headers=admin).json()["items"][0]
+    team = client.post("/api/v1/teams", json={"name": "SRE"}, headers=admin).json()
+    task = client.post(
+        f"/api/v1/incidents/{alert['incident_id']}/tasks", json={"title": "check"}, headers=admin
+    ).json()
+    spare = client.post(
+        "/api/v1/integrations",
+        json={"service_id": world.checkout_id, "type": "generic"},
+        headers=admin,
+    ).json()
+    return {
+        "team_id": team["id"],
+        "service_id": world.checkout_id,
+        "alert_id": alert["id"],
+        "incident_id": alert["incident_id"],
+        "task_id": task["id"],
+        "role": "commander",
+        "integration_id": spare["id"],
+        **oncall_objects(client, world),
+    }
+
+
+def _token_of(client: TestClient, world: World, who: str) -> int:
+    r = client.post("/api/v1/tokens", json={"name": "spare"}, headers=world.auth(who))
+    assert r.status_code == 201
+    return int(r.json()["id"])
+
+
+def _url(path: str, objects: dict[str, Any]) -> str:
+    url = re.sub(r"\{(\w+)\}", lambda m: str(objects[m.group(1)]), path)
+    assert "{" not in url, url
+    return url
+
+
+def _call(
+    client: TestClient, method: str, url: str, headers: dict[str, str], body: Any = PROBE
+) -> httpx.Response:
+    r: httpx.Response = (
+        client.request(method, url, json=body, headers=headers)
+        if method in ("POST", "PUT", "PATCH")
+        else client.request(method, url, headers=headers)
+    )
+    return r
+
+
+def _in_order(rules: dict[tuple[str, str], str]) -> list[tuple[str, str]]:
+    """Deletes last, so that they do not take away what the other probes read."""
+    return sorted(rules, key=lambda r: (r[0] == "DELETE", r))
+
+
+# --- the rules hold ----------------------------------------------------------------------------
+
+
+def test_anonymous_gets_401_on_every_api_route(client: TestClient, world: World) -> None:
+    objects = _fixture_objects(client, world)
+    objects["user_id"] = world.admin_id
+    objects["token_id"] = _token_of(client, world, "admin")
+    for method, path in _in_order(RULES):
+        url = _url(path, objects)
+        for headers in ({}, {"Authorization": "Bearer wr_forged"}):
+            r = _call(client, method, url, headers)
+            assert_error(r, 401)
+            assert r.headers.get("www-authenticate") == "Bearer", (method, path)
+    # Nothing changed under the anonymous calls: the admin's spare token still works.
+    listed = client.get("/api/v1/tokens", headers=world.auth("admin")).json()
+    assert all(t["revoked_at"] is None for t in listed)
+
+
+def test_stakeholder_reads_but_never_writes(client: TestClient, world: World) -> None:
+    objects = _fixture_objects(client, world)
+    carol = world.auth("stakeholder")
+    # "self" routes are probed on someone else's things, which a stakeholder may not touch.
+    objects["user_id"] = world.admin_id
+    objects["token_id"] = _token_of(client, world, "admin")
+    for method, path in _in_order(RULES):
+        body: Any = PROBE
+        if RULES[(method, path)] == "self":
+            body = {"name": "Mallory"}  # valid: only the ownership check may refuse it
+        r = _call(client, method, _url(path, objects), carol, body)
+        if method == "GET":
+            assert 200 <= r.status_code < 300 or r.status_code == 404, (path, r.status_code)
+            assert r.status_code == 200, (path, r.text)  # the objects exist
+        elif (method, path) == ("DELETE", "/api/v1/tokens/{token_id}"):
+            assert_error(r, 404)  # another user's token is not even shown to exist
+        elif (method, path) == ("POST", "/api/v1/tokens"):
+            assert r.status_code == 201  # self-service: a stakeholder makes their own tokens
+        else:
+            assert_error(r, 403, "forbidden")
+
+    assert client.get(f"/api/v1/users/{world.admin_id}", headers=carol).json()["name"] == "Alice"
+    # Self-service on their own things works.
+    r = client.patch(
+        f"/api/v1/users/{world.stakeholder_id}", json={"name": "Caroline"}, headers=carol
+    )
+    assert r.status_code == 200 and r.json()["name"] == "Caroline"
+    assert_error(
+        client.patch(
+            f"/api/v1/users/{world.stakeholder_id}", json={"role": "admin"}, headers=carol
+        ),
+        403,
+    )
+    own = _token_of(client, world, "stakeholder")
+    assert client.delete(f"/api/v1/tokens/{own}", headers=carol).status_code == 204
+    me = client.get("/api/v1/users/me", headers=carol).json()
+    assert (me["role"], me["name"]) == ("stakeholder", "Caroline")
+    # The admin's token was untouched by all of the above.
+    assert client.get("/api/v1/users/me", headers=world.auth("admin")).status_code == 200
+
+
+def test_each_role_gets_exactly_what_its_rule_allows(client: TestClient, world: World) -> None:
+    objects = _fixture_objects(client, world)
+    for who in ("responder", "admin"):
+        objects["user_id"] = world.responder_id if who == "responder" else world.stakeholder_id
+        objects["token_id"] = _token_of(client, world, who)
+        auth = world.auth(who)
+        for method, path in _in_order(RULES):
+            need = RULES[(method, path)]
+            r = _call(client, method, _url(path, objects), auth)
+            if need == "self" or RANK[who] >= RANK[need]:
+                assert r.status_code not in (401, 403), (who, method, path, r.text)
+                if method == "GET":
+                    assert r.status_code == 200, (who, path, r.text)
+            else:
+                assert_error(r, 403, "forbidden")
+                assert need in r.json()["error"]["message"]
+    # The probes wrote nothing: the world's integrations and services are as they were.
+    admin = world.auth("admin")
+    keys = {
+        i["type"]: i["routing_key"]
+        for i in client.get("/api/v1/integrations", headers=admin).json()
+    }
+    assert keys["alertmanager"] == world.alertmanager_key
+
+
+def test_public_routes_need_no_user_token(client: TestClient, world: World) -> None:
+    for path in (
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/redoc",
+        "/docs/oauth2-redirect",
+    ):
+        assert client.get(path).status_code == 200, path
+    assert send_pd(client, pd_event(world.pagerduty_key)).status_code == 202
+    event = {"summary": "queue backlog", "severity": "warning"}
+    assert client.post(f"/integrations/generic/{world.generic_key}", json=event).status_code == 202
+    r = client.post(
+        "/integrations/generic",
+        json=event,
+        headers={"Authorization": f"Bearer {world.generic_key}"},
+    )
+    assert r.status_code == 202
+    hook = {
+        "version": "4",
+        "status": "firing",
+        "receiver": "warroom",
+        "groupKey": "g",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "Down"},
+                "annotations": {"summary": "down"},
+                "fingerprint": "f1",
+                "startsAt": "2026-01-01T00:00:00Z",
+            }
+        ],
+    }
+    r = client.post(f"/integrations/alertmanager/{world.alertmanager_key}", json=hook)
+    assert r.status_code == 200
+    r = client.post(
+        "/integrations/alertmanager",
+        json=hook,
+        headers={"Authorization": f"Bearer {world.alertmanager_key}"},
+    )
+    assert r.status_code == 200
+
+    # Action links are public, so a forged or cut-short one must change nothing.
+    incidents = client.get("/api/v1/incidents", headers=world.auth()).json()["items"]
+    assert incidents
+    for token in ("forged", "eyJpbmNpZGVudCI6MX0.c2ln", world.admin_token):
+        assert client.get(f"/act/{token}").status_code == 400
+        assert client.post(f"/act/{token}").status_code == 400
+    assert client.get("/api/v1/incidents", headers=world.auth()).json()["items"] == incidents
+
+
+def test_intake_takes_routing_keys_not_user_tokens(client: TestClient, world: World) -> None:
+    event = {"summary": "queue backlog", "severity": "warning"}
+    assert_error(client.post("/integrations/generic", json=event), 401)
+    for token in (world.admin_token, world.responder_token):
+        r = client.post(
+            "/integrations/generic", json=event, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert_error(r, 404)
+        assert client.post(f"/integrations/generic/{token}", json=event).status_code == 404
+    assert send_pd(client, pd_event(world.admin_token)).status_code == 400
+    # A key of another integration type is refused too.
+    r = client.post(f"/integrations/generic/{world.alertmanager_key}", json=event)
+    assert_error(r, 400)
+
+
+# --- the web app: a session cookie, never a bearer token -----------------------------------------
+
+WEB_PARAMS = {"action": "acknowledge", "role": "commander"}
+
+
+def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
+    admin = world.auth("admin")
+    inc = client.post(
+        "/api/v1/incidents", json={"title": "web", "impact": 2, "urgency": 2}, headers=admin
+    ).json()
+    task = client.post(
+        f"/api/v1/incidents/{inc['id']}/tasks", json={"title": "t"}, headers=admin
+    ).json()
+    return {
+        **WEB_PARAMS,
+        "incident_id": inc["id"],
+        "task_id": task["id"],
+        "service_id": world.checkout_id,
+        "user_id": world.responder_id,
+    }
+
+
+def _web_state(client: TestClient, world: World, incident_id: int) -> tuple[Any, ...]:
+    admin = world.auth("admin")
+    inc = client.get(f"/api/v1/incidents/{incident_id}", headers=admin).json()
+    events = client.get(f"/api/v1/incidents/{incident_id}/timeline", headers=admin).json()
+    users = client.get("/api/v1/users", headers=admin).json()["items"]
+    return inc, events, users
+
+
+def test_web_pages_send_anonymous_visitors_to_sign_in(client: TestClient, world: World) -> None:
+    objects = _web_objects(client, world)
+    before = _web_state(client, world, objects["incident_id"])
+    for method, path in sorted(WEB):
+        url = _url(path, objects)
+        # An API token is not a web session either.
+        for headers in ({}, world.auth("admin")):
+            r = client.request(
+                method, url, headers=headers, data={"title": "x"}, follow_redirects=False
+            )
+            assert r.status_code == 303, (method, path, r.status_code)
+            assert r.headers["location"].startswith("/login"), (method, path)
+    assert _web_state(client, world, objects["incident_id"]) == before
+
+
+def _sign_in(client: TestClient, world: World, username: str, role: str) -> str:
+    """A new user with a password signs in through the form; returns the page's CSRF token."""
+    r = client.post(
+        "/api/v1/users",
+        json={"username": username, "role": role, "password": "correct horse battery"},
+        headers=world.auth("admin"),
+    )
+    assert r.status_code == 201, r.text
+    form = client.get("/login")
+    login_token = re.search(r'name="login_token" value="([^"]+)"', form.text)
+    assert login_token, form.text
+    r = client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": "correct horse battery",
+            "login_token": login_token.group(1),
+            "next": "/",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    page = client.get("/account")
+    assert page.status_code == 200
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf, "no CSRF token on the account page"
+    return csrf.group(1)
+
+
+def test_web_stakeholder_reads_but_never_writes(client: TestClient, world: World) -> None:
+    objects = _web_objects(client, world)
+    csrf = _sign_in(client, world, "sam", "stakeholder")
+    before = _web_state(client, world, objects["incident_id"])
+    for method, path in sorted(WEB):
+        need = WEB[(method, path)]
+        if path == "/events/stream" or need == "self":
+            continue  # an endless stream; "self" forms would sign sam out
+        url = _url(path, objects)
+        if method == "GET":
+            r = client.get(url, follow_redirects=False)
+            expected = (200, 404) if need == "stakeholder" else (403,)
+        else:
+            # With the right CSRF token, so that only the role check can refuse it.
+            data = {"csrf_token": csrf, "title": "x", "text": "x", "user_id": "1"}
+            r = client.post(url, data=data, follow_redirects=False)
+            expected = (403,)
+        assert r.status_code in expected, (method, path, r.status_code)
+    assert _web_state(client, world, objects["incident_id"]) == before
+    # A form without the session's CSRF token is refused even for one's own account.
+    r = client.post("/logout", data={}, follow_redirects=False)
+    assert r.status_code == 403
+    assert client.get("/account").status_code == 200  # still signed in

@@ -1,0 +1,294 @@
+"""The forms of the war room and the declare page: each calls the incident service, then
+redirects back (post/redirect/get), or shows the page again with the service's refusal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from warroom.db.engine import Database
+from warroom.errors import ApiError
+from warroom.incidents import service as incidents
+from warroom.incidents.logic import ACTIONS
+from warroom.incidents.models import ROLE_NAMES
+from warroom.web import queries
+from warroom.web.auth import PageError, Posted, ResponderPost
+from warroom.web.pages import war_room_page
+from warroom.web.render import parse_local, render
+from warroom.web.router import router, to_int
+from warroom.web.sessions import SignedIn
+
+TITLE_MAX = 500
+TEXT_MAX = 20_000
+REASON_MAX = 2_000
+
+
+def _actor(user: SignedIn) -> incidents.Actor:
+    return incidents.Actor(user.user_id, user.display_name)
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _matrix(request: Request) -> list[list[int]]:
+    matrix: list[list[int]] = request.app.state.settings.priority_matrix
+    return matrix
+
+
+def _back(incident_id: int, anchor: str = "") -> RedirectResponse:
+    return RedirectResponse(f"/incidents/{incident_id}{anchor}", status_code=303)
+
+
+def _change(
+    request: Request,
+    incident_id: int,
+    posted: Posted,
+    change: Callable[[Any, datetime], object],
+    anchor: str = "",
+) -> Response:
+    """Runs one service call in its own transaction; a refusal rolls it back and is shown."""
+    now = datetime.now(UTC)
+    try:
+        with _db(request).session() as session:
+            change(session, now)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise
+        return war_room_page(
+            request, incident_id, error=exc.message, status=exc.status, form=_typed(posted)
+        )
+    return _back(incident_id, anchor)
+
+
+def _typed(posted: Posted) -> dict[str, str]:
+    """What the user typed, to put back in the form after a refusal (never the CSRF token)."""
+    return {k: v for k, v in posted.form.items() if isinstance(v, str) and k != "csrf_token"}
+
+
+def _invalid(request: Request, incident_id: int, posted: Posted, message: str) -> Response:
+    return war_room_page(request, incident_id, error=message, status=422, form=_typed(posted))
+
+
+# --- declare ---------------------------------------------------------------------------------
+
+
+@router.post("/incidents/new", response_class=HTMLResponse)
+def declare(request: Request, posted: ResponderPost) -> Response:
+    title = posted.text("title")
+    description = posted.text("description")
+    impact = to_int(posted.text("impact"), 1, 3)
+    urgency = to_int(posted.text("urgency"), 1, 3)
+    chosen = [n for n in (to_int(v, 1) for v in posted.texts("service_ids")) if n is not None]
+    problems = []
+    if not title:
+        problems.append("Give the incident a title.")
+    elif len(title) > TITLE_MAX:
+        problems.append(f"The title is longer than {TITLE_MAX} characters.")
+    if len(description) > TEXT_MAX:
+        problems.append(f"The description is longer than {TEXT_MAX} characters.")
+    if impact is None or urgency is None:
+        problems.append("Choose an impact and an urgency.")
+    if not problems:
+        try:
+            with _db(request).session() as session:
+                incident = incidents.declare(
+                    session,
+                    _actor(posted.user),
+                    datetime.now(UTC),
+                    _matrix(request),
+                    title=title,
+                    description=description,
+                    impact=impact or 2,
+                    urgency=urgency or 2,
+                    service_ids=chosen,
+                )
+                incident_id = incident.id
+        except ApiError as exc:
+            problems.append(exc.message)
+        else:
+            return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
+    with _db(request).read_session() as session:
+        services = queries.service_refs(session)
+    return render(
+        request,
+        "incident_new.html",
+        {
+            "services": services,
+            "form": _typed(posted),
+            "chosen": chosen,
+            "error": " ".join(problems),
+        },
+        status=422,
+    )
+
+
+# --- lifecycle and priority ------------------------------------------------------------------
+
+
+@router.post("/incidents/{incident_id}/actions/{action}", response_class=HTMLResponse)
+def lifecycle_action(
+    request: Request, incident_id: int, action: str, posted: ResponderPost
+) -> Response:
+    if action not in ACTIONS:
+        raise PageError(404, "There is no such action.", title="Not found")
+    note = posted.text("note")[:5000] or None
+    return _change(
+        request,
+        incident_id,
+        posted,
+        lambda s, now: incidents.apply_action(
+            s, incident_id, action, _actor(posted.user), now, note
+        ),
+    )
+
+
+@router.post("/incidents/{incident_id}/priority", response_class=HTMLResponse)
+def change_priority(request: Request, incident_id: int, posted: ResponderPost) -> Response:
+    impact = to_int(posted.text("impact"), 1, 3)
+    urgency = to_int(posted.text("urgency"), 1, 3)
+    reason = posted.text("reason")
+    if impact is None or urgency is None:
+        return _invalid(request, incident_id, posted, "Choose an impact and an urgency.")
+    if not reason or len(reason) > REASON_MAX:
+        return _invalid(
+            request, incident_id, posted, "Say why the priority changes; it goes on the timeline."
+        )
+    return _change(
+        request,
+        incident_id,
+        posted,
+        lambda s, now: incidents.change_priority(
+            s,
+            incident_id,
+            _actor(posted.user),
+            now,
+            _matrix(request),
+            impact=impact,
+            urgency=urgency,
+            reason=reason,
+        ),
+    )
+
+
+# --- notes and roles -------------------------------------------------------------------------
+
+
+@router.post("/incidents/{incident_id}/notes", response_class=HTMLResponse)
+def add_note(request: Request, incident_id: int, posted: ResponderPost) -> Response:
+    text = posted.text("text")
+    if not text or len(text) > TEXT_MAX:
+        return _invalid(request, incident_id, posted, f"A note needs 1 to {TEXT_MAX:,} characters.")
+    return _change(
+        request,
+        incident_id,
+        posted,
+        lambda s, now: incidents.add_note(s, incident_id, _actor(posted.user), now, text),
+        "#note",
+    )
+
+
+def _role(role: str) -> str:
+    if role not in ROLE_NAMES:
+        raise PageError(404, "There is no such role.", title="Not found")
+    return role
+
+
+@router.post("/incidents/{incident_id}/roles/{role}", response_class=HTMLResponse)
+def assign_role(request: Request, incident_id: int, role: str, posted: ResponderPost) -> Response:
+    """Take the role (user_id is the signed-in user's) or give it to someone."""
+    role = _role(role)
+    user_id = to_int(posted.text("user_id"), 1)
+    if user_id is None:
+        return _invalid(request, incident_id, posted, "Choose who takes the role.")
+    return _change(
+        request,
+        incident_id,
+        posted,
+        lambda s, now: incidents.assign_role(
+            s, incident_id, role, user_id, _actor(posted.user), now
+        ),
+        "#roles",
+    )
+
+
+@router.post("/incidents/{incident_id}/roles/{role}/release", response_class=HTMLResponse)
+def release_role(request: Request, incident_id: int, role: str, posted: ResponderPost) -> Response:
+    role = _role(role)
+    return _change(
+        request,
+        incident_id,
+        posted,
+        lambda s, now: incidents.unassign_role(s, incident_id, role, _actor(posted.user), now),
+        "#roles",
+    )
+
+
+# --- tasks -----------------------------------------------------------------------------------
+
+
+def _due(posted: Posted) -> tuple[datetime | None, bool]:
+    """The due time typed in the user's zone; (None, False) if it is not a date and time."""
+    try:
+        return parse_local(posted.text("due_at"), posted.user.time_zone), True
+    except ValueError:
+        return None, False
+
+
+@router.post("/incidents/{incident_id}/tasks", response_class=HTMLResponse)
+def add_task(request: Request, incident_id: int, posted: ResponderPost) -> Response:
+    title = posted.text("title")
+    owner = posted.text("owner_id")
+    owner_id = to_int(owner, 1)
+    due_at, ok = _due(posted)
+    if not title or len(title) > TITLE_MAX:
+        return _invalid(request, incident_id, posted, f"A task needs a title (1 to {TITLE_MAX}).")
+    if not ok or (owner and owner_id is None):
+        return _invalid(request, incident_id, posted, "The owner or the due time is not valid.")
+    return _change(
+        request,
+        incident_id,
+        posted,
+        lambda s, now: incidents.add_task(
+            s, incident_id, _actor(posted.user), now, title=title, owner_id=owner_id, due_at=due_at
+        ),
+        "#tasks",
+    )
+
+
+@router.post("/incidents/{incident_id}/tasks/{task_id}", response_class=HTMLResponse)
+def update_task(
+    request: Request, incident_id: int, task_id: int, posted: ResponderPost
+) -> Response:
+    """One form per task: owner and due time, or a status button (done / open again)."""
+    changes: dict[str, Any] = {}
+    status = posted.text("status")
+    if status:
+        if status not in ("open", "done"):
+            return _invalid(request, incident_id, posted, "A task is open or done.")
+        changes["status"] = status
+    if "owner_id" in posted.form:
+        owner = posted.text("owner_id")
+        owner_id = to_int(owner, 1)
+        if owner and owner_id is None:
+            return _invalid(request, incident_id, posted, "Choose the owner from the list.")
+        changes["owner_id"] = owner_id
+    if "due_at" in posted.form:
+        due_at, ok = _due(posted)
+        if not ok:
+            return _invalid(request, incident_id, posted, "The due time is not a date and time.")
+        changes["due_at"] = due_at
+    return _change(
+        request,
+        incident_id,
+        posted,
+        lambda s, now: incidents.update_task(
+            s, incident_id, task_id, _actor(posted.user), now, changes
+        ),
+        "#tasks",
+    )

@@ -1,0 +1,246 @@
+"""The read pages: dashboard, war room, declare form, alerts, services, teams, and their fragments.
+
+Fragments are the parts of a page the live script swaps in after a change; they render from
+the same templates as the full page, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from warroom.alerts.models import ALERT_STATUSES, SEVERITIES
+from warroom.db.engine import Database
+from warroom.incidents.models import INCIDENT_STATUSES
+from warroom.incidents.service import get_incident
+from warroom.web import queries
+from warroom.web.auth import Responder, Viewer
+from warroom.web.render import render
+from warroom.web.router import router, to_int
+
+DASHBOARD_STATUSES = ("open", *INCIDENT_STATUSES)
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- dashboard -------------------------------------------------------------------------------
+
+
+def dashboard_filter(request: Request) -> queries.DashboardFilter:
+    params = request.query_params
+    status = params.get("status", "open")
+    return queries.DashboardFilter(
+        status=status if status in DASHBOARD_STATUSES else "open",
+        service_id=to_int(params.get("service"), 1),
+        priority=to_int(params.get("priority"), 1, 5),
+        mine=params.get("mine") == "1",
+    )
+
+
+def _dashboard_context(request: Request, user_id: int, now: datetime) -> dict[str, Any]:
+    f = dashboard_filter(request)
+    with _db(request).read_session() as session:
+        board = queries.dashboard(session, f, user_id, now)
+        services = queries.service_refs(session)
+        version = queries.version_tag(queries.dashboard_version(session))
+    return {
+        "board": board,
+        "filter": f,
+        "services": services,
+        "statuses": DASHBOARD_STATUSES,
+        "version": version,
+        "query": request.url.query,
+    }
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, me: Viewer) -> HTMLResponse:
+    now = now_utc()
+    return render(request, "dashboard.html", _dashboard_context(request, me.user_id, now), now=now)
+
+
+@router.get("/dashboard.fragment", response_class=HTMLResponse)
+def dashboard_fragment(request: Request, me: Viewer) -> HTMLResponse:
+    now = now_utc()
+    context = _dashboard_context(request, me.user_id, now)
+    return render(request, "_dashboard_live.html", context, now=now)
+
+
+# --- the war room ----------------------------------------------------------------------------
+
+
+def war_room_context(request: Request, incident_id: int, now: datetime) -> dict[str, Any]:
+    with _db(request).read_session() as session:
+        room = queries.war_room(session, incident_id, now)
+        version = queries.version_tag(queries.incident_version(session, incident_id))
+    return {"room": room, "incident": room.incident, "version": version}
+
+
+def war_room_page(
+    request: Request,
+    incident_id: int,
+    error: str | None = None,
+    status: int = 200,
+    form: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The war room, also re-rendered with the error of a refused form and what was typed."""
+    now = now_utc()
+    context = war_room_context(request, incident_id, now)
+    context.update(error=error, form=form or {})
+    return render(request, "incident.html", context, status=status, now=now)
+
+
+@router.get("/incidents/new", response_class=HTMLResponse)
+def declare_form(request: Request, me: Responder) -> HTMLResponse:
+    with _db(request).read_session() as session:
+        services = queries.service_refs(session)
+    return render(request, "incident_new.html", {"services": services, "form": {}, "chosen": []})
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+def incident_page(request: Request, incident_id: int, me: Viewer) -> HTMLResponse:
+    return war_room_page(request, incident_id)
+
+
+@router.get("/incidents/{incident_id}/panels.fragment", response_class=HTMLResponse)
+def incident_panels(request: Request, incident_id: int, me: Viewer) -> HTMLResponse:
+    now = now_utc()
+    context = war_room_context(request, incident_id, now)
+    context.update(error=None, form={})
+    return render(request, "_incident_panels.html", context, now=now)
+
+
+@router.get("/incidents/{incident_id}/timeline.fragment", response_class=HTMLResponse)
+def incident_timeline(request: Request, incident_id: int, me: Viewer) -> HTMLResponse:
+    """Timeline items after the id ?after= (or the latest ones); the total in a header, so the
+    script can tell when it missed one and reload the list."""
+    after = to_int(request.query_params.get("after"), 0)
+    with _db(request).read_session() as session:
+        get_incident(session, incident_id)
+        events = queries.timeline_of(session, incident_id, after)
+        total = queries.timeline_count(session, incident_id)
+    return render(
+        request,
+        "_timeline_items.html",
+        {"events": events},
+        headers={"X-Timeline-Total": str(total)},
+    )
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, me: Viewer) -> HTMLResponse:
+    params = request.query_params
+    status = params.get("status", "")
+    severity = params.get("severity", "")
+    f = queries.AlertFilter(
+        q=params.get("q", "").strip()[:200],
+        status=status if status in ALERT_STATUSES else "",
+        severity=severity if severity in SEVERITIES else "",
+        service_id=to_int(params.get("service"), 1),
+        incident_id=to_int(params.get("incident"), 1),
+        before=to_int(params.get("before"), 1),
+    )
+    with _db(request).read_session() as session:
+        rows, next_before = queries.search_alerts(session, f)
+        services = queries.service_refs(session)
+    more_query = ""
+    if next_before is not None:
+        keep = [(k, v) for k, v in params.multi_items() if k != "before"]
+        more_query = urlencode([*keep, ("before", str(next_before))])
+    return render(
+        request,
+        "alerts.html",
+        {
+            "rows": rows,
+            "filter": f,
+            "services": services,
+            "statuses": ALERT_STATUSES,
+            "severities": SEVERITIES,
+            "more_query": more_query,
+        },
+    )
+
+
+# --- catalog ---------------------------------------------------------------------------------
+
+
+@router.get("/services", response_class=HTMLResponse)
+def services_page(request: Request, me: Viewer) -> HTMLResponse:
+    with _db(request).read_session() as session:
+        rows = queries.services(session)
+    return render(request, "services.html", {"rows": rows})
+
+
+def integration_snippets(base_url: str, integration_type: str, key: str) -> dict[str, str]:
+    """Copy-paste configuration for the tool that sends to this integration."""
+    base = base_url.rstrip("/")
+    if integration_type == "alertmanager":
+        return {
+            "Alertmanager (alertmanager.yml)": (
+                "receivers:\n"
+                "  - name: warroom\n"
+                "    webhook_configs:\n"
+                f"      - url: {base}/integrations/alertmanager\n"
+                "        send_resolved: true\n"
+                "        http_config:\n"
+                "          authorization:\n"
+                f"            credentials: {key}\n"
+            ),
+        }
+    if integration_type == "pagerduty":
+        return {
+            "PagerDuty-compatible tool": (
+                f"Integration URL: {base}/v2/enqueue\nIntegration key (routing key): {key}\n"
+            ),
+            "Test it with curl": (
+                f"curl -sS -X POST {base}/v2/enqueue -H 'Content-Type: application/json' \\\n"
+                f'  -d \'{{"routing_key": "{key}", "event_action": "trigger", "payload": '
+                '{"summary": "Test event", "source": "curl", "severity": "warning"}}\'\n'
+            ),
+        }
+    return {
+        "Generic webhook": (
+            f"curl -sS -X POST {base}/integrations/generic \\\n"
+            f"  -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
+            '  -d \'{"summary": "Test event", "severity": "warning"}\'\n'
+        ),
+    }
+
+
+@router.get("/services/{service_id}", response_class=HTMLResponse)
+def service_page(request: Request, service_id: int, me: Viewer) -> HTMLResponse:
+    with _db(request).read_session() as session:
+        page = queries.service_page(session, service_id)
+    base_url = request.app.state.settings.base_url
+    # Routing keys are credentials: only admins see them (as in the API).
+    shown = [
+        (
+            integ,
+            integration_snippets(base_url, integ.type, integ.routing_key)
+            if me.role == "admin"
+            else {},
+        )
+        for integ in page.integrations
+    ]
+    return render(request, "service.html", {"page": page, "integrations": shown})
+
+
+@router.get("/teams", response_class=HTMLResponse)
+def teams_page(request: Request, me: Viewer) -> HTMLResponse:
+    with _db(request).read_session() as session:
+        rows = queries.teams(session)
+    return render(request, "teams.html", {"rows": rows})
