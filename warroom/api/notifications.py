@@ -18,15 +18,15 @@ from sqlalchemy import select
 from warroom.api.deps import ReadDB, Reader, Responder, WriteDB
 from warroom.api.paging import page
 from warroom.api.schemas import In, Out, Page
-from warroom.catalog.models import Team, User
+from warroom.catalog.models import User
 from warroom.db.base import utcnow
 from warroom.engine import paging
+from warroom.engine.runner import action_links
 from warroom.errors import ApiError
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.notify.models import Notification
 from warroom.notify.signing import ActionClaim, ExpiredLink, InvalidLink, read_action_token
-from warroom.oncall.models import Schedule
 
 router = APIRouter(prefix="/api/v1", tags=["paging"])
 links_router = APIRouter(tags=["action links"])
@@ -66,51 +66,16 @@ def mobilise(
     request: Request, incident_id: int, body: MobiliseIn, principal: Responder, session: WriteDB
 ) -> MobiliseOut:
     """Page more people, whole teams or whoever is on call on schedules, with a message."""
-    if not (body.user_ids or body.team_ids or body.schedule_ids):
-        raise ApiError(422, "name at least one user, team or schedule to mobilise")
-    incident = incidents.get_incident(session, incident_id)
-    if incident.status in ("resolved", "closed"):
-        raise ApiError(409, f"the incident is {incident.status}; reopen it to mobilise people")
-    now = utcnow()
-    for model, ids, what in (
-        (User, body.user_ids, "user"),
-        (Team, body.team_ids, "team"),
-        (Schedule, body.schedule_ids, "schedule"),
-    ):
-        found = set(session.scalars(select(model.id).where(model.id.in_(ids)))) if ids else set()
-        missing = sorted(set(ids) - found)
-        if missing:
-            raise ApiError(422, f"unknown {what} id(s): {', '.join(map(str, missing))}")
-    from warroom.oncall.service import resolve_targets
-
-    targets = (
-        [("user", u) for u in body.user_ids]
-        + [("team", t) for t in body.team_ids]
-        + [("schedule", s) for s in body.schedule_ids]
-    )
-    user_ids = resolve_targets(session, targets, now)
-    if not user_ids:
-        raise ApiError(409, "nobody to page: the teams are empty and nobody is on call")
-    engine_links = _link_maker(request)
-    names = paging.page_users(
+    names = paging.mobilise(
         session,
-        incident,
-        user_ids,
-        now,
-        kind="mobilise",
-        link_maker=engine_links,
-        key=f"mob-{incident.id}-{now.timestamp()}",
-        note=body.message or None,
-    )
-    incidents.record(
-        session,
-        incident.id,
+        incident_id,
         incidents.Actor(principal.id, principal.name or principal.username),
-        "mobilised",
-        f"{principal.name or principal.username} mobilised {', '.join(names)}"
-        + (f": {body.message}" if body.message else ""),
-        now,
-        after={"user_ids": user_ids, "team_ids": body.team_ids, "schedule_ids": body.schedule_ids},
+        utcnow(),
+        user_ids=body.user_ids,
+        team_ids=body.team_ids,
+        schedule_ids=body.schedule_ids,
+        message=body.message,
+        link_maker=action_links(request.app.state.settings, request.app.state.secret),
     )
     return MobiliseOut(paged=names)
 
@@ -134,13 +99,6 @@ def list_notifications(
         query = query.where(Notification.status == status)
     rows, nxt = page(session, query, Notification.id, limit, cursor)
     return Page(items=[NotificationOut.model_validate(r) for r in rows], next_cursor=nxt)
-
-
-def _link_maker(request: Request):  # type: ignore[no-untyped-def]
-    from warroom.engine.runner import Engine
-
-    engine = Engine(request.app.state.db, request.app.state.settings, request.app.state.secret)
-    return engine.links
 
 
 # --- signed action links ---------------------------------------------------------------------

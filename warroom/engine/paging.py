@@ -307,3 +307,66 @@ def team_user_ids(session: Session, team_id: int) -> list[int]:
     return list(
         session.scalars(select(team_members.c.user_id).where(team_members.c.team_id == team_id))
     )
+
+
+def mobilise(
+    session: Session,
+    incident_id: int,
+    actor: Any,
+    now: datetime,
+    *,
+    user_ids: list[int],
+    team_ids: list[int],
+    schedule_ids: list[int],
+    message: str,
+    link_maker: Any,
+) -> list[str]:
+    """Page more people onto an open incident by hand; returns who was paged."""
+    from warroom.catalog.models import Team
+    from warroom.errors import ApiError
+    from warroom.incidents.service import get_incident, record
+    from warroom.oncall.models import Schedule
+    from warroom.oncall.service import resolve_targets
+
+    if not (user_ids or team_ids or schedule_ids):
+        raise ApiError(422, "name at least one user, team or schedule to mobilise")
+    incident = get_incident(session, incident_id)
+    if incident.status in ("resolved", "closed"):
+        raise ApiError(409, f"the incident is {incident.status}; reopen it to mobilise people")
+    for model, ids, what in (
+        (User, user_ids, "user"),
+        (Team, team_ids, "team"),
+        (Schedule, schedule_ids, "schedule"),
+    ):
+        found = set(session.scalars(select(model.id).where(model.id.in_(ids)))) if ids else set()
+        missing = sorted(set(ids) - found)
+        if missing:
+            raise ApiError(422, f"unknown {what} id(s): {', '.join(map(str, missing))}")
+    targets = (
+        [("user", u) for u in user_ids]
+        + [("team", t) for t in team_ids]
+        + [("schedule", s) for s in schedule_ids]
+    )
+    paged_ids = resolve_targets(session, targets, now)
+    if not paged_ids:
+        raise ApiError(409, "nobody to page: the teams are empty and nobody is on call")
+    names = page_users(
+        session,
+        incident,
+        paged_ids,
+        now,
+        kind="mobilise",
+        link_maker=link_maker,
+        key=f"mob-{incident.id}-{now.timestamp()}",
+        note=message or None,
+    )
+    record(
+        session,
+        incident.id,
+        actor,
+        "mobilised",
+        f"{actor.name} mobilised {', '.join(names)}" + (f": {message}" if message else ""),
+        now,
+        after={"user_ids": paged_ids, "team_ids": team_ids, "schedule_ids": schedule_ids},
+    )
+    return names

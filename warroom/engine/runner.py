@@ -52,13 +52,7 @@ class Engine:
     # --- links ---------------------------------------------------------------------------------
 
     def links(self, user_id: int, incident_id: int) -> dict[str, str]:
-        expires = self.clock() + timedelta(seconds=self.settings.action_link_ttl_seconds)
-        base = self.settings.base_url.rstrip("/")
-        token = make_action_token
-        return {
-            action: f"{base}/act/{token(self.secret, action, user_id, incident_id, expires)}"
-            for action in ("ack", "resolve", "view")
-        }
+        return action_links(self.settings, self.secret, self.clock)(user_id, incident_id)
 
     # --- one pass ------------------------------------------------------------------------------
 
@@ -193,6 +187,23 @@ class Engine:
             except Exception:
                 log.exception("LISTEN connection lost; reconnecting")
                 self._stop.wait(1.0)
+
+
+def action_links(
+    settings: Settings, secret: str, clock: Callable[[], datetime] = utcnow
+) -> Callable[[int, int], dict[str, str]]:
+    """Signed acknowledge/resolve/view links for a person and an incident."""
+
+    def links(user_id: int, incident_id: int) -> dict[str, str]:
+        expires = clock() + timedelta(seconds=settings.action_link_ttl_seconds)
+        base = settings.base_url.rstrip("/")
+        sign = make_action_token
+        return {
+            action: f"{base}/act/{sign(secret, action, user_id, incident_id, expires)}"
+            for action in ("ack", "resolve", "view")
+        }
+
+    return links
 
 
 def _print_local(job: delivery.Job) -> None:
