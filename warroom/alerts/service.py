@@ -369,8 +369,21 @@ def _load_open_alerts(
     for sub in submissions:
         wanted[sub.integration_id].update(sig.dedup_key for sig in sub.signals)
     found: dict[tuple[int, str], AlertState] = {}
+    placeholder = "?" if conn.dialect.name == "sqlite" else "%s"
     for integration_id, keyset in wanted.items():
         keys = sorted(keyset)
+        # First only the keys, straight through the driver: in an alert storm most keys are
+        # new, and building a 500-parameter IN through SQLAlchemy costs more than the lookup.
+        open_keys: list[str] = []
+        for start in range(0, len(keys), KEY_CHUNK):
+            chunk = keys[start : start + KEY_CHUNK]
+            sql = (
+                "SELECT dedup_key FROM alerts WHERE integration_id = "  # noqa: S608 - placeholders
+                f"{placeholder} AND status <> 'resolved' AND dedup_key IN "
+                f"({', '.join([placeholder] * len(chunk))})"
+            )
+            open_keys += [r[0] for r in conn.exec_driver_sql(sql, (integration_id, *chunk))]
+        keys = sorted(open_keys)
         for start in range(0, len(keys), KEY_CHUNK):
             t = Alert.__table__.c
             rows = conn.execute(

@@ -93,9 +93,8 @@ def _alert(
     if status not in ("firing", "resolved"):
         errors.append("'status' must be 'firing' or 'resolved'")
     labels = alert.get("labels")
-    if not isinstance(labels, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
-    ):
+    # JSON object keys are always strings; only the values need checking.
+    if not isinstance(labels, dict) or not all(type(v) is str for v in labels.values()):
         errors.append("'labels' must be an object of strings")
         labels = {}
     annotations = alert.get("annotations") or {}

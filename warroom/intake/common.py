@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from warroom.alerts.logic import Signal
@@ -50,6 +51,17 @@ def parse_time(value: Any, name: str, errors: list[str]) -> datetime | None:
     if not isinstance(value, str):
         errors.append(f"'{name}' must be an ISO 8601 timestamp string")
         return None
+    parsed = _parse_iso(value)
+    if isinstance(parsed, str):
+        errors.append(f"'{name}' {parsed}: {value[:64]!r}")
+        return None
+    return parsed
+
+
+# The alerts of one Alertmanager group mostly share their startsAt: parse each text once.
+@lru_cache(maxsize=4096)
+def _parse_iso(value: str) -> datetime | None | str:
+    """The UTC time, None for Go's zero time, or why the text is not a time."""
     if value.startswith("0001-01-01"):
         return None
     text = value.strip()
@@ -65,15 +77,13 @@ def parse_time(value: Any, name: str, errors: list[str]) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        errors.append(f"'{name}' is not a valid ISO 8601 timestamp: {value[:64]!r}")
-        return None
+        return "is not a valid ISO 8601 timestamp"
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     try:
         return parsed.astimezone(UTC)
     except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 is in the year 10000 in UTC
-        errors.append(f"'{name}' is out of range: {value[:64]!r}")
-        return None
+        return "is out of range"
 
 
 # A JSON "\\u0000" escape: preceded by an even number of backslashes (zero or escaped pairs).
