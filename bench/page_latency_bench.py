@@ -171,9 +171,10 @@ def main() -> None:
         # Warm-up (first imports, caches), as a server that has been up a while would be.
         measure(port, key, 10, 10_000)
         idle = measure(port, key, args.pages, 1)
+        slowest = ", ".join(f"{x:.0f}" for x in idle[-5:])
         print(
             f"idle:       p50 {statistics.median(idle):6.1f} ms   p99 {pct(idle, 0.99):6.1f} ms"
-            f"   ({len(idle)} pages)"
+            f"   ({len(idle)} pages; slowest {slowest} ms)"
         )
         duration = args.pages * 0.06 + 5
         load = mp.get_context("fork").Process(

@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.conftest import World
-from warroom.app import create_app
 from warroom.catalog.models import Service
 from warroom.config import Settings
 from warroom.db.engine import Database
@@ -34,13 +33,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def quiet_client(settings: Settings, db: Database) -> Iterator[TestClient]:
-    """The API without its own engine thread: the test drives the engine's clock."""
-    with TestClient(create_app(settings, db, run_engine=False)) as client:
-        yield client
 
 
 @pytest.fixture
