@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Annotated, Optional
 
@@ -99,6 +100,11 @@ def serve(
     from warroom.intake.routes import IntakeFastPath
 
     app_ = create_app(settings, db, run_engine=role == "all")
+    # What is loaded by now (modules, routes, schemas: ~180,000 objects) lives as long as the
+    # process. Frozen, the cyclic GC's full collections stop walking it: unfrozen, one ran every
+    # ~10 dashboard views and took 80-100 ms of that request (docs/performance.md, issue 4).
+    gc.collect()
+    gc.freeze()
     # Outermost, so intake POSTs skip every middleware layer FastAPI adds (see ADR 1).
     uvicorn.run(
         IntakeFastPath(app_, app_),

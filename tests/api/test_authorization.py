@@ -57,6 +57,8 @@ WEB: dict[tuple[str, str], str] = {
     ("GET", "/incidents/{incident_id}/panels.fragment"): "stakeholder",
     ("GET", "/incidents/{incident_id}/timeline.fragment"): "stakeholder",
     ("GET", "/account"): "stakeholder",
+    ("GET", "/oncall"): "stakeholder",
+    ("GET", "/oncall/schedules/{schedule_id}"): "stakeholder",
     ("POST", "/account/password"): "self",
     ("POST", "/logout"): "self",
     ("GET", "/incidents/new"): "responder",
@@ -68,9 +70,17 @@ WEB: dict[tuple[str, str], str] = {
     ("POST", "/incidents/{incident_id}/roles/{role}/release"): "responder",
     ("POST", "/incidents/{incident_id}/tasks"): "responder",
     ("POST", "/incidents/{incident_id}/tasks/{task_id}"): "responder",
+    ("POST", "/incidents/{incident_id}/mobilise"): "responder",
+    ("POST", "/incidents/{incident_id}/merge"): "responder",
+    # Overrides: responders, as in the API (deleting is a POST: HTML forms cannot DELETE).
+    ("POST", "/oncall/schedules/{schedule_id}/overrides"): "responder",
+    ("POST", "/oncall/schedules/{schedule_id}/overrides/{override_id}/delete"): "responder",
     ("GET", "/admin/users"): "admin",
     ("POST", "/admin/users"): "admin",
     ("POST", "/admin/users/{user_id}/active"): "admin",
+    ("POST", "/admin/users/{user_id}/password"): "admin",
+    ("POST", "/admin/teams"): "admin",
+    ("POST", "/admin/teams/{team_id}"): "admin",
 }
 
 # The least role each /api/v1 route needs. "self" = any signed-in user, acting on their own
@@ -433,12 +443,15 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
     task = client.post(
         f"/api/v1/incidents/{inc['id']}/tasks", json={"title": "t"}, headers=admin
     ).json()
+    team = client.post("/api/v1/teams", json={"name": "web team"}, headers=admin).json()
     return {
         **WEB_PARAMS,
+        **oncall_objects(client, world),
         "incident_id": inc["id"],
         "task_id": task["id"],
         "service_id": world.checkout_id,
         "user_id": world.responder_id,
+        "team_id": team["id"],
     }
 
 
@@ -447,7 +460,8 @@ def _web_state(client: TestClient, world: World, incident_id: int) -> tuple[Any,
     inc = client.get(f"/api/v1/incidents/{incident_id}", headers=admin).json()
     events = client.get(f"/api/v1/incidents/{incident_id}/timeline", headers=admin).json()
     users = client.get("/api/v1/users", headers=admin).json()["items"]
-    return inc, events, users
+    teams = client.get("/api/v1/teams", headers=admin).json()["items"]
+    return inc, events, users, teams
 
 
 def test_web_pages_send_anonymous_visitors_to_sign_in(client: TestClient, world: World) -> None:

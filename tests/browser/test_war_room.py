@@ -2,8 +2,9 @@
 
 One story, in order: sign in; an event sent to the intake appears on the open dashboard without
 a reload; open it; acknowledge; take the commander role; add a task; a second person sees a
-note arrive live; resolve; an alert whose summary is a <script> shows as text. Screenshots of
-the main pages go to test-artifacts/screenshots/ (dashboard and incident also to docs/).
+note arrive live; resolve; an alert whose summary is a <script> shows as text; who is on call.
+Screenshots of the main pages go to test-artifacts/screenshots/ (dashboard, incident and on
+call also to docs/).
 """
 
 from __future__ import annotations
@@ -167,13 +168,22 @@ def test_an_incident_commanded_live_from_two_browsers(
     )
     ada.screenshot(path=str(screenshots / "services.png"), full_page=True)
 
+    # On call: who is on call now on the demo's schedules, then one schedule's week.
+    ada.goto("/oncall")
+    expect(ada.get_by_role("heading", name="On call", exact=True)).to_be_visible()
+    expect(ada.locator("table.oncall")).to_contain_text("Platform primary")
+    ada.screenshot(path=str(screenshots / "oncall.png"), full_page=True)
+    ada.get_by_role("link", name="Platform primary").click()
+    expect(ada.locator("table.rota tbody tr")).to_have_count(7)
+    ada.screenshot(path=str(screenshots / "schedule.png"), full_page=True)
+
     # Keyboard: the skip link is the first stop and takes focus to the content.
     ada.goto("/")
     ada.keyboard.press("Tab")
     assert ada.evaluate("document.activeElement.textContent") == "Skip to content"
 
     assert problems == [], problems
-    for name in ("dashboard.png", "incident.png"):
+    for name in ("dashboard.png", "incident.png", "oncall.png"):
         shutil.copyfile(screenshots / name, README_SCREENSHOTS / name)
     ada.context.close()
     lena.context.close()

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.api.test_authorization import PUBLIC, WEB
+from tests.oncall.helpers import oncall_objects
 from tests.web.conftest import Browser, Web
 from tests.web.helpers import declared
 from warroom.app import create_app
@@ -72,12 +73,16 @@ def _objects(web: Web) -> dict[str, Any]:
         f"/api/v1/incidents/{incident_id}/tasks", json={"title": "check"}, headers=web.world.auth()
     )
     return {
+        **oncall_objects(web.base, web.world),
         "incident_id": incident_id,
         "task_id": task.json()["id"],
         "action": "acknowledge",
         "role": "commander",
         "service_id": web.world.checkout_id,
         "user_id": web.world.stakeholder_id,
+        "team_id": web.base.post(
+            "/api/v1/teams", json={"name": "probe team"}, headers=web.world.auth("admin")
+        ).json()["id"],
     }
 
 

@@ -29,7 +29,8 @@ class Alert(Base):
             sqlite_where=text("status <> 'resolved'"),
             postgresql_where=text("status <> 'resolved'"),
         ),
-        Index("ix_alerts_incident", "incident_id"),
+        # An incident's newest alerts, a LIMITed walk down the index (migration 0004).
+        Index("ix_alerts_incident_id", "incident_id", "id"),
         Index("ix_alerts_service_created", "service_id", "created_at"),
         Index("ix_alerts_status_id", "status", "id"),
     )

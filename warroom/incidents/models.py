@@ -29,6 +29,8 @@ incident_services = Table(
     Base.metadata,
     Column("incident_id", ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
     Column("service_id", ForeignKey("services.id", ondelete="CASCADE"), primary_key=True),
+    # The incidents of a service (filters, the service page); the key serves the other way.
+    Index("ix_incident_services_service", "service_id", "incident_id"),
 )
 
 
@@ -87,6 +89,8 @@ class IncidentRole(Base):
     __table_args__ = (
         UniqueConstraint("incident_id", "role"),
         CheckConstraint(f"role IN {ROLE_NAMES!r}", name="role"),
+        # "Mine": the incidents where a user holds a role.
+        Index("ix_incident_roles_user", "user_id", "incident_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
@@ -116,7 +120,11 @@ class TimelineEvent(Base):
     """Append-only: nothing updates or deletes these rows; the UI, review and metrics read them."""
 
     __tablename__ = "timeline_events"
-    __table_args__ = (Index("ix_timeline_incident_id", "incident_id", "id"),)
+    __table_args__ = (
+        Index("ix_timeline_incident_id", "incident_id", "id"),
+        # The last event of one kind per incident (the SLA restart at a priority change).
+        Index("ix_timeline_incident_kind", "incident_id", "kind", "at"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -6,16 +6,38 @@ the one FastAPI app.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+# Paths that are never pages: an unknown one keeps the API's JSON error even for a browser.
+NOT_PAGES = ("/api", "/integrations", "/v2", "/calendar", "/act", "/static")
+
+
+def wants_page(path: str, accept: str) -> bool:
+    """Whether a 404 for this request should be an HTML page: a browser (it asks for HTML)
+    on a path outside the API, the intake endpoints, the feeds and the static files."""
+    if "text/html" not in accept.lower():
+        return False
+    return not any(path == p or path.startswith(p + "/") for p in NOT_PAGES)
+
 
 def install(app: FastAPI) -> None:
     # Imported here so that importing warroom.web.models (the tables) stays cheap.
-    from warroom.web import account, actions, live, pages  # noqa: F401 - they register routes
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from warroom.web import (  # noqa: F401 - they register routes
+        account,
+        actions,
+        live,
+        oncall_pages,
+        pages,
+        teams_admin,
+    )
     from warroom.web.account import login_redirect
     from warroom.web.auth import LoginRequired, PageError
     from warroom.web.headers import SecurityHeaders
@@ -36,4 +58,25 @@ def install(app: FastAPI) -> None:
         context: dict[str, Any] = {"title": title, "message": exc.message, "status": exc.status}
         return render(request, "error.html", context, status=exc.status, headers=exc.headers)
 
+    # warroom.errors installed the JSON handler first; it still answers API clients.
+    json_handler = app.exception_handlers[StarletteHTTPException]
+
+    async def _not_found(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404 and wants_page(
+            request.url.path, request.headers.get("accept", "")
+        ):
+            context = {
+                "title": "Not found",
+                "message": "There is no such page.",
+                "status": 404,
+            }
+            # render() reads the session from the database: off the event loop.
+            return await run_in_threadpool(render, request, "error.html", context, 404)
+        response = json_handler(request, exc)
+        if inspect.isawaitable(response):
+            response = await response
+        return response
+
+    app.add_exception_handler(StarletteHTTPException, _not_found)
     app.add_middleware(SecurityHeaders)

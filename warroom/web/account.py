@@ -1,4 +1,5 @@
-"""Signing in and out, one's own account (password), and the admins' user management page."""
+"""Signing in and out, one's own account (password), and the admins' user management page
+(create, deactivate, set someone's password)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ from warroom.web.sessions import (
     end_user_sessions,
     new_token,
     safe_next,
+    set_password,
     start_session,
 )
 
@@ -304,6 +306,33 @@ def admin_set_active(request: Request, user_id: int, posted: AdminPost) -> Respo
         name = user.username
     state = "reactivated" if active else "deactivated; their sessions were ended"
     return _users_page(request, notice=f"User {name} {state}.")
+
+
+@router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
+def admin_set_password(request: Request, user_id: int, posted: AdminPost) -> Response:
+    """Set or reset someone's password (a forgotten one, a new colleague's first one)."""
+    # Passwords as typed: spaces at either end are part of them.
+    new, confirm = (posted.form.get(k) for k in ("password", "confirm_password"))
+    if not isinstance(new, str) or not new or new != confirm:
+        return _users_page(request, error="Type the new password twice, the same.", status=422)
+    now = datetime.now(UTC)
+    try:
+        with _db(request).session() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                raise PageError(404, f"There is no user {user_id}.", title="Not found")
+            own = user_id == posted.user.user_id
+            ended = set_password(
+                session, user, new, now, keep_session_id=posted.user.session_id if own else None
+            )
+            name = user.username
+    except PasswordError as exc:
+        message = str(exc)
+        return _users_page(request, error=message[:1].upper() + message[1:] + ".", status=422)
+    ended_text = f"{ended} session{'s' if ended != 1 else ''} of theirs ended" if ended else ""
+    return _users_page(
+        request, notice=f"Password of {name} set" + (f"; {ended_text}." if ended_text else ".")
+    )
 
 
 def login_redirect(next_path: str) -> RedirectResponse:

@@ -1,5 +1,6 @@
-"""The forms of the war room and the declare page: each calls the incident service, then
-redirects back (post/redirect/get), or shows the page again with the service's refusal."""
+"""The forms of the war room and the declare page: each calls the incident service (or paging's
+mobilise), then redirects back (post/redirect/get), or shows the page again with the service's
+refusal."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from warroom.db.engine import Database
+from warroom.engine import paging
+from warroom.engine.runner import action_links
 from warroom.errors import ApiError
 from warroom.incidents import service as incidents
 from warroom.incidents.logic import ACTIONS
@@ -292,3 +295,85 @@ def update_task(
         ),
         "#tasks",
     )
+
+
+# --- mobilise and merge ----------------------------------------------------------------------
+
+
+def _ids(posted: Posted, name: str) -> list[int] | None:
+    """The ids ticked in a list of checkboxes; None if one is not an id."""
+    ids = [to_int(v, 1) for v in posted.texts(name) if v]
+    return None if None in ids else [i for i in ids if i is not None]
+
+
+@router.post("/incidents/{incident_id}/mobilise", response_class=HTMLResponse)
+def mobilise(request: Request, incident_id: int, posted: ResponderPost) -> Response:
+    """Page more people: named users, whole teams, whoever is on call on schedules."""
+    user_ids, team_ids = _ids(posted, "user_ids"), _ids(posted, "team_ids")
+    schedule_ids = _ids(posted, "schedule_ids")
+    message = posted.text("message")
+    if user_ids is None or team_ids is None or schedule_ids is None:
+        return _invalid(request, incident_id, posted, "Choose people, teams or schedules.")
+    if len(message) > REASON_MAX:
+        return _invalid(
+            request, incident_id, posted, f"The message is longer than {REASON_MAX} characters."
+        )
+    # The same signed acknowledge/resolve links as the engine's pages, made with the app secret.
+    links = action_links(request.app.state.settings, request.app.state.secret)
+    response = _change(
+        request,
+        incident_id,
+        posted,
+        lambda s, now: paging.mobilise(
+            s,
+            incident_id,
+            _actor(posted.user),
+            now,
+            user_ids=user_ids,
+            team_ids=team_ids,
+            schedule_ids=schedule_ids,
+            message=message,
+            link_maker=links,
+        ),
+        "#messages",
+    )
+    wake = getattr(request.app.state, "wake", None)
+    if wake is not None and response.status_code == 303:
+        wake()  # this process's engine delivers the new messages now, not at its next poll
+    return response
+
+
+@router.post("/incidents/{incident_id}/merge", response_class=HTMLResponse)
+def merge(request: Request, incident_id: int, posted: ResponderPost) -> Response:
+    """Fold this incident (a duplicate) into another; the page of the survivor follows."""
+    typed = posted.text("into_number").lstrip("#") or posted.text("into_id")
+    into_id = to_int(typed, 1)
+    reason = posted.text("merge_reason")
+    if into_id is None:
+        return _invalid(
+            request,
+            incident_id,
+            posted,
+            "Choose the incident this one duplicates, or type its number.",
+        )
+    if not reason or len(reason) > REASON_MAX:
+        return _invalid(
+            request,
+            incident_id,
+            posted,
+            "Say why they are one incident; it goes on both timelines.",
+        )
+    try:
+        with _db(request).session() as session:
+            survivor = incidents.merge(
+                session, incident_id, into_id, _actor(posted.user), datetime.now(UTC), reason
+            )
+            survivor_id = survivor.id
+    except ApiError as exc:
+        # An unknown target is a slip in the form (422 here); an unknown incident being merged
+        # still gives the 404 page, since showing the war room again looks it up.
+        status = 422 if exc.status == 404 else exc.status
+        return war_room_page(
+            request, incident_id, error=exc.message, status=status, form=_typed(posted)
+        )
+    return _back(survivor_id)

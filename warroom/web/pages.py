@@ -1,4 +1,4 @@
-"""The read pages: dashboard, war room, declare form, alerts, services, teams, and their fragments.
+"""The read pages: dashboard, war room, declare form, alerts, services, and their fragments.
 
 Fragments are the parts of a page the live script swaps in after a change; they render from
 the same templates as the full page, so the two cannot drift apart.
@@ -6,6 +6,7 @@ the same templates as the full page, so the two cannot drift apart.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -18,7 +19,7 @@ from warroom.db.engine import Database
 from warroom.incidents.models import INCIDENT_STATUSES
 from warroom.incidents.service import get_incident
 from warroom.web import queries
-from warroom.web.auth import Responder, Viewer
+from warroom.web.auth import Responder, Viewer, current_user
 from warroom.web.render import render
 from warroom.web.router import router, to_int
 
@@ -45,12 +46,16 @@ def dashboard_filter(request: Request) -> queries.DashboardFilter:
         service_id=to_int(params.get("service"), 1),
         priority=to_int(params.get("priority"), 1, 5),
         mine=params.get("mine") == "1",
+        on_call=params.get("oncall") == "1",
     )
 
 
 def _dashboard_context(request: Request, user_id: int, now: datetime) -> dict[str, Any]:
     f = dashboard_filter(request)
     with _db(request).read_session() as session:
+        if f.on_call:
+            # Asked at each render (and live refresh): handoffs change who is on call.
+            f = replace(f, policy_ids=queries.on_call_policy_ids(session, user_id, now))
         board = queries.dashboard(session, f, user_id, now)
         services = queries.service_refs(session)
         version = queries.version_tag(queries.dashboard_version(session))
@@ -80,11 +85,31 @@ def dashboard_fragment(request: Request, me: Viewer) -> HTMLResponse:
 # --- the war room ----------------------------------------------------------------------------
 
 
-def war_room_context(request: Request, incident_id: int, now: datetime) -> dict[str, Any]:
+def war_room_context(
+    request: Request, incident_id: int, now: datetime, forms: bool = False
+) -> dict[str, Any]:
+    """What the war room shows; with `forms`, also the choices of the mobilise and merge forms
+    (only for people who may use them: they cost a few queries and an on-call computation)."""
+    me = current_user(request)
     with _db(request).read_session() as session:
         room = queries.war_room(session, incident_id, now)
         version = queries.version_tag(queries.incident_version(session, incident_id))
-    return {"room": room, "incident": room.incident, "version": version}
+        messages, message_total = queries.messages_of(session, incident_id)
+        context: dict[str, Any] = {
+            "room": room,
+            "incident": room.incident,
+            "version": version,
+            "participants": queries.participants(session, incident_id),
+            "messages": messages,
+            "message_total": message_total,
+        }
+        if forms and me is not None and me.role in ("responder", "admin"):
+            context.update(
+                merge_targets=queries.merge_targets(session, incident_id),
+                teams=queries.team_refs(session),
+                schedules=queries.schedule_choices(session, now),
+            )
+    return context
 
 
 def war_room_page(
@@ -96,7 +121,7 @@ def war_room_page(
 ) -> HTMLResponse:
     """The war room, also re-rendered with the error of a refused form and what was typed."""
     now = now_utc()
-    context = war_room_context(request, incident_id, now)
+    context = war_room_context(request, incident_id, now, forms=True)
     context.update(error=error, form=form or {})
     return render(request, "incident.html", context, status=status, now=now)
 
@@ -237,10 +262,3 @@ def service_page(request: Request, service_id: int, me: Viewer) -> HTMLResponse:
         for integ in page.integrations
     ]
     return render(request, "service.html", {"page": page, "integrations": shown})
-
-
-@router.get("/teams", response_class=HTMLResponse)
-def teams_page(request: Request, me: Viewer) -> HTMLResponse:
-    with _db(request).read_session() as session:
-        rows = queries.teams(session)
-    return render(request, "teams.html", {"rows": rows})

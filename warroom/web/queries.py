@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from warroom.alerts.models import Alert
@@ -29,6 +29,7 @@ from warroom.incidents.models import (
 )
 from warroom.incidents.service import ROLE_LABELS, get_incident
 from warroom.incidents.sla import Clock, clocks
+from warroom.notify.models import Notification
 
 DASHBOARD_LIMIT = 200
 TIMELINE_LIMIT = 300
@@ -53,6 +54,9 @@ class DashboardFilter:
     service_id: int | None = None
     priority: int | None = None
     mine: bool = False
+    # "I am on call": the page sets policy_ids (see on_call_policy_ids) from the session.
+    on_call: bool = False
+    policy_ids: frozenset[int] | None = None
 
     def statuses(self) -> tuple[str, ...]:
         return OPEN_STATUSES if self.status == "open" else (self.status,)
@@ -140,6 +144,8 @@ def _filtered(
         query = query.where(
             Incident.id.in_(select(IncidentRole.incident_id).where(IncidentRole.user_id == user_id))
         )
+    if f.policy_ids is not None:
+        query = query.where(_paged_through(list(f.policy_ids)))
     return query
 
 
@@ -340,7 +346,13 @@ def tasks_of(session: Session, incident_id: int) -> list[TaskRow]:
 
 
 def alerts_of(session: Session, incident_id: int) -> tuple[list[AlertRow], int]:
-    total = session.scalar(select(func.count()).where(Alert.incident_id == incident_id)) or 0
+    """The newest alerts of an incident and how many it has.
+
+    A storm has tens of thousands: the rows are a LIMITed walk down (incident_id, id), and the
+    total is the incident's stored alert_count, never a count over the alerts table. Below the
+    limit the rows are all of them, so the total is exact there (an incident merged into another
+    keeps its old alert_count but no longer has the alerts).
+    """
     rows = session.execute(
         select(Alert, Service.id, Service.name)
         .join(Service, Service.id == Alert.service_id)
@@ -348,7 +360,11 @@ def alerts_of(session: Session, incident_id: int) -> tuple[list[AlertRow], int]:
         .order_by(Alert.id.desc())
         .limit(INCIDENT_ALERTS_LIMIT)
     ).all()
-    return [AlertRow(a, Ref(sid, name)) for a, sid, name in rows], int(total)
+    found = [AlertRow(a, Ref(sid, name)) for a, sid, name in rows]
+    if len(found) < INCIDENT_ALERTS_LIMIT:
+        return found, len(found)
+    stored = session.scalar(select(Incident.alert_count).where(Incident.id == incident_id)) or 0
+    return found, max(int(stored), len(found))
 
 
 def timeline_of(
@@ -595,3 +611,240 @@ def dashboard_version(session: Session) -> tuple[object, ...]:
 def version_tag(version: object) -> str:
     """A short opaque tag of a version stamp, to put in a page and compare with the stream's."""
     return hashlib.sha256(repr(version).encode()).hexdigest()[:16]
+
+
+# --- the war room: people, sent messages, merge targets, mobilise choices ------------------------
+
+MESSAGES_LIMIT = 100
+MERGE_TARGETS_LIMIT = 100
+# Timeline events whose `after` names the people a page went to (even those with no contact
+# method, who get no notification row).
+_PAGING_EVENTS = ("escalated", "mobilised")
+
+
+@dataclass
+class Participant:
+    """Someone involved in an incident, and how."""
+
+    person: Ref
+    roles: list[str] = field(default_factory=list)  # labels of the roles they hold
+    tasks: int = 0  # tasks they own
+    acted: bool = False  # did something recorded on the timeline
+    paged: bool = False  # was paged or mobilised
+
+
+def participants(session: Session, incident_id: int) -> list[Participant]:
+    """Role holders first (in the order of the roles), then everyone else by name."""
+    found: dict[int, Participant] = {}
+
+    def of(uid: int) -> Participant:
+        if uid not in found:
+            found[uid] = Participant(Ref(uid, ""))
+        return found[uid]
+
+    for uid, role in session.execute(
+        select(IncidentRole.user_id, IncidentRole.role).where(
+            IncidentRole.incident_id == incident_id
+        )
+    ):
+        of(uid).roles.append(role)
+    for owner, count in session.execute(
+        select(Task.owner_id, func.count())
+        .where(Task.incident_id == incident_id, Task.owner_id.is_not(None))
+        .group_by(Task.owner_id)
+    ):
+        if owner is not None:
+            of(owner).tasks = int(count)
+    for actor in session.scalars(
+        select(TimelineEvent.actor_id)
+        .where(
+            TimelineEvent.incident_id == incident_id,
+            TimelineEvent.actor_type == "user",
+            TimelineEvent.actor_id.is_not(None),
+        )
+        .distinct()
+    ):
+        if actor is not None:
+            of(actor).acted = True
+    paged: set[int] = set(
+        session.scalars(
+            select(Notification.user_id)
+            .where(Notification.incident_id == incident_id, Notification.user_id.is_not(None))
+            .distinct()
+        )
+    )
+    for after in session.scalars(
+        select(TimelineEvent.after).where(
+            TimelineEvent.incident_id == incident_id, TimelineEvent.kind.in_(_PAGING_EVENTS)
+        )
+    ):
+        ids = (after or {}).get("user_ids") or []
+        paged.update(u for u in ids if isinstance(u, int))
+    for uid in paged:
+        of(uid).paged = True
+    if not found:
+        return []
+    names = {
+        uid: name or username
+        for uid, name, username in session.execute(
+            select(User.id, User.name, User.username).where(User.id.in_(list(found)))
+        )
+    }
+    order = list(ROLE_LABELS)
+    ranked: list[tuple[int, str, int, Participant]] = []
+    for uid, p in found.items():
+        if uid not in names:
+            continue  # a timeline actor whose user was deleted since: the timeline names them
+        roles = sorted(p.roles, key=order.index)
+        p.person = Ref(uid, names[uid])
+        p.roles = [ROLE_LABELS[r] for r in roles]
+        rank = order.index(roles[0]) if roles else len(order)
+        ranked.append((rank, names[uid].lower(), uid, p))
+    ranked.sort(key=lambda item: item[:3])
+    return [p for *_, p in ranked]
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One notification of an incident as the page shows it: never its address, text or
+    action links (signed links that act as the person they were sent to)."""
+
+    id: int
+    person: Ref | None
+    channel: str
+    kind: str
+    status: str
+    attempts: int
+    last_error: str
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime
+
+
+def messages_of(
+    session: Session, incident_id: int, limit: int = MESSAGES_LIMIT
+) -> tuple[list[MessageRow], int]:
+    """The newest notifications of an incident (along ix_notifications_incident) and the total."""
+    total = session.scalar(select(func.count()).where(Notification.incident_id == incident_id))
+    rows = session.execute(
+        select(
+            Notification.id,
+            Notification.user_id,
+            User.name,
+            User.username,
+            Notification.channel,
+            Notification.kind,
+            Notification.status,
+            Notification.attempts,
+            Notification.last_error,
+            Notification.created_at,
+            Notification.sent_at,
+            Notification.next_attempt_at,
+        )
+        .outerjoin(User, User.id == Notification.user_id)
+        .where(Notification.incident_id == incident_id)
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    ).all()
+    found = [
+        MessageRow(
+            r.id,
+            Ref(r.user_id, r.name or r.username) if r.username is not None else None,
+            r.channel,
+            r.kind,
+            r.status,
+            r.attempts,
+            r.last_error,
+            r.created_at,
+            r.sent_at,
+            r.next_attempt_at,
+        )
+        for r in rows
+    ]
+    return found, int(total or 0)
+
+
+def merge_targets(
+    session: Session, incident_id: int, limit: int = MERGE_TARGETS_LIMIT
+) -> list[Ref]:
+    """Open incidents other than this one, newest first: where a duplicate can be merged."""
+    return [
+        Ref(iid, title)
+        for iid, title in session.execute(
+            select(Incident.id, Incident.title)
+            .where(Incident.status.in_(OPEN_STATUSES), Incident.id != incident_id)
+            .order_by(Incident.id.desc())
+            .limit(limit)
+        )
+    ]
+
+
+def team_refs(session: Session) -> list[Ref]:
+    return [
+        Ref(tid, name)
+        for tid, name in session.execute(select(Team.id, Team.name).order_by(Team.name))
+    ]
+
+
+@dataclass(frozen=True)
+class ScheduleChoice:
+    """A schedule to mobilise, with who it would page now (None: it cannot be computed)."""
+
+    schedule: Ref
+    on_call: list[str] | None
+
+
+def schedule_choices(session: Session, now: datetime) -> list[ScheduleChoice]:
+    """Every schedule and who is on call on it now, in the on-call service's few queries."""
+    from warroom.oncall import schedule as sch
+    from warroom.oncall import service as oncall
+
+    loaded = oncall.fetch(session, overrides_since=now)
+    names = oncall.Names(session, loaded.user_ids())
+    choices: list[ScheduleChoice] = []
+    for sid, row in sorted(loaded.rows.items(), key=lambda item: item[1].name.lower()):
+        try:
+            users: list[str] | None = [
+                names.of(u) for u in sorted(sch.on_call_at(loaded.pure(sid), now))
+            ]
+        except sch.ScheduleError:
+            users = None
+        choices.append(ScheduleChoice(Ref(sid, row.name), users))
+    return choices
+
+
+# --- "I am on call" ------------------------------------------------------------------------------
+
+
+def on_call_policy_ids(session: Session, user_id: int, now: datetime) -> frozenset[int]:
+    """Escalation policies with a step that would page this user now: one naming them, a team
+    of theirs, or a schedule they are on call on (overrides included).
+
+    Asked of the on-call service's resolve_steps, so it answers exactly as paging would.
+    """
+    from warroom.oncall.models import EscalationStep, EscalationTarget
+    from warroom.oncall.service import resolve_steps
+
+    steps = session.execute(
+        select(EscalationStep.id, EscalationStep.policy_id).order_by(EscalationStep.id)
+    ).all()
+    if not steps:
+        return frozenset()
+    targets: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for step_id, kind, ident in session.execute(
+        select(EscalationTarget.step_id, EscalationTarget.target_type, EscalationTarget.target_id)
+    ):
+        targets[step_id].append((kind, ident))
+    resolved = resolve_steps(session, [targets[step_id] for step_id, _ in steps], now)
+    return frozenset(
+        policy_id for (_, policy_id), users in zip(steps, resolved, strict=True) if user_id in users
+    )
+
+
+def _paged_through(policy_ids: list[int]) -> ColumnElement[bool]:
+    """Incidents paging through one of these policies, or affecting a service that does."""
+    return Incident.escalation_policy_id.in_(policy_ids) | Incident.id.in_(
+        select(incident_services.c.incident_id)
+        .join(Service, Service.id == incident_services.c.service_id)
+        .where(Service.escalation_policy_id.in_(policy_ids))
+    )

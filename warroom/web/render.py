@@ -122,6 +122,17 @@ class Formatter:
         """The value of a datetime-local input, in the reader's zone."""
         return value.astimezone(self.zone).strftime("%Y-%m-%dT%H:%M") if value else ""
 
+    def in_zone(self, value: datetime | None, zone: str) -> str:
+        """A day and time in another zone (a schedule's), with the zone's abbreviation."""
+        if value is None:
+            return "—"
+        return value.astimezone(_zone(zone)).strftime("%a %d %b %H:%M %Z")
+
+    def same_offset(self, value: datetime, zone: str) -> bool:
+        """Whether the reader's clock reads the same as the zone's at this instant, so a page
+        can leave out the second time."""
+        return value.astimezone(self.zone).utcoffset() == value.astimezone(_zone(zone)).utcoffset()
+
 
 def formatter(time_zone: str, now: datetime) -> Formatter:
     return Formatter(now, _zone(time_zone))

@@ -293,3 +293,14 @@ def change_password(
     user.password_hash = hash_password(new)
     # Whoever else held a session (a lost phone, a shared machine) is signed out now.
     return end_user_sessions(session, user.id, now, keep_session_id=signed_in.session_id)
+
+
+def set_password(
+    session: Session, user: User, new: str, now: datetime, keep_session_id: int | None = None
+) -> int:
+    """An admin sets or resets someone's password: no current password asked, every session
+    of that user ended (but `keep_session_id`, the admin's own when it is their account), so
+    whoever held the old password is out at once. Returns how many sessions were ended."""
+    check_new_password(new)
+    user.password_hash = hash_password(new)
+    return end_user_sessions(session, user.id, now, keep_session_id=keep_session_id)
