@@ -11,7 +11,7 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.alerts.models import ALERT_STATUSES, SEVERITIES, Alert
+from warroom.alerts.models import ALERT_STATUSES, SEVERITIES, Alert, of_incident
 from warroom.api.deps import Principal, ReadDB, Reader, Responder, WriteDB
 from warroom.api.paging import check_range, page
 from warroom.api.schemas import (
@@ -89,7 +89,7 @@ def list_alerts(
     if service_id is not None:
         query = query.where(Alert.service_id == service_id)
     if incident_id is not None:
-        query = query.where(Alert.incident_id == incident_id)
+        query = of_incident(query, incident_id)  # page() adds the id order after incident_id's
     if since:
         query = query.where(Alert.created_at >= since)
     if until:

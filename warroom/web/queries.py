@@ -1,7 +1,8 @@
 """What the pages read: one query per kind of thing on a page, batched by id (never one per row).
 
 Lists are bounded (a page shows at most a few hundred rows) and ordered along an index:
-open incidents by (status, priority, triggered_at), timelines by (incident_id, id), alerts by id.
+open incidents by (status, priority, triggered_at), timelines by (incident_id, id), alerts by id
+and an incident's alerts by (incident_id, id).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
-from warroom.alerts.models import Alert
+from warroom.alerts.models import Alert, of_incident
 from warroom.catalog.models import Integration, Service, Team, User, service_dependencies
 from warroom.errors import ApiError
 from warroom.incidents.logic import ACTIONS, Lifecycle, TransitionError, transition
@@ -348,17 +349,14 @@ def tasks_of(session: Session, incident_id: int) -> list[TaskRow]:
 def alerts_of(session: Session, incident_id: int) -> tuple[list[AlertRow], int]:
     """The newest alerts of an incident and how many it has.
 
-    A storm has tens of thousands: the rows are a LIMITed walk down (incident_id, id), and the
-    total is the incident's stored alert_count, never a count over the alerts table. Below the
-    limit the rows are all of them, so the total is exact there (an incident merged into another
-    keeps its old alert_count but no longer has the alerts).
+    A storm has tens of thousands: the rows are a LIMITed walk down (incident_id, id) (see
+    of_incident), and the total is the incident's stored alert_count, never a count over the
+    alerts table. Below the limit the rows are all of them, so the total is exact there (an
+    incident merged into another keeps its old alert_count but no longer has the alerts).
     """
+    query = select(Alert, Service.id, Service.name).join(Service, Service.id == Alert.service_id)
     rows = session.execute(
-        select(Alert, Service.id, Service.name)
-        .join(Service, Service.id == Alert.service_id)
-        .where(Alert.incident_id == incident_id)
-        .order_by(Alert.id.desc())
-        .limit(INCIDENT_ALERTS_LIMIT)
+        of_incident(query, incident_id).order_by(Alert.id.desc()).limit(INCIDENT_ALERTS_LIMIT)
     ).all()
     found = [AlertRow(a, Ref(sid, name)) for a, sid, name in rows]
     if len(found) < INCIDENT_ALERTS_LIMIT:
@@ -437,7 +435,7 @@ def search_alerts(
     if f.service_id is not None:
         query = query.where(Alert.service_id == f.service_id)
     if f.incident_id is not None:
-        query = query.where(Alert.incident_id == f.incident_id)
+        query = of_incident(query, f.incident_id)
     if f.before is not None:
         query = query.where(Alert.id < f.before)
     rows = list(session.execute(query.order_by(Alert.id.desc()).limit(limit + 1)))
