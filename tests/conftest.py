@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from tests.pgserver import PostgresServer
+from tests.pgserver import PostgresServer, create_postgres_database, drop_postgres_database
 from warroom.app import create_app
 from warroom.catalog import service as catalog
 from warroom.catalog.models import Integration
@@ -45,6 +45,22 @@ def postgres_base_url() -> Iterator[str]:
         yield url
     finally:
         server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the test's own, not yet migrated: a new SQLite file, or a new
+    database on the test PostgreSQL server (the shared one is truncated by other tests) for
+    tests that start real processes or run migrations themselves."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/own/warroom.db"
+        return
+    base: str = request.getfixturevalue("postgres_base_url")
+    url, name = create_postgres_database(base)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(base, name)
 
 
 @pytest.fixture(scope="session")

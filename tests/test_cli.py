@@ -6,7 +6,6 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import uvicorn
@@ -15,7 +14,7 @@ from sqlalchemy import inspect, select
 from typer.testing import CliRunner
 
 from tests.conftest import World, count_rows
-from tests.e2e.server import create_postgres_database, drop_postgres_database, free_port
+from tests.e2e.server import free_port
 from warroom.app import create_app
 from warroom.catalog.models import Integration, User
 from warroom.cli import app as cli
@@ -32,24 +31,10 @@ def warroom(db_url: str, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database no migration has touched yet."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/fresh/warroom.db"
-        return
-    base: str = request.getfixturevalue("postgres_base_url")
-    url, name = create_postgres_database(base)
-    try:
-        yield url
-    finally:
-        drop_postgres_database(base, name)
-
-
-def test_migrate_creates_the_schema_and_is_idempotent(empty_db_url: str) -> None:
-    code, out, _ = warroom(empty_db_url, "migrate")
+def test_migrate_creates_the_schema_and_is_idempotent(own_database_url: str) -> None:
+    code, out, _ = warroom(own_database_url, "migrate")
     assert code == 0 and out.strip() == "database is up to date"
-    db = Database(empty_db_url)
+    db = Database(own_database_url)
     try:
         tables = set(inspect(db.engine).get_table_names())
         assert {
@@ -63,7 +48,7 @@ def test_migrate_creates_the_schema_and_is_idempotent(empty_db_url: str) -> None
         assert count_rows(db, "users") == 0
     finally:
         db.dispose()
-    code, out, _ = warroom(empty_db_url, "migrate")
+    code, out, _ = warroom(own_database_url, "migrate")
     assert code == 0 and out.strip() == "database is up to date"
 
 

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -71,28 +70,6 @@ def _parse_banner(server: Server) -> None:
             m = INTEGRATION_LINE.match(line)
             if m:
                 server.keys[(m.group(1), m.group(2))] = m.group(3)
-
-
-def create_postgres_database(base_url: str) -> tuple[str, str]:
-    """A database of its own on the test server (the shared one is truncated by other tests)."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(base_url)
-    name = f"warroom_e2e_{uuid.uuid4().hex[:8]}"
-    admin = url.set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    return url.set(database=name).render_as_string(hide_password=False), name
-
-
-def drop_postgres_database(base_url: str, name: str) -> None:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(base_url).set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager

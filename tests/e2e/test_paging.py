@@ -25,7 +25,7 @@ from tests.e2e.paging_harness import (
     trigger,
     wait_for,
 )
-from tests.e2e.server import create_postgres_database, drop_postgres_database
+from tests.pgserver import create_postgres_database, drop_postgres_database
 from warroom.db.engine import Database
 from warroom.notify.signing import verify_webhook_signature
 
@@ -44,17 +44,9 @@ def mailbox() -> Iterator[Mailbox]:
     box.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/w.db"
-        return
-    base: str = request.getfixturevalue("postgres_base_url")
-    db_url, name = create_postgres_database(base)
-    try:
-        yield db_url
-    finally:
-        drop_postgres_database(base, name)
+@pytest.fixture
+def url(own_database_url: str) -> str:
+    return own_database_url
 
 
 def timeline(port: int, token: str, incident_id: int = 1) -> list[str]:

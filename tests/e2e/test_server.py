@@ -5,18 +5,14 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import FIXTURE_ROUTING_KEY, fixture_bytes
 from tests.e2e.server import (
     Server,
     clean_env,
-    create_postgres_database,
-    drop_postgres_database,
     run_server,
     stop,
 )
@@ -26,27 +22,14 @@ from tests.e2e.server import (
 CLEAN_EXIT = (0, -signal.SIGTERM)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/w.db"
-        return
-    base: str = request.getfixturevalue("postgres_base_url")
-    url, name = create_postgres_database(base)
-    try:
-        yield url
-    finally:
-        drop_postgres_database(base, name)
-
-
 def incidents(server: Server) -> list[dict[str, object]]:
     r = httpx.get(f"{server.base_url}/api/v1/incidents", headers=server.auth(), timeout=10)
     assert r.status_code == 200, r.text
     return sorted(r.json()["items"], key=lambda i: i["id"])  # type: ignore[no-any-return]
 
 
-def test_demo_server_takes_first_events_and_stops_cleanly(database_url: str) -> None:
-    with run_server(database_url, "--access-log") as server:
+def test_demo_server_takes_first_events_and_stops_cleanly(own_database_url: str) -> None:
+    with run_server(own_database_url, "--access-log") as server:
         # The banner gives everything needed: a token and one routing key per integration.
         assert server.token.startswith("wr_")
         assert server.password
