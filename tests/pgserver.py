@@ -31,7 +31,8 @@ def _bindir() -> Path:
     return Path(candidates[-1]).parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port nothing listens on now, on loopback."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -42,7 +43,7 @@ class PostgresServer:
         self.bindir = _bindir()
         self.root = Path(tempfile.mkdtemp(prefix="warroom-pg-"))
         self.datadir = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.as_root = os.geteuid() == 0
         self.user = "warroom"
 

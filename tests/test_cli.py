@@ -14,7 +14,7 @@ from sqlalchemy import inspect, select
 from typer.testing import CliRunner
 
 from tests.conftest import World, count_rows
-from tests.e2e.server import free_port
+from tests.pgserver import free_port
 from warroom.app import create_app
 from warroom.catalog.models import Integration, User
 from warroom.cli import app as cli

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from typing import Any
 import httpx
 from aiosmtpd.controller import Controller
 
+from tests.pgserver import free_port
 from warroom.catalog import service as catalog
 from warroom.db import migrate
 from warroom.db.engine import Database
@@ -27,12 +27,6 @@ from warroom.notify.models import ContactMethod, NotificationRule
 from warroom.oncall.models import EscalationPolicy, EscalationStep, EscalationTarget
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:

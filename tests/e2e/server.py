@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,14 +16,10 @@ from pathlib import Path
 
 import httpx
 
+from tests.pgserver import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 INTEGRATION_LINE = re.compile(r"^ {4}(\S+)\s+(pagerduty|alertmanager|generic)\s+(\S+)$")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -191,14 +192,26 @@ def test_resolve_cancels_pages_not_yet_sent(
     assert statuses == ["cancelled", "sent"]
 
 
-class _Refusing(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
-        self.send_response(404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+@contextmanager
+def receiver(status: int, delay: float = 0.0) -> Iterator[str]:
+    """A real HTTP server answering every POST with `status` after `delay` seconds."""
 
-    def log_message(self, *args: object) -> None:
-        pass
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            time.sleep(delay)
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    finally:
+        server.shutdown()
 
 
 def test_a_permanently_failing_channel_falls_back_to_the_next_method(
@@ -208,15 +221,13 @@ def test_a_permanently_failing_channel_falls_back_to_the_next_method(
     settings: Settings,
     local_outbox: list,  # type: ignore[type-arg]
 ) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with receiver(404) as url:
         policy(db, world.database_id, [(300, [("user", world.responder_id)])])
         contact(
             db,
             world.responder_id,
             "webhook",
-            f"http://127.0.0.1:{server.server_address[1]}/gone",
+            url,
             secret="s3cret",
         )
         with db.session() as s:  # a second method without a rule: the fallback
@@ -231,8 +242,6 @@ def test_a_permanently_failing_channel_falls_back_to_the_next_method(
         story = timeline(quiet_client, world)
         assert any("via webhook failed for good: HTTP 404" in m for m in story)
         assert "Notified Bob via console (page)" in story
-    finally:
-        server.shutdown()
 
 
 def test_mobilise_pages_a_team_with_a_message(
@@ -279,17 +288,6 @@ def test_mobilise_pages_a_team_with_a_message(
     )
 
 
-class _Hanging(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
-        time.sleep(3)  # longer than the test is willing to wait for the other channel
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_a_hanging_channel_does_not_hold_up_the_others(
     quiet_client: TestClient,
     world: World,
@@ -297,9 +295,8 @@ def test_a_hanging_channel_does_not_hold_up_the_others(
     settings: Settings,
     local_outbox: list,  # type: ignore[type-arg]
 ) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hanging)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    # Hangs longer than the test is willing to wait for the other channel.
+    with receiver(200, delay=3) as url:
         policy(
             db, world.database_id, [(300, [("user", world.responder_id), ("user", world.admin_id)])]
         )
@@ -307,7 +304,7 @@ def test_a_hanging_channel_does_not_hold_up_the_others(
             db,
             world.responder_id,
             "webhook",
-            f"http://127.0.0.1:{server.server_address[1]}/slow",
+            url,
             secret="s3cret",
         )
         contact(db, world.admin_id)
@@ -321,6 +318,4 @@ def test_a_hanging_channel_does_not_hold_up_the_others(
             time.sleep(0.01)
         assert len(local_outbox) == 1, "the console page must not wait for the slow webhook"
         assert time.monotonic() - started < 2
-    finally:
         engine.stop()
-        server.shutdown()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.notify.conftest import LocalHTTPServer
+from tests.pgserver import free_port
 from warroom.notify.channels import (
     TRANSPORTS,
     AppriseConfig,
@@ -86,16 +86,10 @@ class SMTPRecorder:
         return AuthResult(success=ok, handled=False, auth_data=data)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[tuple[SMTPRecorder, int]]:
     recorder = SMTPRecorder()
-    port = _free_port()
+    port = free_port()
     controller = Controller(
         recorder,
         hostname="127.0.0.1",
