@@ -166,6 +166,16 @@ def client(settings: Settings, db: Database) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture
+def quiet_client(settings: Settings, db: Database) -> Iterator[TestClient]:
+    """The app without its background paging engine: everything a request does happens in its
+    own transaction (paging starts there too), the engine only adds delivery work, and stopping
+    its PostgreSQL listener costs about a second per test. Engine tests drive the engine's clock
+    themselves; tests/api, tests/oncall, tests/intake and tests/alerts use this as `client`."""
+    with TestClient(create_app(settings, db, run_engine=False)) as test_client:
+        yield test_client
+
+
 def count_rows(db: Database, table: str) -> int:
     with db.read_session() as s:
         return int(s.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608
