@@ -795,10 +795,10 @@ class ScheduleChoice:
 def schedule_choices(session: Session, now: datetime) -> list[ScheduleChoice]:
     """Every schedule and who is on call on it now, in the on-call service's few queries."""
     from warroom.oncall import schedule as sch
-    from warroom.oncall import service as oncall
+    from warroom.oncall import schedules
 
-    loaded = oncall.fetch(session, overrides_since=now)
-    names = oncall.Names(session, loaded.user_ids())
+    loaded = schedules.fetch(session, overrides_since=now)
+    names = schedules.Names(session, loaded.user_ids())
     choices: list[ScheduleChoice] = []
     for sid, row in sorted(loaded.rows.items(), key=lambda item: item[1].name.lower()):
         try:
@@ -821,7 +821,7 @@ def on_call_policy_ids(session: Session, user_id: int, now: datetime) -> frozens
     Asked of the on-call service's resolve_steps, so it answers exactly as paging would.
     """
     from warroom.oncall.models import EscalationStep, EscalationTarget
-    from warroom.oncall.service import resolve_steps
+    from warroom.oncall.policies import resolve_steps
 
     steps = session.execute(
         select(EscalationStep.id, EscalationStep.policy_id).order_by(EscalationStep.id)

@@ -19,7 +19,7 @@ from warroom.oncall import schedule as sch
 
 VIEWS = ("week", "month")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-# The years the on-call module computes (see oncall.service.EARLIEST/LATEST), less a margin
+# The years the on-call module computes (see oncall.schedules.EARLIEST/LATEST), less a margin
 # for a month view's end.
 FIRST_YEAR, LAST_YEAR = 1970, 2198
 
