@@ -20,7 +20,7 @@ from warroom.catalog.models import Integration
 from warroom.config import Settings
 from warroom.db import migrate
 from warroom.db.engine import Database
-from warroom.db.models import Base
+from warroom.models import Base
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 # The routing key in the captured PagerDuty requests.

@@ -18,9 +18,9 @@ from warroom.errors import ApiError
 from warroom.incidents import service as incidents
 from warroom.incidents.logic import ACTIONS
 from warroom.incidents.models import ROLE_NAMES
-from warroom.web import queries
 from warroom.web.auth import PageError, Posted, ResponderPost
 from warroom.web.pages import war_room_page
+from warroom.web.queries import refs
 from warroom.web.render import parse_local, render
 from warroom.web.router import router, to_int
 from warroom.web.sessions import SignedIn
@@ -117,7 +117,7 @@ def declare(request: Request, posted: ResponderPost) -> Response:
         else:
             return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
     with _db(request).read_session() as session:
-        services = queries.service_refs(session)
+        services = refs.service_refs(session)
     return render(
         request,
         "incident_new.html",

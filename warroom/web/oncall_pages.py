@@ -22,8 +22,9 @@ from warroom.oncall import overrides, schedules, views
 from warroom.oncall import schedule as sch
 from warroom.oncall.models import OVERRIDE_KINDS
 from warroom.oncall.schemas import OverrideIn
-from warroom.web import queries, rota
+from warroom.web import rota
 from warroom.web.auth import Posted, ResponderPost, Viewer, current_user
+from warroom.web.queries import refs
 from warroom.web.render import parse_local, render
 from warroom.web.router import router, to_int
 
@@ -91,7 +92,7 @@ def schedule_context(
         names = schedules.Names(
             session, loaded.user_ids() | {o.created_by_id for o in overrides if o.created_by_id}
         )
-        people = queries.people(session)
+        people = refs.people(session)
         schedule = loaded.pure(schedule_id)
         warnings = views.schedule_warnings(row, schedule, now, names)
         problem = None
