@@ -164,7 +164,7 @@ def oncall(
     """Print who is on call on every schedule and until when, and every paging warning."""
     from datetime import datetime
 
-    from warroom.db.base import utcnow
+    from warroom.common.clock import utcnow
     from warroom.errors import ApiError
     from warroom.oncall import schedules, views
 

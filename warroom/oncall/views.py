@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.catalog.models import Service
+from warroom.common.zones import zone_named
 from warroom.errors import ApiError
 from warroom.oncall import schedule as sch
 from warroom.oncall.models import (
@@ -129,7 +129,7 @@ def overview(session: Session, at: datetime) -> tuple[list[OnCallOut], list[str]
 
 
 def _local(instant: datetime, zone: str) -> str:
-    return instant.astimezone(ZoneInfo(zone)).strftime("%a %d %b %Y %H:%M %Z")
+    return instant.astimezone(zone_named(zone)).strftime("%a %d %b %Y %H:%M %Z")
 
 
 def overview_text(at: datetime, statuses: Sequence[OnCallOut], notes: Sequence[str]) -> str:

@@ -5,12 +5,13 @@ refusal."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from warroom.common.clock import utcnow
 from warroom.db.engine import Database
 from warroom.engine import paging
 from warroom.engine.runner import action_links
@@ -56,7 +57,7 @@ def _change(
     anchor: str = "",
 ) -> Response:
     """Runs one service call in its own transaction; a refusal rolls it back and is shown."""
-    now = datetime.now(UTC)
+    now = utcnow()
     try:
         with _db(request).session() as session:
             change(session, now)
@@ -103,7 +104,7 @@ def declare(request: Request, posted: ResponderPost) -> Response:
                 incident = incidents.declare(
                     session,
                     _actor(posted.user),
-                    datetime.now(UTC),
+                    utcnow(),
                     _matrix(request),
                     title=title,
                     description=description,
@@ -366,7 +367,7 @@ def merge(request: Request, incident_id: int, posted: ResponderPost) -> Response
     try:
         with _db(request).session() as session:
             survivor = incidents.merge(
-                session, incident_id, into_id, _actor(posted.user), datetime.now(UTC), reason
+                session, incident_id, into_id, _actor(posted.user), utcnow(), reason
             )
             survivor_id = survivor.id
     except ApiError as exc:

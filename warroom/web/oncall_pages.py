@@ -8,7 +8,7 @@ its pure module, so a page says exactly what paging would do; the override forms
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +16,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from warroom.common.clock import utcnow
+from warroom.common.zones import zone_named
 from warroom.db.engine import Database
 from warroom.errors import ApiError
 from warroom.oncall import overrides, schedules, views
@@ -42,7 +44,7 @@ def _db(request: Request) -> Database:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return utcnow()
 
 
 # --- who is on call --------------------------------------------------------------------------
@@ -80,7 +82,7 @@ def schedule_context(
     tz = "mine" if params.get("tz") == "mine" else "schedule"
     with _db(request).read_session() as session:
         row = schedules.get_schedule(session, schedule_id)  # 404 for an unknown schedule
-        zone, mine = rota.zone_named(row.time_zone), rota.zone_named(me.time_zone)
+        zone, mine = zone_named(row.time_zone), zone_named(me.time_zone)
         day_zone, other = (mine, zone) if tz == "mine" else (zone, mine)
         shown = rota.period(view, rota.parse_day(params.get("start")), day_zone, now)
         loaded = schedules.fetch(session, [schedule_id], overrides_since=min(shown.since, now))
@@ -253,7 +255,7 @@ def create_override(request: Request, schedule_id: int, posted: ResponderPost) -
         # An overlap (409) names the override it clashes with; the form keeps what was typed.
         return refuse(_sentence(exc.message), exc.status)
     # Show the week the override starts in, so its effect is on the screen.
-    first_day = start.astimezone(rota.zone_named(zone)).date().isoformat()
+    first_day = start.astimezone(zone_named(zone)).date().isoformat()
     return _back(schedule_id, {"view": "week", "start": first_day}, "#overrides")
 
 

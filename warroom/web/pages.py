@@ -7,7 +7,7 @@ the same templates as the full page, so the two cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,6 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from warroom.alerts.models import ALERT_STATUSES, SEVERITIES
+from warroom.common.clock import utcnow
 from warroom.db.engine import Database
 from warroom.incidents.models import INCIDENT_STATUSES
 from warroom.incidents.service import get_incident
@@ -39,7 +40,7 @@ def _db(request: Request) -> Database:
 
 
 def now_utc() -> datetime:
-    return datetime.now(UTC)
+    return utcnow()
 
 
 # --- dashboard -------------------------------------------------------------------------------

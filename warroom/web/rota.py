@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from warroom.oncall import schedule as sch
 
@@ -68,14 +68,6 @@ class Period:
 
 
 _ONE_DAY = timedelta(days=1)
-
-
-def zone_named(name: str) -> ZoneInfo:
-    """The zone of that IANA name, or UTC for one that is unknown (a page must still render)."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
