@@ -6,10 +6,10 @@ Alerts decide; the incident side of the plan (incidents, timeline, paging) is ha
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import orjson
 from sqlalchemy import Connection, Table, bindparam, func, select, update
@@ -20,6 +20,7 @@ from warroom.alerts.logic import (
     AlertState,
     Outcome,
     ServiceRule,
+    Signal,
     Submission,
     plan_batch,
 )
@@ -28,10 +29,21 @@ from warroom.catalog.models import Integration, Service
 from warroom.incidents.bulk import AlertDecisions, apply_alert_decisions
 from warroom.incidents.logic import IncidentState, Matrix
 from warroom.incidents.models import Incident
-from warroom.intake.common import ParsedRequest
 
 KEY_CHUNK = 500
 ALERTS = cast(Table, Alert.__table__)
+
+
+class RoutedSignals(Protocol):
+    """What intake hands over for one request (intake's ParsedRequest): alerts sit below intake
+    and do not import it."""
+
+    @property
+    def source_type(self) -> str: ...
+    @property
+    def routing_key(self) -> str: ...
+    @property
+    def signals(self) -> Sequence[Signal]: ...
 
 
 @dataclass(frozen=True)
@@ -44,7 +56,7 @@ class IngestResult:
 
 
 def ingest_batch(
-    session: Session, requests: list[ParsedRequest], now: datetime, matrix: Matrix
+    session: Session, requests: Sequence[RoutedSignals], now: datetime, matrix: Matrix
 ) -> list[IngestResult]:
     """Store a batch of parsed requests in the session's transaction (the caller commits)."""
     conn = session.connection()
