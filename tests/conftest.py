@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,9 @@ from warroom.catalog.models import Integration
 from warroom.config import Settings
 from warroom.db import migrate
 from warroom.db.engine import Database
-from warroom.db.models import Base
+from warroom.models import Base
 
+REPOSITORY = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 # The routing key in the captured PagerDuty requests.
 FIXTURE_ROUTING_KEY = "R0UT1NGKEY0000000000000000000001"
@@ -29,6 +31,48 @@ FIXTURE_ROUTING_KEY = "R0UT1NGKEY0000000000000000000001"
 
 def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
+
+
+def _git_status() -> set[str] | None:
+    """`git status` of the repository as lines, or None outside a git checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=REPOSITORY,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return set(done.stdout.splitlines()) if done.returncode == 0 else None
+
+
+_STATUS_BEFORE: set[str] | None = None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _STATUS_BEFORE
+    _STATUS_BEFORE = _git_status()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A test run leaves the checkout as it found it: tests write to tmp_path or to the ignored
+    test-artifacts/, never into tracked files. New changes fail the run, naming the files."""
+    after = _git_status()
+    if _STATUS_BEFORE is None or after is None:
+        return
+    left = sorted(after - _STATUS_BEFORE)
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("")
+            reporter.write_sep(
+                "=", "the test run changed the checkout (or it was edited meanwhile)", red=True
+            )
+            for line in left:
+                reporter.write_line(f"  {line}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
@@ -163,6 +207,16 @@ def settings(db_url: str) -> Settings:
 def client(settings: Settings, db: Database) -> Iterator[TestClient]:
     app = create_app(settings, db)
     with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def quiet_client(settings: Settings, db: Database) -> Iterator[TestClient]:
+    """The app without its background paging engine: everything a request does happens in its
+    own transaction (paging starts there too), the engine only adds delivery work, and stopping
+    its PostgreSQL listener costs about a second per test. Engine tests drive the engine's clock
+    themselves; tests/api, tests/oncall, tests/intake and tests/alerts use this as `client`."""
+    with TestClient(create_app(settings, db, run_engine=False)) as test_client:
         yield test_client
 
 

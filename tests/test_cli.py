@@ -53,7 +53,7 @@ def test_migrate_creates_the_schema_and_is_idempotent(own_database_url: str) -> 
 
 
 def test_user_create_admin_with_password_then_a_token_that_works(
-    db_url: str, db: Database, settings: Settings
+    db_url: str, db: Database, quiet_client: TestClient
 ) -> None:
     code, out, err = warroom(
         db_url,
@@ -78,10 +78,10 @@ def test_user_create_admin_with_password_then_a_token_that_works(
     assert code == 0, err
     token = out.strip()
     assert token.startswith("wr_") and len(token) > 40
-    with TestClient(create_app(settings, db, run_engine=False)) as client:
-        me = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
-        assert me.status_code == 200 and me.json()["username"] == "alice"
-        assert me.json()["role"] == "admin"
+    client = quiet_client
+    me = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["username"] == "alice"
+    assert me.json()["role"] == "admin"
 
 
 def test_user_create_errors_are_clear(db_url: str, db: Database) -> None:
@@ -105,7 +105,7 @@ def test_token_for_an_unknown_user_says_how_to_create_one(db_url: str) -> None:
 
 
 def test_integration_create_prints_a_working_routing_key(
-    db_url: str, db: Database, world: World, settings: Settings
+    db_url: str, db: Database, world: World, quiet_client: TestClient
 ) -> None:
     code, out, err = warroom(
         db_url,
@@ -135,12 +135,12 @@ def test_integration_create_prints_a_working_routing_key(
         "alertmanager",
     )
     assert code == 0 and re.fullmatch(r"[0-9a-f]{32}\n", out) and out.strip() != key
-    with TestClient(create_app(settings, db, run_engine=False)) as client:
-        r = client.post(
-            f"/integrations/generic/{key}",
-            json={"summary": "Nightly backup failed", "severity": "error"},
-        )
-        assert r.status_code == 202
+    client = quiet_client
+    r = client.post(
+        f"/integrations/generic/{key}",
+        json={"summary": "Nightly backup failed", "severity": "error"},
+    )
+    assert r.status_code == 202
     assert count_rows(db, "alerts") == 1
 
 

@@ -164,21 +164,21 @@ def oncall(
     """Print who is on call on every schedule and until when, and every paging warning."""
     from datetime import datetime
 
-    from warroom.db.base import utcnow
+    from warroom.common.clock import utcnow
     from warroom.errors import ApiError
-    from warroom.oncall import service as oncall_service
+    from warroom.oncall import schedules, views
 
     instant = utcnow()
     if at is not None:
         try:
             instant = datetime.fromisoformat(at)
-            oncall_service.check_instant(instant, "--at")
+            schedules.check_instant(instant, "--at")
         except (ValueError, ApiError) as exc:
             _fail(f"--at: {getattr(exc, 'message', exc)} (e.g. 2026-11-27T09:00:00Z)")
     db = _db(database_url)
     with db.read_session() as session:
-        statuses, warnings = oncall_service.overview(session, instant)
-    typer.echo(oncall_service.overview_text(instant, statuses, warnings))
+        statuses, warnings = views.overview(session, instant)
+    typer.echo(views.overview_text(instant, statuses, warnings))
 
 
 @user_app.command("create")

@@ -88,8 +88,8 @@ def seed_oncall(
     """Two schedules (one spanning two time zones), an override, escalation policies on every
     service, and a console contact method for everyone, so a demo page is seen at once."""
     from warroom.notify.models import ContactMethod, NotificationRule
+    from warroom.oncall import overrides, policies, schedules
     from warroom.oncall import schedule as sch
-    from warroom.oncall import service as oncall
     from warroom.oncall.schemas import (
         LayerIn,
         OverrideIn,
@@ -103,7 +103,7 @@ def seed_oncall(
     uid = {name: user.id for name, user in users.items()}
     every_day = list(range(7))
     # Anchors in the past, so someone is on call from the moment the demo starts.
-    primary = oncall.create_schedule(
+    primary = schedules.create_schedule(
         session,
         ScheduleIn(
             name="Platform primary",
@@ -122,7 +122,7 @@ def seed_oncall(
     )
     # One zone per schedule: restrictions are New York wall-clock times, so the Asia-Pacific
     # window is 10:00-22:00 in Tokyo in (US) winter and 09:00-21:00 in summer.
-    sun = oncall.create_schedule(
+    sun = schedules.create_schedule(
         session,
         ScheduleIn(
             name="Follow the sun",
@@ -152,10 +152,10 @@ def seed_oncall(
     start = now.astimezone(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
     start += timedelta(days=1)
     covered = sorted(
-        sch.on_call_at(oncall.load_schedules(session, [primary.id])[primary.id], start)
+        sch.on_call_at(schedules.load_schedules(session, [primary.id])[primary.id], start)
     )
     if covered:
-        oncall.add_override(
+        overrides.add_override(
             session,
             primary.id,
             OverrideIn(
@@ -172,7 +172,7 @@ def seed_oncall(
         (platform, primary, TargetIn(type="user", id=uid["admin"])),
         (payments, sun, TargetIn(type="team", id=payments.id)),
     ):
-        policy = oncall.create_policy(
+        policy = policies.create_policy(
             session,
             PolicyIn(
                 name=f"{team.name} escalation",

@@ -7,10 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.conftest import World, count_rows
-from tests.intake import quiet_app
 from warroom.db.engine import Database
-
-client = quiet_app.client  # the app without the paging engine
 
 
 def event(client: TestClient, world: World, key: str, **extra: Any) -> dict[str, Any]:

@@ -18,7 +18,13 @@ from tests.e2e.server import ROOT, Server, run_server
 
 CHROMIUM = os.environ.get("WARROOM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-README_SCREENSHOTS = ROOT / "docs" / "screenshots"
+# The README's pictures are refreshed only on request (`./dev screenshots` sets this to
+# docs/screenshots): a test run never rewrites tracked files.
+README_SCREENSHOTS = (
+    Path(os.environ["WARROOM_README_SCREENSHOTS"])
+    if os.environ.get("WARROOM_README_SCREENSHOTS")
+    else None
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,5 +55,4 @@ def chromium(server: Server) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS

@@ -11,12 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from tests.conftest import World, count_rows, fixture_bytes
-from tests.intake import quiet_app
 from warroom.catalog.models import Service
 from warroom.db.engine import Database
 from warroom.intake.alertmanager import fingerprint
-
-client = quiet_app.client  # the app without the paging engine
 
 JSON = {"Content-Type": "application/json", "User-Agent": "Alertmanager/0.25.0"}
 FIRST = "f5b1d9f3bf0ed0b8"  # checkout-1

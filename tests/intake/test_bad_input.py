@@ -12,11 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import World, count_rows, fixture_bytes
-from tests.intake import quiet_app
 from warroom.app import RedactRoutingKeys
 from warroom.db.engine import Database
-
-client = quiet_app.client  # the app without the paging engine
 
 JSON = {"Content-Type": "application/json"}
 UNKNOWN_KEY = "0123456789abcdef0123456789abcdef"

@@ -9,10 +9,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from tests.conftest import World, count_rows
-from tests.intake import quiet_app
 from warroom.db.engine import Database
-
-client = quiet_app.client  # the app without the paging engine
 
 JSON = {"Content-Type": "application/json"}
 

@@ -13,7 +13,7 @@ from warroom.catalog.models import Service, User
 from warroom.cli import app as cli
 from warroom.db.engine import Database
 from warroom.notify.models import ContactMethod, NotificationRule
-from warroom.oncall import service as oncall
+from warroom.oncall import policies, schedules, views
 from warroom.oncall.models import EscalationPolicy, Schedule, ScheduleOverride
 from warroom.oncall.schedule import gaps
 from warroom.oncall.schemas import LayerIn, ScheduleIn
@@ -50,15 +50,15 @@ def test_demo_has_schedules_policies_and_a_console_for_everyone(db: Database) ->
         assert cover.replacement_id == ada
 
         # Follow the sun spans the day between its two layers, every hour of a week.
-        sun = oncall.load_schedules(s, [names["Follow the sun"].id])[names["Follow the sun"].id]
+        sun = schedules.load_schedules(s, [names["Follow the sun"].id])[names["Follow the sun"].id]
         assert gaps(sun, SEEDED, SEEDED + timedelta(days=7)) == []
-        statuses, warnings = oncall.overview(s, SEEDED + timedelta(days=1, hours=1))
+        statuses, warnings = views.overview(s, SEEDED + timedelta(days=1, hours=1))
         assert warnings == []
         on_primary = next(x for x in statuses if x.schedule_name == "Platform primary")
         assert [u.name for u in on_primary.on_call] == ["Ada Admin"]
         # The first step of each policy pages someone right now.
         for policy in s.scalars(select(EscalationPolicy)):
-            out = oncall.policy_outs(s, [policy], SEEDED)[0]
+            out = policies.policy_outs(s, [policy], SEEDED)[0]
             assert out.repeat == 1 and len(out.steps) == 2 and out.warnings == []
             assert out.steps[0].targets[0].type == "schedule"
             assert out.steps[0].delay_seconds == 300
@@ -68,7 +68,7 @@ def test_the_oncall_command(db: Database) -> None:
     with db.session() as s:
         demo.seed(s, now=SEEDED)
         sam = s.scalars(select(User.id).where(User.username == "sam")).one()
-        oncall.create_schedule(
+        schedules.create_schedule(
             s,
             ScheduleIn(
                 name="Weekdays",

@@ -16,7 +16,7 @@ from tests.oncall.helpers import API, make_schedule, weekly_layer
 from warroom.catalog.models import User
 from warroom.db.engine import Database
 from warroom.oncall.models import EscalationTarget
-from warroom.oncall.service import Target, resolve_targets
+from warroom.oncall.policies import Target, resolve_targets
 
 
 def team(client: TestClient, world: World, *member_ids: int) -> int:

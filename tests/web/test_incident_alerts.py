@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from tests.web.conftest import Web
-from warroom.web.queries import INCIDENT_ALERTS_LIMIT
+from warroom.web.queries.war_room_data import INCIDENT_ALERTS_LIMIT
 
 STORM = INCIDENT_ALERTS_LIMIT + 30
 

@@ -15,7 +15,7 @@ from tests.web.helpers import declared
 from warroom.db.engine import Database
 from warroom.incidents import service as incidents
 from warroom.web import live
-from warroom.web.queries import version_tag
+from warroom.web.queries.live_stamps import version_tag
 
 
 class FakeTime:

@@ -13,6 +13,7 @@ from typing import Any
 
 from warroom.incidents.logic import (
     DEFAULT_MATRIX,
+    IncidentState,
     Matrix,
     impact_for_tier,
     priority_for,
@@ -82,34 +83,6 @@ class AlertState:
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
     changed: bool = False
-
-
-@dataclass
-class IncidentState:
-    """An open incident, loaded (ref = its id) or opened in this batch (ref negative)."""
-
-    ref: int
-    service_id: int | None
-    status: str
-    impact: int
-    urgency: int
-    priority: int
-    priority_source: str
-    severity: str | None
-    alert_count: int
-    open_alerts: int
-    triggered_alerts: int
-    last_alert_at: datetime | None
-    title: str = ""
-    triggered_at: datetime | None = None
-    impact_started_at: datetime | None = None
-    acknowledged_at: datetime | None = None
-    resolved_at: datetime | None = None
-    changed: bool = False
-
-    @property
-    def is_new(self) -> bool:
-        return self.ref < 0
 
 
 @dataclass(frozen=True)

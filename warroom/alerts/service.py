@@ -1,39 +1,49 @@
-"""Load-decide-store for one group commit: the rows a batch touches, plan_batch, bulk writes."""
+"""Load-decide-store for one group commit: the rows a batch touches, plan_batch, alert writes.
+
+Alerts decide; the incident side of the plan (incidents, timeline, paging) is handed to
+:func:`warroom.incidents.bulk.apply_alert_decisions`, which owns those rows."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import orjson
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from warroom.alerts.logic import (
     OPEN_INCIDENT,
     AlertState,
-    IncidentState,
     Outcome,
     ServiceRule,
+    Signal,
     Submission,
     plan_batch,
 )
 from warroom.alerts.models import Alert
 from warroom.catalog.models import Integration, Service
-from warroom.engine.models import Timer
-from warroom.engine.paging import cancel_paging, escalation_timer_rows, wake_peers
-from warroom.incidents.logic import Matrix
-from warroom.incidents.models import Incident, TimelineEvent, incident_services
-from warroom.intake.common import ParsedRequest
+from warroom.incidents.bulk import AlertDecisions, apply_alert_decisions
+from warroom.incidents.logic import IncidentState, Matrix
+from warroom.incidents.models import Incident
 
 KEY_CHUNK = 500
 ALERTS = cast(Table, Alert.__table__)
-INCIDENTS = cast(Table, Incident.__table__)
-TIMELINE = cast(Table, TimelineEvent.__table__)
-TIMERS = cast(Table, Timer.__table__)
+
+
+class RoutedSignals(Protocol):
+    """What intake hands over for one request (intake's ParsedRequest): alerts sit below intake
+    and do not import it."""
+
+    @property
+    def source_type(self) -> str: ...
+    @property
+    def routing_key(self) -> str: ...
+    @property
+    def signals(self) -> Sequence[Signal]: ...
 
 
 @dataclass(frozen=True)
@@ -46,7 +56,7 @@ class IngestResult:
 
 
 def ingest_batch(
-    session: Session, requests: list[ParsedRequest], now: datetime, matrix: Matrix
+    session: Session, requests: Sequence[RoutedSignals], now: datetime, matrix: Matrix
 ) -> list[IngestResult]:
     """Store a batch of parsed requests in the session's transaction (the caller commits)."""
     conn = session.connection()
@@ -130,94 +140,12 @@ def ingest_batch(
 
     plan = plan_batch(submissions, open_alerts, incidents, latest, services, now, matrix)
 
-    new_ids: dict[int, int] = {}
-    if plan.new_incidents:
-        rows = [
-            {
-                "title": inc.title,
-                "status": inc.status,
-                "service_id": inc.service_id,
-                "severity": inc.severity,
-                "impact": inc.impact,
-                "urgency": inc.urgency,
-                "priority": inc.priority,
-                "priority_source": inc.priority_source,
-                "source": "alert",
-                "alert_count": inc.alert_count,
-                "impact_started_at": inc.impact_started_at,
-                "triggered_at": inc.triggered_at,
-                "last_alert_at": inc.last_alert_at,
-                "acknowledged_at": inc.acknowledged_at,
-                "resolved_at": inc.resolved_at,
-                "updated_at": now,
-                "description": "",
-                "escalation_policy_id": policies.get(inc.service_id or -1),
-            }
-            for inc in plan.new_incidents
-        ]
-        ids = (
-            conn.execute(insert(INCIDENTS).returning(inc_t.id, sort_by_parameter_order=True), rows)
-            .scalars()
-            .all()
-        )
-        new_ids = {inc.ref: real for inc, real in zip(plan.new_incidents, ids, strict=True)}
-        conn.execute(
-            insert(incident_services),
-            [
-                {"incident_id": new_ids[inc.ref], "service_id": inc.service_id}
-                for inc in plan.new_incidents
-            ],
-        )
-        # Paging starts in the same transaction as the incident: a timer due now per incident
-        # whose service has a policy; the engine is woken after commit.
-        timers = escalation_timer_rows(
-            [(new_ids[inc.ref], policies.get(inc.service_id or -1)) for inc in plan.new_incidents],
-            now,
-        )
-        if timers:
-            conn.execute(insert(TIMERS), timers)
-            wake_peers(conn)
-        unpaged = [
-            new_ids[i.ref] for i in plan.new_incidents if policies.get(i.service_id or -1) is None
-        ]
-        if unpaged:
-            conn.execute(
-                insert(TIMELINE),
-                [
-                    {
-                        "incident_id": iid,
-                        "at": now,
-                        "kind": "paging_warning",
-                        "actor_type": "system",
-                        "actor_id": None,
-                        "actor_name": "Warroom",
-                        "before": None,
-                        "after": None,
-                        "message": "Nobody is paged: the service has no escalation policy",
-                    }
-                    for iid in unpaged
-                ],
-            )
-    if plan.changed_incidents:
-        conn.execute(
-            update(INCIDENTS).where(inc_t.id == bindparam("ref")),
-            [
-                {
-                    "ref": inc.ref,
-                    "status": inc.status,
-                    "severity": inc.severity,
-                    "urgency": inc.urgency,
-                    "priority": inc.priority,
-                    "alert_count": inc.alert_count,
-                    "last_alert_at": inc.last_alert_at,
-                    "impact_started_at": inc.impact_started_at,
-                    "acknowledged_at": inc.acknowledged_at,
-                    "resolved_at": inc.resolved_at,
-                    "updated_at": now,
-                }
-                for inc in plan.changed_incidents
-            ],
-        )
+    # Incidents are stored by their owner; alerts then point at the real incident ids.
+    new_ids = apply_alert_decisions(
+        conn,
+        AlertDecisions(plan.new_incidents, plan.changed_incidents, plan.timeline, policies),
+        now,
+    )
 
     def real(ref: int | None) -> int | None:
         return None if ref is None else new_ids.get(ref, ref)
@@ -245,23 +173,6 @@ def ingest_batch(
                 for a in plan.changed_alerts
             ],
         )
-    if plan.timeline:
-        conn.execute(
-            insert(TIMELINE),
-            [
-                {
-                    **{k: v for k, v in ev.items() if k != "incident_ref"},
-                    "incident_id": real(ev["incident_ref"]),
-                }
-                for ev in plan.timeline
-            ],
-        )
-
-    stopped = [
-        inc.ref for inc in plan.changed_incidents if inc.status in ("acknowledged", "resolved")
-    ]
-    cancel_paging(conn, stopped, now)
-
     opened_by_request: dict[int, list[int]] = defaultdict(list)
     for sub_index, outcomes in enumerate(plan.outcomes):
         for o in outcomes:

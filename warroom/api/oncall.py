@@ -24,8 +24,7 @@ from warroom.db.base import utcnow
 from warroom.errors import ApiError
 from warroom.instance import secret_key
 from warroom.notify import preferences
-from warroom.oncall import feeds
-from warroom.oncall import service as oncall
+from warroom.oncall import feeds, overrides, policies, schedules, views
 from warroom.oncall.models import EscalationPolicy, Schedule, ScheduleOverride
 from warroom.oncall.schemas import (
     ContactMethodIn,
@@ -63,7 +62,7 @@ AtQuery = Annotated[datetime | None, Query(description="ISO 8601 instant; defaul
 
 
 def _instant(value: datetime | None, name: str) -> datetime:
-    return utcnow() if value is None else oncall.check_instant(value, name)
+    return utcnow() if value is None else schedules.check_instant(value, name)
 
 
 def _self_or_admin(user_id: int, principal: Reader) -> Principal:
@@ -102,39 +101,39 @@ def list_schedules(
     _: Reader, session: ReadDB, limit: int = 50, cursor: str | None = None
 ) -> Page[ScheduleOut]:
     rows, nxt = page(session, select(Schedule), Schedule.id, limit, cursor)
-    return Page(items=oncall.schedule_outs(session, rows, utcnow()), next_cursor=nxt)
+    return Page(items=views.schedule_outs(session, rows, utcnow()), next_cursor=nxt)
 
 
 @api.post("/schedules", response_model=ScheduleOut, status_code=201, tags=["schedules"])
 def create_schedule(body: ScheduleIn, _: Admin, session: WriteDB) -> ScheduleOut:
-    row = oncall.create_schedule(session, body)
-    return oncall.schedule_outs(session, [row], utcnow())[0]
+    row = schedules.create_schedule(session, body)
+    return views.schedule_outs(session, [row], utcnow())[0]
 
 
 @api.get("/schedules/{schedule_id}", response_model=ScheduleOut, tags=["schedules"])
 def get_schedule(schedule_id: int, _: Reader, session: ReadDB) -> ScheduleOut:
-    row = oncall.get_schedule(session, schedule_id)
-    return oncall.schedule_outs(session, [row], utcnow())[0]
+    row = schedules.get_schedule(session, schedule_id)
+    return views.schedule_outs(session, [row], utcnow())[0]
 
 
 @api.patch("/schedules/{schedule_id}", response_model=ScheduleOut, tags=["schedules"])
 def update_schedule(
     schedule_id: int, body: SchedulePatch, _: Admin, session: WriteDB
 ) -> ScheduleOut:
-    row = oncall.update_schedule(session, schedule_id, body)
-    return oncall.schedule_outs(session, [row], utcnow())[0]
+    row = schedules.update_schedule(session, schedule_id, body)
+    return views.schedule_outs(session, [row], utcnow())[0]
 
 
 @api.delete("/schedules/{schedule_id}", status_code=204, tags=["schedules"])
 def delete_schedule(schedule_id: int, _: Admin, session: WriteDB) -> Response:
-    oncall.delete_schedule(session, schedule_id)
+    schedules.delete_schedule(session, schedule_id)
     return Response(status_code=204)
 
 
 @api.get("/schedules/{schedule_id}/on-call", response_model=OnCallOut, tags=["schedules"])
 def schedule_on_call(schedule_id: int, _: Reader, session: ReadDB, at: AtQuery = None) -> OnCallOut:
     """Who is on call at ``at`` (default now), until when, and who takes over next."""
-    return oncall.schedule_on_call(session, schedule_id, _instant(at, "at"))
+    return views.schedule_on_call(session, schedule_id, _instant(at, "at"))
 
 
 @api.get("/schedules/{schedule_id}/shifts", response_model=ShiftsOut, tags=["schedules"])
@@ -149,14 +148,14 @@ def schedule_shifts(
 ) -> ShiftsOut:
     """The final shifts (overrides applied) and the gaps with nobody on call."""
     start = _instant(since, "since")
-    end = start + DEFAULT_SHIFTS_RANGE if until is None else oncall.check_instant(until, "until")
-    return oncall.schedule_shifts(session, schedule_id, start, end)
+    end = start + DEFAULT_SHIFTS_RANGE if until is None else schedules.check_instant(until, "until")
+    return views.schedule_shifts(session, schedule_id, start, end)
 
 
 @api.get("/schedules/{schedule_id}/calendar-feed", response_model=FeedOut, tags=["schedules"])
 def schedule_feed(request: Request, schedule_id: int, _: Reader, session: ReadDB) -> FeedOut:
     """The URL of this schedule's iCalendar feed (next 60 days)."""
-    oncall.get_schedule(session, schedule_id)
+    schedules.get_schedule(session, schedule_id)
     return _feed_url(request, "schedule", schedule_id)
 
 
@@ -164,7 +163,7 @@ def schedule_feed(request: Request, schedule_id: int, _: Reader, session: ReadDB
 def on_call_everywhere(_: Reader, session: ReadDB, at: AtQuery = None) -> OnCallOverview:
     """Who is on call now (or at ``at``) and next on every schedule, with every warning."""
     instant = _instant(at, "at")
-    statuses, warnings = oncall.overview(session, instant)
+    statuses, warnings = views.overview(session, instant)
     return OnCallOverview(at=instant, schedules=statuses, warnings=warnings)
 
 
@@ -181,8 +180,8 @@ def list_overrides(
     ] = None,
     until: Annotated[datetime | None, Query(description="starting before")] = None,
 ) -> list[OverrideOut]:
-    end = None if until is None else oncall.check_instant(until, "until")
-    rows = oncall.list_overrides(session, schedule_id, _instant(since, "since"), end)
+    end = None if until is None else schedules.check_instant(until, "until")
+    rows = overrides.list_overrides(session, schedule_id, _instant(since, "since"), end)
     return [_override_out(r) for r in rows]
 
 
@@ -212,12 +211,12 @@ def create_override(
 ) -> OverrideOut:
     """Add, remove or replace someone for a while; 409 if it overlaps an override of the
     same person."""
-    return _override_out(oncall.add_override(session, schedule_id, body, principal.id))
+    return _override_out(overrides.add_override(session, schedule_id, body, principal.id))
 
 
 @api.delete("/schedules/{schedule_id}/overrides/{override_id}", status_code=204, tags=["schedules"])
 def delete_override(schedule_id: int, override_id: int, _: Responder, session: WriteDB) -> Response:
-    oncall.delete_override(session, schedule_id, override_id)
+    overrides.delete_override(session, schedule_id, override_id)
     return Response(status_code=204)
 
 
@@ -229,7 +228,7 @@ def list_policies(
     _: Reader, session: ReadDB, limit: int = 50, cursor: str | None = None
 ) -> Page[PolicyOut]:
     rows, nxt = page(session, select(EscalationPolicy), EscalationPolicy.id, limit, cursor)
-    return Page(items=oncall.policy_outs(session, rows, utcnow()), next_cursor=nxt)
+    return Page(items=policies.policy_outs(session, rows, utcnow()), next_cursor=nxt)
 
 
 @api.post(
@@ -239,26 +238,26 @@ def list_policies(
     tags=["escalation policies"],
 )
 def create_policy(body: PolicyIn, _: Admin, session: WriteDB) -> PolicyOut:
-    row = oncall.create_policy(session, body)
-    return oncall.policy_outs(session, [row], utcnow())[0]
+    row = policies.create_policy(session, body)
+    return policies.policy_outs(session, [row], utcnow())[0]
 
 
 @api.get("/escalation-policies/{policy_id}", response_model=PolicyOut, tags=["escalation policies"])
 def get_policy(policy_id: int, _: Reader, session: ReadDB) -> PolicyOut:
-    return oncall.policy_outs(session, [oncall.get_policy(session, policy_id)], utcnow())[0]
+    return policies.policy_outs(session, [policies.get_policy(session, policy_id)], utcnow())[0]
 
 
 @api.patch(
     "/escalation-policies/{policy_id}", response_model=PolicyOut, tags=["escalation policies"]
 )
 def update_policy(policy_id: int, body: PolicyPatch, _: Admin, session: WriteDB) -> PolicyOut:
-    row = oncall.update_policy(session, policy_id, body)
-    return oncall.policy_outs(session, [row], utcnow())[0]
+    row = policies.update_policy(session, policy_id, body)
+    return policies.policy_outs(session, [row], utcnow())[0]
 
 
 @api.delete("/escalation-policies/{policy_id}", status_code=204, tags=["escalation policies"])
 def delete_policy(policy_id: int, _: Admin, session: WriteDB) -> Response:
-    oncall.delete_policy(session, policy_id)
+    policies.delete_policy(session, policy_id)
     return Response(status_code=204)
 
 
@@ -283,7 +282,7 @@ def set_service_policy(
     service_id: int, body: ServicePolicyIn, _: Admin, session: WriteDB
 ) -> ServicePolicyOut:
     """Which policy pages for the service's incidents; null detaches it (a warning then)."""
-    row = oncall.set_service_policy(session, service_id, body.escalation_policy_id)
+    row = policies.set_service_policy(session, service_id, body.escalation_policy_id)
     return ServicePolicyOut(service_id=row.id, escalation_policy_id=row.escalation_policy_id)
 
 

@@ -11,6 +11,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from warroom.common.clock import utcnow
+
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -51,6 +53,4 @@ JSONType: Any = JSON().with_variant(JSONB(), "postgresql")
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids for the big tables.
 BigId: Any = BigInteger().with_variant(Integer(), "sqlite")
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["JSONType", "BigId", "Base", "UTCDateTime", "utcnow"]

@@ -18,6 +18,7 @@ from warroom.engine.logic import Position, Rule, in_quiet_hours, next_position, 
 from warroom.engine.models import Timer
 from warroom.incidents.logic import PRIORITY_NAMES
 from warroom.incidents.models import Incident, TimelineEvent
+from warroom.incidents.timeline import warn_nobody_paged
 from warroom.notify.models import ContactMethod, Notification, NotificationRule
 from warroom.oncall.models import EscalationPolicy, EscalationStep, EscalationTarget
 
@@ -59,13 +60,7 @@ def start_escalation(session: Session, incident: Incident, now: datetime) -> Non
     for row in rows:
         session.add(Timer(**row))
     if not rows:
-        _event(
-            session,
-            incident.id,
-            now,
-            "paging_warning",
-            "Nobody is paged: the service has no escalation policy",
-        )
+        warn_nobody_paged(session, [incident.id], now)
     wake_peers(session)
 
 
@@ -129,7 +124,7 @@ def fire_escalation(
             .order_by(EscalationTarget.id)
         )
     ]
-    from warroom.oncall.service import resolve_targets
+    from warroom.oncall.policies import resolve_targets
 
     user_ids = resolve_targets(session, targets, now)
     label = f"step {position.level + 1}" + (f" (repeat {position.cycle})" if position.cycle else "")
@@ -326,7 +321,7 @@ def mobilise(
     from warroom.errors import ApiError
     from warroom.incidents.service import get_incident, record
     from warroom.oncall.models import Schedule
-    from warroom.oncall.service import resolve_targets
+    from warroom.oncall.policies import resolve_targets
 
     if not (user_ids or team_ids or schedule_ids):
         raise ApiError(422, "name at least one user, team or schedule to mobilise")

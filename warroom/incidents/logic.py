@@ -36,6 +36,35 @@ def worst_severity(a: str | None, b: str) -> str:
     return a
 
 
+@dataclass
+class IncidentState:
+    """An open incident as the alert batch planner sees it: loaded (ref = its id) or opened in
+    this batch (ref negative). The planner decides; :mod:`warroom.incidents.bulk` stores."""
+
+    ref: int
+    service_id: int | None
+    status: str
+    impact: int
+    urgency: int
+    priority: int
+    priority_source: str
+    severity: str | None
+    alert_count: int
+    open_alerts: int
+    triggered_alerts: int
+    last_alert_at: datetime | None
+    title: str = ""
+    triggered_at: datetime | None = None
+    impact_started_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    changed: bool = False
+
+    @property
+    def is_new(self) -> bool:
+        return self.ref < 0
+
+
 class TransitionError(ValueError):
     """An action that the incident's current status does not allow; the message says why."""
 

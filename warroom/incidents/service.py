@@ -6,7 +6,6 @@ transaction as the change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,9 +27,10 @@ from warroom.incidents.models import (
     Incident,
     IncidentRole,
     Task,
-    TimelineEvent,
     incident_services,
 )
+from warroom.incidents.timeline import Actor as Actor
+from warroom.incidents.timeline import add_event
 
 ROLE_LABELS = {
     "commander": "Incident Commander",
@@ -38,13 +38,6 @@ ROLE_LABELS = {
     "operations_lead": "Operations Lead",
     "scribe": "Scribe",
 }
-
-
-@dataclass(frozen=True)
-class Actor:
-    id: int | None
-    name: str
-    type: str = "user"
 
 
 def record(
@@ -57,19 +50,9 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        TimelineEvent(
-            incident_id=incident_id,
-            at=now,
-            kind=kind,
-            actor_type=actor.type,
-            actor_id=actor.id,
-            actor_name=actor.name,
-            message=message,
-            before=before,
-            after=after,
-        )
-    )
+    """The older actor-first form of :func:`add_event`, kept for engine/paging.mobilise until the
+    engine's timeline writes are switched over; it writes nothing itself."""
+    add_event(session, incident_id, kind, message, now, actor=actor, before=before, after=after)
 
 
 def get_incident(session: Session, incident_id: int, lock: bool = False) -> Incident:
@@ -135,13 +118,13 @@ def declare(
             insert(incident_services),
             [{"incident_id": incident.id, "service_id": sid} for sid in dict.fromkeys(service_ids)],
         )
-    record(
+    add_event(
         session,
         incident.id,
-        actor,
         "incident_declared",
         f"Declared by {actor.name}: {title}",
         now,
+        actor=actor,
         after={
             "status": "triggered",
             "impact": impact,
@@ -205,13 +188,13 @@ def apply_action(
         message = f"Acknowledged by {actor.name}"
     if note:
         message += f": {note}"
-    record(
+    add_event(
         session,
         incident.id,
-        actor,
         "status_changed",
         message,
         now,
+        actor=actor,
         before={"status": before.status},
         after={"status": after.status},
     )
@@ -240,13 +223,13 @@ def change_priority(
     incident.priority_source = "manual"
     incident.updated_at = now
     after = {"impact": new_impact, "urgency": new_urgency, "priority": incident.priority}
-    record(
+    add_event(
         session,
         incident.id,
-        actor,
         "priority_changed",
         f"Priority P{before['priority']} → P{incident.priority} by {actor.name}: {reason}",
         now,
+        actor=actor,
         before=before,
         after={**after, "reason": reason},
     )
@@ -256,7 +239,7 @@ def change_priority(
 def add_note(session: Session, incident_id: int, actor: Actor, now: datetime, text: str) -> None:
     incident = get_incident(session, incident_id)
     incident.updated_at = now
-    record(session, incident.id, actor, "note", text, now)
+    add_event(session, incident.id, "note", text, now, actor=actor)
 
 
 def assign_role(
@@ -282,13 +265,13 @@ def assign_role(
     message = f"{who} is now {ROLE_LABELS[role]}"
     if actor.id != user_id:
         message += f" (assigned by {actor.name})"
-    record(
+    add_event(
         session,
         incident.id,
-        actor,
         "role_assigned",
         message,
         now,
+        actor=actor,
         before=before,
         after={"role": role, "user_id": user_id},
     )
@@ -308,13 +291,13 @@ def unassign_role(
         raise ApiError(404, f"nobody holds the {role} role on incident {incident_id}")
     session.delete(current)
     incident.updated_at = now
-    record(
+    add_event(
         session,
         incident.id,
-        actor,
         "role_unassigned",
         f"{ROLE_LABELS[role]} role released by {actor.name}",
         now,
+        actor=actor,
         before={"role": role, "user_id": current.user_id},
         after=None,
     )
@@ -339,13 +322,13 @@ def add_task(
     session.add(task)
     session.flush()
     incident.updated_at = now
-    record(
+    add_event(
         session,
         incident.id,
-        actor,
         "task_added",
         f"Task added: {title}",
         now,
+        actor=actor,
         after={
             "task_id": task.id,
             "title": title,
@@ -382,13 +365,13 @@ def update_task(
         task.done_at = now if task.status == "done" else None
     if after:
         verb = "completed" if after.get("status") == "done" else "updated"
-        record(
+        add_event(
             session,
             incident_id,
-            actor,
             "task_updated",
             f"Task {verb}: {task.title}",
             now,
+            actor=actor,
             before={"task_id": task.id, **before},
             after={"task_id": task.id, **after},
         )
@@ -448,24 +431,24 @@ def merge(
     source.status, source.merged_into_id, source.updated_at = "closed", target.id, now
     source.resolved_at = source.resolved_at or now
     source.closed_at = now
-    record(
+    add_event(
         session,
         source.id,
-        actor,
         "merged",
         f"Merged into #{target.id} by {actor.name}: {reason}",
         now,
+        actor=actor,
         before={"status": before},
         after={"status": "closed", "merged_into_id": target.id},
     )
-    record(
+    add_event(
         session,
         target.id,
-        actor,
         "merged",
         f"#{source.id} ({source.title}) merged into this incident by {actor.name}: {reason}"
         + (f"; {moved} alert(s) moved" if moved else ""),
         now,
+        actor=actor,
         after={"merged_incident_id": source.id, "alerts_moved": moved or 0},
     )
     return target

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from warroom.catalog.models import User
 from warroom.oncall import schedule as sch
 from warroom.oncall.models import LayerMember, ScheduleLayer, ScheduleOverride
-from warroom.oncall.service import Loaded, Names, fetch
+from warroom.oncall.schedules import Loaded, Names, fetch
 
 FeedKind = Literal["schedule", "user"]
 FEED_DAYS = 60

@@ -50,7 +50,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from warroom.common.zones import known_zone
 
 __all__ = [
     "UTC",
@@ -235,15 +237,6 @@ def _is_aware(value: object) -> bool:
     return isinstance(value, datetime) and value.utcoffset() is not None
 
 
-def _zone(name: object) -> ZoneInfo | None:
-    if not isinstance(name, str) or not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
 def _layer_problems(index: int, layer: Layer) -> Iterator[str]:
     where = f"layer {index}"
     start_ok = isinstance(layer.start, datetime) and layer.start.tzinfo is None
@@ -349,7 +342,7 @@ def _override_usable(override: Override) -> bool:
 def validate(schedule: Schedule) -> list[str]:
     """Every reason the schedule cannot be computed, as messages; empty when it is valid."""
     problems: list[str] = []
-    if _zone(schedule.time_zone) is None:
+    if known_zone(schedule.time_zone) is None:
         problems.append(f"unknown time zone {schedule.time_zone!r}")
     for index, layer in enumerate(schedule.layers):
         problems.extend(_layer_problems(index, layer))
@@ -659,7 +652,7 @@ class _Plan:
     __slots__ = ("layers", "overrides")
 
     def __init__(self, schedule: Schedule) -> None:
-        zone = _zone(schedule.time_zone)
+        zone = known_zone(schedule.time_zone)
         assert zone is not None  # checked by validate()
         wrapped = _Zone(zone)
         self.layers = tuple(_LayerPlan(layer, wrapped) for layer in schedule.layers)

@@ -19,7 +19,6 @@ from warroom.catalog import service as catalog
 from warroom.catalog.models import ROLES, User
 from warroom.config import Settings
 from warroom.db.engine import Database
-from warroom.web import queries
 from warroom.web.auth import (
     Admin,
     AdminPost,
@@ -33,6 +32,7 @@ from warroom.web.auth import (
     login_cookie,
     session_cookie,
 )
+from warroom.web.queries import catalog_data
 from warroom.web.render import render
 from warroom.web.router import router, to_int
 from warroom.web.sessions import (
@@ -233,7 +233,7 @@ def _users_page(
     form: dict[str, str] | None = None,
 ) -> Response:
     with _db(request).read_session() as session:
-        users = queries.users(session)
+        users = catalog_data.users(session)
     return render(
         request,
         "admin_users.html",

@@ -5,12 +5,13 @@ refusal."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from warroom.common.clock import utcnow
 from warroom.db.engine import Database
 from warroom.engine import paging
 from warroom.engine.runner import action_links
@@ -18,9 +19,9 @@ from warroom.errors import ApiError
 from warroom.incidents import service as incidents
 from warroom.incidents.logic import ACTIONS
 from warroom.incidents.models import ROLE_NAMES
-from warroom.web import queries
 from warroom.web.auth import PageError, Posted, ResponderPost
 from warroom.web.pages import war_room_page
+from warroom.web.queries import refs
 from warroom.web.render import parse_local, render
 from warroom.web.router import router, to_int
 from warroom.web.sessions import SignedIn
@@ -56,7 +57,7 @@ def _change(
     anchor: str = "",
 ) -> Response:
     """Runs one service call in its own transaction; a refusal rolls it back and is shown."""
-    now = datetime.now(UTC)
+    now = utcnow()
     try:
         with _db(request).session() as session:
             change(session, now)
@@ -103,7 +104,7 @@ def declare(request: Request, posted: ResponderPost) -> Response:
                 incident = incidents.declare(
                     session,
                     _actor(posted.user),
-                    datetime.now(UTC),
+                    utcnow(),
                     _matrix(request),
                     title=title,
                     description=description,
@@ -117,7 +118,7 @@ def declare(request: Request, posted: ResponderPost) -> Response:
         else:
             return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
     with _db(request).read_session() as session:
-        services = queries.service_refs(session)
+        services = refs.service_refs(session)
     return render(
         request,
         "incident_new.html",
@@ -366,7 +367,7 @@ def merge(request: Request, incident_id: int, posted: ResponderPost) -> Response
     try:
         with _db(request).session() as session:
             survivor = incidents.merge(
-                session, incident_id, into_id, _actor(posted.user), datetime.now(UTC), reason
+                session, incident_id, into_id, _actor(posted.user), utcnow(), reason
             )
             survivor_id = survivor.id
     except ApiError as exc:

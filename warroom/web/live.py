@@ -19,8 +19,8 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from warroom.db.engine import Database
-from warroom.web import queries
 from warroom.web.auth import Viewer
+from warroom.web.queries import live_stamps
 from warroom.web.router import router, to_int
 
 POLL_SECONDS = 0.5
@@ -70,7 +70,7 @@ async def version_events(
             return
         if version != last:
             last = version
-            yield f"event: version\ndata: {queries.version_tag(version)}\n\n"
+            yield f"event: version\ndata: {live_stamps.version_tag(version)}\n\n"
             last_sent = clock()
         elif clock() - last_sent >= keepalive_seconds:
             yield ": keepalive\n\n"  # a comment: keeps proxies from closing an idle stream
@@ -84,8 +84,8 @@ def version_reader(db: Database, incident_id: int | None) -> Callable[[], object
     def read() -> object | None:
         with db.read_session() as session:
             if incident_id is None:
-                return queries.dashboard_version(session)
-            return queries.incident_version(session, incident_id)
+                return live_stamps.dashboard_version(session)
+            return live_stamps.incident_version(session, incident_id)
 
     return read
 

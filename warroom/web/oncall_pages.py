@@ -8,7 +8,7 @@ its pure module, so a page says exactly what paging would do; the override forms
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,14 +16,17 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from warroom.common.clock import utcnow
+from warroom.common.zones import zone_named
 from warroom.db.engine import Database
 from warroom.errors import ApiError
+from warroom.oncall import overrides, schedules, views
 from warroom.oncall import schedule as sch
-from warroom.oncall import service as oncall
 from warroom.oncall.models import OVERRIDE_KINDS
 from warroom.oncall.schemas import OverrideIn
-from warroom.web import queries, rota
+from warroom.web import rota
 from warroom.web.auth import Posted, ResponderPost, Viewer, current_user
+from warroom.web.queries import refs
 from warroom.web.render import parse_local, render
 from warroom.web.router import router, to_int
 
@@ -41,7 +44,7 @@ def _db(request: Request) -> Database:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return utcnow()
 
 
 # --- who is on call --------------------------------------------------------------------------
@@ -51,7 +54,7 @@ def _now() -> datetime:
 def oncall_page(request: Request, me: Viewer) -> HTMLResponse:
     now = _now()
     with _db(request).read_session() as session:
-        statuses, warnings = oncall.overview(session, now)
+        statuses, warnings = views.overview(session, now)
     mine = [s for s in statuses if any(u.user_id == me.user_id for u in s.on_call)]
     return render(
         request,
@@ -78,26 +81,26 @@ def schedule_context(
     view = view if view in rota.VIEWS else "week"
     tz = "mine" if params.get("tz") == "mine" else "schedule"
     with _db(request).read_session() as session:
-        row = oncall.get_schedule(session, schedule_id)  # 404 for an unknown schedule
-        zone, mine = rota.zone_named(row.time_zone), rota.zone_named(me.time_zone)
+        row = schedules.get_schedule(session, schedule_id)  # 404 for an unknown schedule
+        zone, mine = zone_named(row.time_zone), zone_named(me.time_zone)
         day_zone, other = (mine, zone) if tz == "mine" else (zone, mine)
         shown = rota.period(view, rota.parse_day(params.get("start")), day_zone, now)
-        loaded = oncall.fetch(session, [schedule_id], overrides_since=min(shown.since, now))
+        loaded = schedules.fetch(session, [schedule_id], overrides_since=min(shown.since, now))
         overrides = [
             o
             for o in loaded.overrides[schedule_id]
             if o.start_at < shown.until and o.end_at > shown.since
         ]
-        names = oncall.Names(
+        names = schedules.Names(
             session, loaded.user_ids() | {o.created_by_id for o in overrides if o.created_by_id}
         )
-        people = queries.people(session)
+        people = refs.people(session)
         schedule = loaded.pure(schedule_id)
-        warnings = oncall.schedule_warnings(row, schedule, now, names)
+        warnings = views.schedule_warnings(row, schedule, now, names)
         problem = None
         status = plan = None
         try:
-            status = oncall.on_call(row, schedule, now, names)
+            status = views.on_call(row, schedule, now, names)
             plan = rota.build(
                 schedule, shown, names.of, None if other.key == day_zone.key else other
             )
@@ -209,7 +212,7 @@ def create_override(request: Request, schedule_id: int, posted: ResponderPost) -
     replacement_id = to_int(posted.text("replacement_id"), 1)
     note = posted.text("note")
     with _db(request).read_session() as session:
-        zone = oncall.get_schedule(session, schedule_id).time_zone
+        zone = schedules.get_schedule(session, schedule_id).time_zone
     problems = []
     if kind not in OVERRIDE_KINDS:
         problems.append("Choose whether the override adds, removes or replaces someone.")
@@ -245,14 +248,14 @@ def create_override(request: Request, schedule_id: int, posted: ResponderPost) -
         return refuse("; ".join(str(e["msg"]) for e in exc.errors()))
     try:
         with _db(request).session() as session:
-            oncall.add_override(session, schedule_id, body, posted.user.user_id)
+            overrides.add_override(session, schedule_id, body, posted.user.user_id)
     except ApiError as exc:
         if exc.status == 404:
             raise
         # An overlap (409) names the override it clashes with; the form keeps what was typed.
         return refuse(_sentence(exc.message), exc.status)
     # Show the week the override starts in, so its effect is on the screen.
-    first_day = start.astimezone(rota.zone_named(zone)).date().isoformat()
+    first_day = start.astimezone(zone_named(zone)).date().isoformat()
     return _back(schedule_id, {"view": "week", "start": first_day}, "#overrides")
 
 
@@ -263,5 +266,5 @@ def delete_override(
     request: Request, schedule_id: int, override_id: int, posted: ResponderPost
 ) -> Response:
     with _db(request).session() as session:
-        oncall.delete_override(session, schedule_id, override_id)
+        overrides.delete_override(session, schedule_id, override_id)
     return _back(schedule_id, _back_params(posted), "#overrides")

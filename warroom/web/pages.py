@@ -7,7 +7,7 @@ the same templates as the full page, so the two cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,11 +15,19 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from warroom.alerts.models import ALERT_STATUSES, SEVERITIES
+from warroom.common.clock import utcnow
 from warroom.db.engine import Database
 from warroom.incidents.models import INCIDENT_STATUSES
 from warroom.incidents.service import get_incident
-from warroom.web import queries
 from warroom.web.auth import Responder, Viewer, current_user
+from warroom.web.queries import (
+    alerts_data,
+    catalog_data,
+    dashboard_data,
+    live_stamps,
+    refs,
+    war_room_data,
+)
 from warroom.web.render import render
 from warroom.web.router import router, to_int
 
@@ -32,16 +40,16 @@ def _db(request: Request) -> Database:
 
 
 def now_utc() -> datetime:
-    return datetime.now(UTC)
+    return utcnow()
 
 
 # --- dashboard -------------------------------------------------------------------------------
 
 
-def dashboard_filter(request: Request) -> queries.DashboardFilter:
+def dashboard_filter(request: Request) -> dashboard_data.DashboardFilter:
     params = request.query_params
     status = params.get("status", "open")
-    return queries.DashboardFilter(
+    return dashboard_data.DashboardFilter(
         status=status if status in DASHBOARD_STATUSES else "open",
         service_id=to_int(params.get("service"), 1),
         priority=to_int(params.get("priority"), 1, 5),
@@ -55,10 +63,10 @@ def _dashboard_context(request: Request, user_id: int, now: datetime) -> dict[st
     with _db(request).read_session() as session:
         if f.on_call:
             # Asked at each render (and live refresh): handoffs change who is on call.
-            f = replace(f, policy_ids=queries.on_call_policy_ids(session, user_id, now))
-        board = queries.dashboard(session, f, user_id, now)
-        services = queries.service_refs(session)
-        version = queries.version_tag(queries.dashboard_version(session))
+            f = replace(f, policy_ids=dashboard_data.on_call_policy_ids(session, user_id, now))
+        board = dashboard_data.dashboard(session, f, user_id, now)
+        services = refs.service_refs(session)
+        version = live_stamps.version_tag(live_stamps.dashboard_version(session))
     return {
         "board": board,
         "filter": f,
@@ -92,22 +100,22 @@ def war_room_context(
     (only for people who may use them: they cost a few queries and an on-call computation)."""
     me = current_user(request)
     with _db(request).read_session() as session:
-        room = queries.war_room(session, incident_id, now)
-        version = queries.version_tag(queries.incident_version(session, incident_id))
-        messages, message_total = queries.messages_of(session, incident_id)
+        room = war_room_data.war_room(session, incident_id, now)
+        version = live_stamps.version_tag(live_stamps.incident_version(session, incident_id))
+        messages, message_total = war_room_data.messages_of(session, incident_id)
         context: dict[str, Any] = {
             "room": room,
             "incident": room.incident,
             "version": version,
-            "participants": queries.participants(session, incident_id),
+            "participants": war_room_data.participants(session, incident_id),
             "messages": messages,
             "message_total": message_total,
         }
         if forms and me is not None and me.role in ("responder", "admin"):
             context.update(
-                merge_targets=queries.merge_targets(session, incident_id),
-                teams=queries.team_refs(session),
-                schedules=queries.schedule_choices(session, now),
+                merge_targets=war_room_data.merge_targets(session, incident_id),
+                teams=refs.team_refs(session),
+                schedules=war_room_data.schedule_choices(session, now),
             )
     return context
 
@@ -129,7 +137,7 @@ def war_room_page(
 @router.get("/incidents/new", response_class=HTMLResponse)
 def declare_form(request: Request, me: Responder) -> HTMLResponse:
     with _db(request).read_session() as session:
-        services = queries.service_refs(session)
+        services = refs.service_refs(session)
     return render(request, "incident_new.html", {"services": services, "form": {}, "chosen": []})
 
 
@@ -153,8 +161,8 @@ def incident_timeline(request: Request, incident_id: int, me: Viewer) -> HTMLRes
     after = to_int(request.query_params.get("after"), 0)
     with _db(request).read_session() as session:
         get_incident(session, incident_id)
-        events = queries.timeline_of(session, incident_id, after)
-        total = queries.timeline_count(session, incident_id)
+        events = war_room_data.timeline_of(session, incident_id, after)
+        total = war_room_data.timeline_count(session, incident_id)
     return render(
         request,
         "_timeline_items.html",
@@ -171,7 +179,7 @@ def alerts_page(request: Request, me: Viewer) -> HTMLResponse:
     params = request.query_params
     status = params.get("status", "")
     severity = params.get("severity", "")
-    f = queries.AlertFilter(
+    f = alerts_data.AlertFilter(
         q=params.get("q", "").strip()[:200],
         status=status if status in ALERT_STATUSES else "",
         severity=severity if severity in SEVERITIES else "",
@@ -180,8 +188,8 @@ def alerts_page(request: Request, me: Viewer) -> HTMLResponse:
         before=to_int(params.get("before"), 1),
     )
     with _db(request).read_session() as session:
-        rows, next_before = queries.search_alerts(session, f)
-        services = queries.service_refs(session)
+        rows, next_before = alerts_data.search_alerts(session, f)
+        services = refs.service_refs(session)
     more_query = ""
     if next_before is not None:
         keep = [(k, v) for k, v in params.multi_items() if k != "before"]
@@ -206,7 +214,7 @@ def alerts_page(request: Request, me: Viewer) -> HTMLResponse:
 @router.get("/services", response_class=HTMLResponse)
 def services_page(request: Request, me: Viewer) -> HTMLResponse:
     with _db(request).read_session() as session:
-        rows = queries.services(session)
+        rows = catalog_data.services(session)
     return render(request, "services.html", {"rows": rows})
 
 
@@ -249,7 +257,7 @@ def integration_snippets(base_url: str, integration_type: str, key: str) -> dict
 @router.get("/services/{service_id}", response_class=HTMLResponse)
 def service_page(request: Request, service_id: int, me: Viewer) -> HTMLResponse:
     with _db(request).read_session() as session:
-        page = queries.service_page(session, service_id)
+        page = catalog_data.service_page(session, service_id)
     base_url = request.app.state.settings.base_url
     # Routing keys are credentials: only admins see them (as in the API).
     shown = [

@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from warroom.common.clock import utcnow
+from warroom.common.zones import zone_named
 from warroom.incidents.logic import PRIORITY_NAMES
 from warroom.incidents.service import ROLE_LABELS
 from warroom.incidents.sla import Clock
@@ -49,13 +51,6 @@ def _static_version(name: str) -> str:
 
 def static_url(name: str) -> str:
     return f"/static/{name}?v={_static_version(name)}"
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def span(delta: timedelta) -> str:
@@ -126,16 +121,19 @@ class Formatter:
         """A day and time in another zone (a schedule's), with the zone's abbreviation."""
         if value is None:
             return "—"
-        return value.astimezone(_zone(zone)).strftime("%a %d %b %H:%M %Z")
+        return value.astimezone(zone_named(zone)).strftime("%a %d %b %H:%M %Z")
 
     def same_offset(self, value: datetime, zone: str) -> bool:
         """Whether the reader's clock reads the same as the zone's at this instant, so a page
         can leave out the second time."""
-        return value.astimezone(self.zone).utcoffset() == value.astimezone(_zone(zone)).utcoffset()
+        return (
+            value.astimezone(self.zone).utcoffset()
+            == value.astimezone(zone_named(zone)).utcoffset()
+        )
 
 
 def formatter(time_zone: str, now: datetime) -> Formatter:
-    return Formatter(now, _zone(time_zone))
+    return Formatter(now, zone_named(time_zone))
 
 
 def parse_local(value: str, time_zone: str) -> datetime | None:
@@ -145,7 +143,7 @@ def parse_local(value: str, time_zone: str) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_zone(time_zone))
+        parsed = parsed.replace(tzinfo=zone_named(time_zone))
     return parsed.astimezone(UTC)
 
 
@@ -182,7 +180,7 @@ def render(
     now: datetime | None = None,
 ) -> HTMLResponse:
     me = current_user(request)
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     values: dict[str, Any] = {
         "me": me,
         "csrf": me.csrf_token if me else "",

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from warroom.oncall import schedule as sch
 
 VIEWS = ("week", "month")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-# The years the on-call module computes (see oncall.service.EARLIEST/LATEST), less a margin
+# The years the on-call module computes (see oncall.schedules.EARLIEST/LATEST), less a margin
 # for a month view's end.
 FIRST_YEAR, LAST_YEAR = 1970, 2198
 
@@ -68,14 +68,6 @@ class Period:
 
 
 _ONE_DAY = timedelta(days=1)
-
-
-def zone_named(name: str) -> ZoneInfo:
-    """The zone of that IANA name, or UTC for one that is unknown (a page must still render)."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:

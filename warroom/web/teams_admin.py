@@ -18,8 +18,8 @@ from warroom.catalog import service as catalog
 from warroom.catalog.models import Team
 from warroom.db.engine import Database
 from warroom.errors import ApiError
-from warroom.web import queries
 from warroom.web.auth import AdminPost, PageError, Posted, Viewer
+from warroom.web.queries import catalog_data
 from warroom.web.render import render
 from warroom.web.router import router, to_int
 
@@ -44,8 +44,8 @@ def _teams_page(
     """`form`: the typed values of the new-team form; `editing`: those of one team's edit form
     (its "team_id" says which), shown open."""
     with _db(request).read_session() as session:
-        rows = queries.teams(session)
-        people = [u for u in queries.users(session) if u.active]
+        rows = catalog_data.teams(session)
+        people = [u for u in catalog_data.users(session) if u.active]
     context = {
         "rows": rows,
         "people": people,

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from warroom.db.models import Base
+from warroom.models import Base
 
 config = context.config
 connection = config.attributes["connection"]

@@ -1,4 +1,5 @@
-"""Imports every table so the metadata is complete for Alembic and create_all."""
+"""The model registry: imports every domain's tables so the metadata is complete for Alembic and
+create_all. It lives above the domains (db/ is infrastructure and imports none of them)."""
 
 from warroom.alerts.models import Alert
 from warroom.catalog.models import ApiToken, Integration, Service, Team, User

@@ -1,0 +1,138 @@
+"""What the catalog pages read: services with open-incident counts, one service, teams, users."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from warroom.catalog.models import Integration, Service, Team, User
+from warroom.errors import ApiError
+from warroom.incidents.models import (
+    OPEN_STATUSES,
+    Incident,
+    incident_services,
+)
+from warroom.web.queries.dashboard_data import DASHBOARD_LIMIT
+from warroom.web.queries.refs import Ref
+from warroom.web.queries.war_room_data import AffectedService, add_dependencies
+
+# --- catalog ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ServiceRow:
+    service: Service
+    team: Ref | None
+    depends_on: list[Ref]
+    dependants: list[Ref]
+    open_incidents: int
+
+
+def _open_counts(session: Session, service_ids: Iterable[int]) -> dict[int, int]:
+    ids = list(service_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(incident_services.c.service_id, func.count())
+        .join(Incident, Incident.id == incident_services.c.incident_id)
+        .where(incident_services.c.service_id.in_(ids), Incident.status.in_(OPEN_STATUSES))
+        .group_by(incident_services.c.service_id)
+    ).all()
+    return dict(rows)
+
+
+def services(session: Session, ids: list[int] | None = None) -> list[ServiceRow]:
+    query = select(Service, Team.id, Team.name).outerjoin(Team, Team.id == Service.team_id)
+    if ids is not None:
+        query = query.where(Service.id.in_(ids))
+    rows = list(session.execute(query.order_by(Service.tier, Service.name)))
+    found = {
+        svc.id: AffectedService(
+            Ref(svc.id, svc.name), svc.tier, Ref(tid, tname) if tid is not None else None
+        )
+        for svc, tid, tname in rows
+    }
+    if found:
+        add_dependencies(session, found)
+    counts = _open_counts(session, found)
+    return [
+        ServiceRow(
+            svc,
+            found[svc.id].team,
+            found[svc.id].depends_on,
+            found[svc.id].dependants,
+            counts.get(svc.id, 0),
+        )
+        for svc, _tid, _tname in rows
+    ]
+
+
+@dataclass
+class ServicePage:
+    row: ServiceRow
+    integrations: list[Integration]
+    incidents: list[Incident]  # open incidents affecting the service
+
+
+def service_page(session: Session, service_id: int) -> ServicePage:
+    found = services(session, [service_id])
+    if not found:
+        raise ApiError(404, f"service {service_id} does not exist")
+    integrations = list(
+        session.scalars(
+            select(Integration).where(Integration.service_id == service_id).order_by(Integration.id)
+        )
+    )
+    incidents = list(
+        session.scalars(
+            select(Incident)
+            .join(incident_services, incident_services.c.incident_id == Incident.id)
+            .where(
+                incident_services.c.service_id == service_id,
+                Incident.status.in_(OPEN_STATUSES),
+            )
+            .order_by(Incident.priority, Incident.triggered_at)
+            .limit(DASHBOARD_LIMIT)
+        )
+    )
+    return ServicePage(found[0], integrations, incidents)
+
+
+@dataclass
+class TeamRow:
+    team: Team
+    members: list[User]
+    services: list[Ref]
+
+
+def teams(session: Session) -> list[TeamRow]:
+    all_teams = list(session.scalars(select(Team).order_by(Team.name)))
+    ids = [t.id for t in all_teams]
+    members: dict[int, list[User]] = defaultdict(list)
+    owned: dict[int, list[Ref]] = defaultdict(list)
+    if ids:
+        from warroom.catalog.models import team_members
+
+        for tid, user in session.execute(
+            select(team_members.c.team_id, User)
+            .join(User, User.id == team_members.c.user_id)
+            .where(team_members.c.team_id.in_(ids))
+            .order_by(User.name)
+        ):
+            members[tid].append(user)
+        for sid, name, tid in session.execute(
+            select(Service.id, Service.name, Service.team_id)
+            .where(Service.team_id.in_(ids))
+            .order_by(Service.name)
+        ):
+            if tid is not None:
+                owned[tid].append(Ref(sid, name))
+    return [TeamRow(t, members[t.id], owned[t.id]) for t in all_teams]
+
+
+def users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.active.desc(), User.username)))
