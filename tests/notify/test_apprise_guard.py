@@ -255,3 +255,28 @@ def test_an_allowed_apprise_delivery_is_sent(
     row = _deliver_once(db, allowing)
     assert (row.status, row.attempts) == ("sent", 1)
     assert [r.path for r in http_server.requests] == ["/"]
+
+
+def test_the_guard_fails_closed_when_it_cannot_be_installed(
+    http_server: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch, connect_log: list[str]
+) -> None:
+    import urllib3.connection
+
+    # As if a future urllib3 opened connections through some other module.
+    monkeypatch.setattr(urllib3.connection, "connection", object())
+    url = f"json://127.0.0.1:{http_server.port}/chat"
+    result = AppriseTransport().deliver(MESSAGE, url, AppriseConfig(allowed_networks=LOOPBACK))
+    assert result.status is DeliveryStatus.PERMANENT and "cannot install" in result.reason
+    assert http_server.requests == [] and connect_log == []
+
+
+def test_success_without_a_guarded_connection_is_not_counted_as_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from apprise.plugins.custom_json import NotifyJSON
+
+    # A plugin that reached its service some way the guard did not see.
+    monkeypatch.setattr(NotifyJSON, "send", lambda self, *args, **kwargs: True)
+    result = AppriseTransport().deliver(MESSAGE, "json://hooks.example.com/x", AppriseConfig())
+    assert result.status is DeliveryStatus.PERMANENT
+    assert "without a guarded connection" in result.reason
