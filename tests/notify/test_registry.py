@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import World
@@ -110,3 +111,13 @@ def test_addresses_are_checked_by_their_channel(
 
 def test_the_allow_list_reaches_the_address_check() -> None:
     assert channels.address_problem("webhook", "http://127.0.0.1:9000/", ("127.0.0.0/8",)) is None
+
+
+def test_a_mistyped_allow_list_stops_the_start() -> None:
+    # Otherwise every save check and every webhook delivery would fail on it, mid-incident.
+    with pytest.raises(ValidationError, match="invalid network 'intranet'"):
+        Settings(outbound_allow_networks="10.0.0.0/8, intranet")  # type: ignore[arg-type]
+    assert Settings(outbound_allow_networks="10.0.0.0/8, ::1").outbound_allow_networks == [  # type: ignore[arg-type]
+        "10.0.0.0/8",
+        "::1",
+    ]

@@ -109,7 +109,10 @@ def _instantiate(url: str) -> NotifyBase | None:
     # of the caller's context (so the guard's context variable goes with it); were that ever
     # not so, the "no guarded connection" check in `deliver` reports it.
     asset = apprise.AppriseAsset(async_mode=False, result_log_memory_size=64 * 1024)
-    plugin = apprise.Apprise.instantiate(url, asset=asset, suppress_exceptions=True)
+    try:
+        plugin = apprise.Apprise.instantiate(url, asset=asset, suppress_exceptions=True)
+    except Exception:  # a parsing bug in some plugin: the URL is unusable, not a server error
+        return None
     return plugin if isinstance(plugin, apprise.plugins.NotifyBase) else None
 
 
