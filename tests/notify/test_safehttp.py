@@ -409,3 +409,26 @@ def test_requests_guard_ignores_environment_proxies(
     with guarded_requests(LOOPBACK):
         assert requests.get(http_server.url, timeout=2).status_code == 200
     assert len(http_server.requests) == 1
+
+
+def test_requests_guard_keeps_tls_checks_on_the_host_name(
+    http_server: LocalHTTPServer, tmp_path: Path, connect_log: list[str]
+) -> None:
+    # As for httpx above: connected to the checked IP, verified against the URL's host.
+    requests = pytest.importorskip("requests")
+    cert, key = _self_signed(tmp_path, "chat.warroom.test")
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    sni: list[str | None] = []
+    server_context.sni_callback = lambda sock, name, ctx: sni.append(name)
+    assert http_server.server is not None
+    http_server.server.socket = server_context.wrap_socket(
+        http_server.server.socket, server_side=True
+    )
+    resolver = _resolver(["127.0.0.1"], ["127.0.0.1"])
+    with guarded_requests(LOOPBACK, resolver=resolver):
+        good = requests.get(f"https://chat.warroom.test:{http_server.port}/", verify=str(cert))
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(f"https://other.warroom.test:{http_server.port}/", verify=str(cert))
+    assert good.status_code == 200 and sni[0] == "chat.warroom.test"
+    assert set(connect_log) == {"127.0.0.1"}
