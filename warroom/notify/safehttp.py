@@ -52,6 +52,7 @@ import httpx
 __all__ = [
     "DEFAULT_TIMEOUT",
     "BlockedDestination",
+    "GuardUnavailable",
     "GuardedBackend",
     "RequestsGuard",
     "SafeTransport",
@@ -452,6 +453,10 @@ def build_client(
 # services on worker threads with a copy of the caller's context, so the guard goes with them.
 
 
+class GuardUnavailable(RuntimeError):
+    """The guard's hooks are not in place, so nothing may be sent through `requests`."""
+
+
 @dataclass
 class RequestsGuard:
     """One guarded block: the check to apply, and what it saw (for the caller's verdict)."""
@@ -531,7 +536,9 @@ def _install_requests_guard() -> None:
         or urllib3.util.connection.create_connection is not _guarded_create_connection
         or requests.adapters.HTTPAdapter.send is not _guarded_adapter_send
     ):
-        raise RuntimeError("unsupported requests/urllib3 version: cannot install the address guard")
+        raise GuardUnavailable(
+            "unsupported requests/urllib3 version: cannot install the address guard"
+        )
 
 
 @contextmanager

@@ -151,7 +151,7 @@ class AppriseTransport(Transport[AppriseConfig]):
                     body_format=apprise.NotifyFormat.TEXT,
                     timeout=config.timeout,
                 )
-        except RuntimeError as exc:  # the guard cannot be installed: never send unguarded
+        except safehttp.GuardUnavailable as exc:  # never send unguarded
             return DeliveryResult.fail(str(exc))
         if guard.refused:
             return DeliveryResult.fail(str(guard.refused[0]))
