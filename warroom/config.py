@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -63,6 +64,17 @@ class Settings(BaseSettings):
                 if text.startswith("[")
                 else [part.strip() for part in text.split(",") if part.strip()]
             )
+        return value
+
+    @field_validator("outbound_allow_networks")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        # A typo must stop the start, not turn every webhook into a failure at 3 a.m.
+        for network in value:
+            try:
+                ipaddress.ip_network(network.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(f"invalid network {network!r}: {exc}") from None
         return value
 
     @field_validator("priority_matrix", mode="before")

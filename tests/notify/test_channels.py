@@ -437,7 +437,7 @@ def test_apprise_does_not_follow_redirects(
     assert len(http_server.requests) == 1 and set(connect_log) == {"127.0.0.1"}
 
 
-def test_apprise_generic_schemas_are_prechecked(
+def test_apprise_generic_schemas_are_guarded(
     http_server: LocalHTTPServer, connect_log: list[str]
 ) -> None:
     for url in (

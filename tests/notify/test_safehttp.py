@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import socket
 import ssl
 import time
@@ -20,6 +22,8 @@ from warroom.notify.safehttp import (
     Resolver,
     build_client,
     check_address,
+    guarded_requests,
+    host_problem,
     parse_allowed_networks,
 )
 
@@ -172,7 +176,15 @@ def test_unresolvable_name_is_a_connect_error() -> None:
 
 @pytest.mark.parametrize(
     "address",
-    ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1"],
+    [
+        "8.8.8.8",
+        "1.1.1.1",
+        "2606:4700:4700::1111",
+        "::ffff:8.8.8.8",
+        "2002:808:808::1",  # 6to4 form of 8.8.8.8
+        "64:ff9b::808:808",  # NAT64 form of 8.8.8.8
+        "2001:0:808:808::fefe:fefe",  # Teredo: server 8.8.8.8, client 1.1.1.1
+    ],
 )
 def test_public_addresses_pass_the_check(address: str) -> None:
     assert check_address(address) is None
@@ -181,9 +193,18 @@ def test_public_addresses_pass_the_check(address: str) -> None:
 @pytest.mark.parametrize(
     ("address", "reason"),
     [
-        ("64:ff9b::7f00:1", "loopback"),  # NAT64 form of 127.0.0.1
-        ("2002:7f00:1::", "loopback"),  # 6to4 form of 127.0.0.1
+        ("64:ff9b::7f00:1", "IPv6 form of 127.0.0.1: loopback"),  # NAT64
+        ("2002:7f00:1::", "IPv6 form of 127.0.0.1: loopback"),  # 6to4
+        ("2002:0a00:0001::", "IPv6 form of 10.0.0.1: private"),  # 6to4
+        ("::ffff:169.254.169.254", "IPv6 form of 169.254.169.254: cloud metadata"),  # mapped
+        ("2001:0:808:808::f5ff:fffe", "IPv6 form of 10.0.0.1: private"),  # Teredo client
+        ("2001:0:a9fe:a9fe::fefe:fefe", "IPv6 form of 169.254.169.254: cloud metadata"),
+        ("64:ff9b:1::808:808", "local-use NAT64"),  # the site's own layout: never guessed
         ("::7f00:1", "reserved"),  # deprecated IPv4-compatible form
+        ("2001:db8::1", "documentation"),
+        ("3fff::1", "documentation"),
+        ("2001:2::1", "IETF protocol assignments"),
+        ("4000::1", "outside the global unicast range"),
         ("fd00:ec2::254", "metadata"),
         ("255.255.255.255", "broadcast"),
         ("fe80::1%1", "link-local"),
@@ -191,7 +212,77 @@ def test_public_addresses_pass_the_check(address: str) -> None:
 )
 def test_embedded_and_unusual_forms_are_refused(address: str, reason: str) -> None:
     found = check_address(address)
-    assert found is not None and reason in found
+    assert found is not None and reason in found, found
+
+
+def test_allow_list_covers_the_embedded_address() -> None:
+    assert check_address("64:ff9b::7f00:1", parse_allowed_networks(["127.0.0.0/8"])) is None
+    assert check_address("64:ff9b:1::a00:1", parse_allowed_networks(["64:ff9b:1::/48"])) is None
+    assert check_address("2002:a00:1::", parse_allowed_networks(["127.0.0.0/8"])) is not None
+
+
+def test_the_policy_does_not_depend_on_the_interpreters_address_flags(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Python releases disagree on is_private & co. (Debian's 3.11.2 puts 2002::/16 in it,
+    3.11.7 does not): the guard must not consult them at all, so it decides alike on both."""
+    samples = [
+        "8.8.8.8",
+        "10.1.2.3",
+        "127.0.0.1",
+        "169.254.169.254",
+        "2002:808:808::1",
+        "2002:a00:1::",
+        "64:ff9b::7f00:1",
+        "::ffff:169.254.169.254",
+        "2606:4700:4700::1111",
+        "fd12::1",
+        "2001:0:808:808::fefe:fefe",
+    ]
+    before = [check_address(a) for a in samples]
+
+    def consulted(self: object) -> bool:
+        raise AssertionError("the guard consulted the interpreter's address flags")
+
+    flags = ("is_private", "is_global", "is_reserved", "is_loopback", "is_link_local",
+             "is_multicast", "is_unspecified", "is_site_local", "ipv4_mapped", "sixtofour",
+             "teredo")  # fmt: skip
+    for cls in (ipaddress.IPv4Address, ipaddress.IPv6Address):
+        for flag in flags:
+            if hasattr(cls, flag):
+                monkeypatch.setattr(cls, flag, property(consulted))
+    assert [check_address(a) for a in samples] == before
+    assert before[0] is None and before[4] is None and before[8] is None
+    assert all(before[i] is not None for i in (1, 2, 3, 5, 6, 7, 9))
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("localhost", "loopback"),
+        ("pager.localhost", "loopback"),
+        ("LOCALHOST.", "loopback"),
+        ("2130706433", "loopback"),  # 127.0.0.1 as one number: getaddrinfo accepts it
+        ("0x7f.1", "loopback"),
+        ("[::1]", "loopback"),
+        ("169.254.169.254", "metadata"),
+        ("0xa9fea9fe", "metadata"),
+        ("10.0.0.1", "private"),
+        ("[::ffff:192.168.1.1]", "private"),
+    ],
+)
+def test_hosts_refused_when_a_url_is_saved(host: str, reason: str) -> None:
+    found = host_problem(host)
+    assert found is not None and reason in found and host in found
+
+
+def test_names_are_left_to_the_connect_time_check() -> None:
+    # No DNS when saving: what a name resolves to then says nothing about send time.
+    assert host_problem("hooks.example.com") is None
+    assert host_problem("8.8.8.8") is None
+    assert host_problem("127.0.0.1", ["127.0.0.0/8"]) is None
+    assert host_problem("localhost", ["127.0.0.0/8", "::1/128"]) is None
 
 
 def test_allowed_networks_are_validated() -> None:
@@ -258,4 +349,86 @@ def test_tls_uses_the_host_name_while_connecting_to_the_checked_ip(
             client.get(f"https://other.warroom.test:{http_server.port}/")
     assert good.status_code == 200
     assert sni[0] == "hooks.warroom.test"
+    assert set(connect_log) == {"127.0.0.1"}
+
+
+# --- the same guard under requests (Apprise's HTTP stack) ---------------------------------------
+
+
+def test_requests_inside_the_guard_cannot_reach_internal_addresses(
+    http_server: LocalHTTPServer, connect_log: list[str]
+) -> None:
+    requests = pytest.importorskip("requests")
+    with guarded_requests() as guard, pytest.raises(BlockedDestination):
+        requests.post(f"{http_server.url}/hook", data=b"x", timeout=2)
+    assert http_server.requests == [] and connect_log == []
+    assert [e.address for e in guard.refused] == ["127.0.0.1"]
+    # Outside a guarded block requests is left alone (Warroom's other users of it, if any).
+    assert requests.get(http_server.url, timeout=2).status_code == 200
+    assert len(http_server.requests) == 1
+
+
+def test_requests_guard_checks_each_connection_and_pins_the_checked_address(
+    http_server: LocalHTTPServer, connect_log: list[str]
+) -> None:
+    requests = pytest.importorskip("requests")
+    resolver = _resolver(["127.0.0.1"], ["169.254.169.254"])
+    url = f"http://rebind.test:{http_server.port}/"
+    with guarded_requests(LOOPBACK, resolver=resolver) as guard:
+        assert requests.get(url, timeout=2).status_code == 200
+        with pytest.raises(BlockedDestination):
+            requests.get(url, timeout=2)  # same name, rebound to the metadata address
+    assert guard.connections == 1 and [e.address for e in guard.refused] == ["169.254.169.254"]
+    assert connect_log == ["127.0.0.1"]
+    assert http_server.requests[0].headers["Host"] == f"rebind.test:{http_server.port}"
+
+
+def test_requests_guard_follows_no_redirect_inward(
+    http_server: LocalHTTPServer, connect_log: list[str]
+) -> None:
+    requests = pytest.importorskip("requests")
+    http_server.answer(302, location="http://10.0.0.1/admin")
+    with guarded_requests(LOOPBACK), pytest.raises(BlockedDestination):
+        requests.get(http_server.url, timeout=2)  # requests follows redirects by default
+    assert len(http_server.requests) == 1 and set(connect_log) == {"127.0.0.1"}
+
+
+def test_requests_guard_ignores_environment_proxies(
+    http_server: LocalHTTPServer, closed_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy would connect on our behalf, past the check: guarded requests go direct."""
+    requests = pytest.importorskip("requests")
+    proxy = f"http://127.0.0.1:{closed_port}"
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert os.environ["HTTP_PROXY"] == proxy
+    with pytest.raises(requests.exceptions.ProxyError):
+        requests.get(http_server.url, timeout=2)  # unguarded: requests uses the proxy
+    with guarded_requests(LOOPBACK):
+        assert requests.get(http_server.url, timeout=2).status_code == 200
+    assert len(http_server.requests) == 1
+
+
+def test_requests_guard_keeps_tls_checks_on_the_host_name(
+    http_server: LocalHTTPServer, tmp_path: Path, connect_log: list[str]
+) -> None:
+    # As for httpx above: connected to the checked IP, verified against the URL's host.
+    requests = pytest.importorskip("requests")
+    cert, key = _self_signed(tmp_path, "chat.warroom.test")
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    sni: list[str | None] = []
+    server_context.sni_callback = lambda sock, name, ctx: sni.append(name)
+    assert http_server.server is not None
+    http_server.server.socket = server_context.wrap_socket(
+        http_server.server.socket, server_side=True
+    )
+    resolver = _resolver(["127.0.0.1"], ["127.0.0.1"])
+    with guarded_requests(LOOPBACK, resolver=resolver):
+        good = requests.get(f"https://chat.warroom.test:{http_server.port}/", verify=str(cert))
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(f"https://other.warroom.test:{http_server.port}/", verify=str(cert))
+    assert good.status_code == 200 and sni[0] == "chat.warroom.test"
     assert set(connect_log) == {"127.0.0.1"}

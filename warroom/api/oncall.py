@@ -24,14 +24,16 @@ from warroom.db.base import utcnow
 from warroom.errors import ApiError
 from warroom.instance import secret_key
 from warroom.notify import preferences
-from warroom.oncall import feeds, overrides, policies, schedules, views
-from warroom.oncall.models import EscalationPolicy, Schedule, ScheduleOverride
-from warroom.oncall.schemas import (
+from warroom.notify.schemas import (
     ContactMethodIn,
     ContactMethodOut,
     ContactMethodPatch,
-    FeedOut,
     NewContactMethod,
+)
+from warroom.oncall import feeds, overrides, policies, schedules, views
+from warroom.oncall.models import EscalationPolicy, Schedule, ScheduleOverride
+from warroom.oncall.schemas import (
+    FeedOut,
     NotificationRuleIn,
     NotificationRuleOut,
     NotificationRulePatch,
@@ -305,10 +307,11 @@ def list_contact_methods(
     tags=["users"],
 )
 def create_contact_method(
-    user_id: int, body: ContactMethodIn, _: SelfOrAdmin, session: WriteDB
+    user_id: int, body: ContactMethodIn, _: SelfOrAdmin, session: WriteDB, request: Request
 ) -> NewContactMethod:
     """A webhook gets a signing secret, returned here once and never again."""
-    row, secret = preferences.create_method(session, user_id, body)
+    networks = request.app.state.settings.outbound_allow_networks
+    row, secret = preferences.create_method(session, user_id, body, networks)
     return NewContactMethod(secret=secret, **preferences.method_out(row, True).model_dump())
 
 
@@ -318,9 +321,15 @@ def create_contact_method(
     tags=["users"],
 )
 def update_contact_method(
-    user_id: int, method_id: int, body: ContactMethodPatch, _: SelfOrAdmin, session: WriteDB
+    user_id: int,
+    method_id: int,
+    body: ContactMethodPatch,
+    _: SelfOrAdmin,
+    session: WriteDB,
+    request: Request,
 ) -> ContactMethodOut:
-    row = preferences.update_method(session, user_id, method_id, body, utcnow())
+    networks = request.app.state.settings.outbound_allow_networks
+    row = preferences.update_method(session, user_id, method_id, body, utcnow(), networks)
     return preferences.method_out(row, True)
 
 

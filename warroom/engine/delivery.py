@@ -23,15 +23,6 @@ from warroom.notify.channels import DeliveryResult, OutgoingMessage
 from warroom.notify.models import ContactMethod, Notification
 from warroom.notify.retry import after_failure
 
-CHANNEL_NAMES = {
-    "email": "email",
-    "webhook": "webhook",
-    "apprise": "chat/push",
-    "sms": "SMS",
-    "voice": "voice call",
-    "local": "console",
-}
-
 
 @dataclass(frozen=True)
 class Job:
@@ -116,29 +107,8 @@ def claim_due(
 
 
 def channel_settings(job: Job, settings: Settings) -> dict[str, Any]:
-    networks = tuple(settings.outbound_allow_networks)
-    if job.channel == "email":
-        return {
-            "host": settings.smtp_host,
-            "port": settings.smtp_port,
-            "username": settings.smtp_username or None,
-            "password": settings.smtp_password or None,
-            "starttls": settings.smtp_starttls,
-            "from_address": settings.smtp_from,
-        }
-    if job.channel == "webhook":
-        return {"secret": job.secret or "", "allowed_networks": networks}
-    if job.channel == "apprise":
-        return {"allowed_networks": networks}
-    if job.channel in ("sms", "voice"):
-        return {
-            "base_url": settings.sms_base_url,
-            "account_sid": settings.sms_account_sid,
-            "auth_token": settings.sms_auth_token,
-            "from_number": settings.sms_from,
-            "allowed_networks": networks,
-        }
-    return {}
+    """The transport settings for this job's channel, from the channel registry."""
+    return channels.transport_settings(job.channel, settings, job)
 
 
 def send(job: Job, settings: Settings) -> DeliveryResult:
@@ -170,7 +140,7 @@ def record(db: Database, job: Job, worker: str, result: DeliveryResult, now: dat
         row.claimed_by = row.claimed_until = None
         user = session.get(User, job.user_id) if job.user_id else None
         who = (user.name or user.username) if user else "someone"
-        via = CHANNEL_NAMES.get(job.channel, job.channel)
+        via = channels.label(job.channel)
         if result.ok:
             row.status, row.sent_at = "sent", now
             _event(

@@ -9,17 +9,19 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from warroom.db.base import Base, BigId, JSONType, UTCDateTime, utcnow
+from warroom.notify.channels import CHANNELS, NAME_LENGTH
 
-CHANNELS = ("email", "webhook", "apprise", "sms", "voice", "local")
+# The CHECK values come from the channel registry; a new channel needs a migration for them.
+CHANNEL_NAMES = tuple(CHANNELS)
 OUTBOX_STATUSES = ("pending", "sent", "failed", "cancelled")
 
 
 class ContactMethod(Base):
     __tablename__ = "contact_methods"
-    __table_args__ = (CheckConstraint(f"channel IN {CHANNELS!r}", name="channel"),)
+    __table_args__ = (CheckConstraint(f"channel IN {CHANNEL_NAMES!r}", name="channel"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    channel: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(NAME_LENGTH))
     label: Mapped[str] = mapped_column(String(120), default="")
     # Email address, URL, Apprise URL or E.164 phone number.
     address: Mapped[str] = mapped_column(Text)
@@ -66,7 +68,7 @@ class Notification(Base):
     contact_method_id: Mapped[int | None] = mapped_column(
         ForeignKey("contact_methods.id", ondelete="SET NULL"), default=None
     )
-    channel: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(NAME_LENGTH))
     target: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16), default="page")  # page | mobilise | fyi
     urgency: Mapped[str] = mapped_column(String(4), default="high")

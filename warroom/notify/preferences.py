@@ -1,61 +1,30 @@
 """People's paging preferences: their contact methods, notification rules and quiet hours.
 
 The engine reads these when it pages someone; this module only checks and stores them.
-Addresses are checked for their channel's shape here so a typo is refused when it is typed,
-not discovered during an incident. Reachability (and the SSRF guard) is the delivery's job.
+Addresses are checked by their channel (the registry in `warroom.notify.channels`) so a typo,
+or a URL the outbound guard would refuse, is refused when it is typed, not discovered during an
+incident. Reachability, and the connect-time guard, are the delivery's job.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
-from email.utils import parseaddr
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.catalog.models import User
 from warroom.errors import ApiError
+from warroom.notify import channels
 from warroom.notify.models import ContactMethod, NotificationRule
-from warroom.oncall.schemas import (
-    ContactMethodIn,
-    ContactMethodOut,
-    ContactMethodPatch,
-    NotificationRuleIn,
-    NotificationRulePatch,
-    QuietHours,
-)
-
-# E.164: "+", a country code and up to 15 digits in all.
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+from warroom.notify.schemas import ContactMethodIn, ContactMethodOut, ContactMethodPatch
+from warroom.oncall.schemas import NotificationRuleIn, NotificationRulePatch, QuietHours
 
 
-def address_problem(channel: str, address: str) -> str | None:
-    """Why ``address`` cannot be a ``channel`` address, or None when it can."""
-    if any(c.isspace() for c in address) and channel != "local":
-        return "an address has no spaces"
-    if channel == "email":
-        _, parsed = parseaddr(address)
-        local, at, domain = parsed.partition("@")
-        if parsed != address or not (local and at and "." in domain):
-            return "not an email address like name@example.com"
-    elif channel == "webhook":
-        parts = urlsplit(address)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return "a webhook needs an http:// or https:// URL with a host"
-    elif channel in ("sms", "voice"):
-        if not _E164.match(address):
-            return "a phone number in E.164 form, like +14155550123"
-    elif channel == "apprise" and not _SCHEME.match(address):
-        return "an Apprise URL like slack://token or ntfys://topic"
-    return None
-
-
-def _check_address(channel: str, address: str) -> None:
-    problem = address_problem(channel, address)
+def _check_address(channel: str, address: str, allowed_networks: Sequence[str]) -> None:
+    problem = channels.address_problem(channel, address, tuple(allowed_networks))
     if problem:
         raise ApiError(
             422, f"invalid {channel} address: {problem}", [{"field": "address", "message": problem}]
@@ -91,13 +60,18 @@ def list_methods(session: Session, user_id: int) -> list[ContactMethod]:
 
 
 def create_method(
-    session: Session, user_id: int, body: ContactMethodIn
+    session: Session,
+    user_id: int,
+    body: ContactMethodIn,
+    allowed_networks: Sequence[str] = (),
 ) -> tuple[ContactMethod, str | None]:
-    """The stored method and, for a webhook, its signing secret (shown once, kept for signing)."""
+    """The stored method and, for a signed channel (webhooks), its signing secret (shown once,
+    kept for signing). `allowed_networks` is the admin's outbound allow-list: an address the
+    outbound guard would refuse is refused here, when it is typed."""
     get_user(session, user_id)
-    _check_address(body.channel, body.address)
+    _check_address(body.channel, body.address, allowed_networks)
     # 256 bits; the receiver verifies Warroom-Signature headers with it.
-    secret = secrets.token_urlsafe(32) if body.channel == "webhook" else None
+    secret = secrets.token_urlsafe(32) if channels.CHANNELS[body.channel].signed else None
     row = ContactMethod(
         user_id=user_id,
         channel=body.channel,
@@ -118,7 +92,12 @@ def _method(session: Session, user_id: int, method_id: int) -> ContactMethod:
 
 
 def update_method(
-    session: Session, user_id: int, method_id: int, body: ContactMethodPatch, now: datetime
+    session: Session,
+    user_id: int,
+    method_id: int,
+    body: ContactMethodPatch,
+    now: datetime,
+    allowed_networks: Sequence[str] = (),
 ) -> ContactMethod:
     row = _method(session, user_id, method_id)
     changes = body.model_dump(exclude_unset=True)
@@ -126,7 +105,7 @@ def update_method(
         if value is None:
             raise ApiError(422, f"'{name}' cannot be null")
     if "address" in changes:
-        _check_address(row.channel, changes["address"])
+        _check_address(row.channel, changes["address"], allowed_networks)
         row.address = changes["address"]
     if "label" in changes:
         row.label = changes["label"]

@@ -1,5 +1,5 @@
 """Request and response bodies of on-call: schedules, overrides, escalation policies, who is on
-call, and people's paging preferences (contact methods, notification rules, quiet hours)."""
+call, and people's notification rules and quiet hours (contact methods: notify.schemas)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ MIN_SHIFT_SECONDS = 3600
 MAX_STEP_DELAY = 86400
 Rotation = Literal["hourly", "daily", "weekly", "custom"]
 TargetType = Literal["user", "schedule", "team"]
-Channel = Literal["email", "webhook", "apprise", "sms", "voice", "local"]
 Urgency = Literal["high", "low"]
 
 
@@ -281,40 +280,7 @@ class ServicePolicyOut(Out):
     escalation_policy_id: int | None
 
 
-# --- contact methods, notification rules, quiet hours -----------------------------------------
-
-
-class ContactMethodIn(In):
-    channel: Channel
-    address: str = Field(
-        min_length=1,
-        max_length=2000,
-        description="email address, http(s) URL, Apprise URL, E.164 phone number, or any "
-        "label for local",
-    )
-    label: str = Field(default="", max_length=120)
-
-
-class ContactMethodPatch(In):
-    address: str | None = Field(default=None, min_length=1, max_length=2000)
-    label: str | None = Field(default=None, max_length=120)
-    disabled: bool | None = None
-
-
-class ContactMethodOut(Out):
-    id: int
-    user_id: int
-    channel: str
-    label: str
-    address: str | None = Field(description="Shown to its owner and admins only")
-    disabled: bool
-    created_at: datetime
-
-
-class NewContactMethod(ContactMethodOut):
-    secret: str | None = Field(
-        description="Webhooks: the signing secret, shown once; receivers verify with it"
-    )
+# --- notification rules, quiet hours (contact methods: warroom.notify.schemas) ---------------
 
 
 class NotificationRuleIn(In):
