@@ -145,9 +145,15 @@ def load_session(session: Session, token: str, now: datetime) -> tuple[SignedIn,
 
 
 def touch(session: Session, session_id: int, now: datetime) -> None:
+    # Only if still due: parallel requests of one browser (a page and its live updates) write
+    # once, not each.
     session.execute(
         update(WebSession)
-        .where(WebSession.id == session_id, WebSession.revoked_at.is_(None))
+        .where(
+            WebSession.id == session_id,
+            WebSession.revoked_at.is_(None),
+            WebSession.last_seen_at <= now - TOUCH_INTERVAL,
+        )
         .values(last_seen_at=now)
     )
 
