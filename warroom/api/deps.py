@@ -118,15 +118,17 @@ def touch_token(db: Database, token_id: int, now: datetime) -> None:
     stale = now - TOKEN_TOUCH_INTERVAL
     try:
         with db.session(writer_wait=0) as session:
-            # The condition makes parallel requests of one client write once, not each.
-            session.execute(
-                update(ApiToken)
+            # Only if still due (parallel requests of one client write once, not each), and
+            # skipping a row another transaction has locked (PostgreSQL; a revocation, say).
+            due = (
+                select(ApiToken.id)
                 .where(
                     ApiToken.id == token_id,
                     (ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at < stale),
                 )
-                .values(last_used_at=now)
+                .with_for_update(skip_locked=True)
             )
+            session.execute(update(ApiToken).where(ApiToken.id.in_(due)).values(last_used_at=now))
     except SQLAlchemyError as exc:
         logging.getLogger("warroom").debug("token last_used_at not written: %s", exc)
 

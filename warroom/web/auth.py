@@ -60,6 +60,10 @@ def login_cookie(settings: Settings) -> str:
     return "__Host-warroom_login" if https(settings) else "warroom_login"
 
 
+def device_cookie(settings: Settings) -> str:
+    return "__Host-warroom_device" if https(settings) else "warroom_device"
+
+
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
