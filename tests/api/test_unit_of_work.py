@@ -9,6 +9,7 @@ failing commit would answer 201 here and these tests fail.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -234,3 +235,44 @@ def test_a_link_does_only_what_its_holders_role_allows_when_used(
     # And a stakeholder's view link still shows the incident.
     view = _link(client, "view", warm.stakeholder_id, incident["id"])
     assert client.get(view).status_code == 200
+
+
+# --- the one writer lock (SQLite) ------------------------------------------------------------
+
+
+def test_every_sqlite_writer_takes_the_one_writer_lock_from_begin_to_end(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path}/w.db"
+    db, second = Database(url), Database(url)  # two handles on one file: one lock
+    assert db.writer_lock is not None and db.writer_lock is second.writer_lock
+    lock = db.writer_lock
+    try:
+        with db.session() as s:
+            assert not lock.locked()  # a session that has not begun holds nothing
+            s.execute(text("CREATE TABLE t (n INTEGER)"))
+            assert lock.locked()
+        assert not lock.locked()
+        with db.background_session() as s:  # the background writers' session: the same lock
+            s.execute(text("INSERT INTO t VALUES (1)"))
+            assert lock.locked()
+            # A writer that may not wait (a "last seen" touch) gives up at once.
+            with pytest.raises(OperationalError), second.session(writer_wait=0):
+                pass
+        assert not lock.locked()
+        with pytest.raises(RuntimeError), db.session() as s:  # rolled back: released
+            s.execute(text("INSERT INTO t VALUES (2)"))
+            raise RuntimeError("refused")
+        assert not lock.locked()
+        # Begun in one thread and committed in another (a request's unit of work does that).
+        session = db.open_session()
+        worker = threading.Thread(target=lambda: session.execute(text("INSERT INTO t VALUES (3)")))
+        worker.start()
+        worker.join()
+        assert lock.locked()
+        session.commit()
+        session.close()
+        assert not lock.locked()
+        with db.read_session() as s:
+            assert s.execute(text("SELECT n FROM t ORDER BY n")).scalars().all() == [1, 3]
+    finally:
+        db.dispose()
+        second.dispose()
