@@ -293,7 +293,8 @@ def admin_create_user(request: Request, posted: AdminPost) -> Response:
                 session.scalar(select(User.id).where(User.username == body.username)) is not None
             )
             if not exists:
-                catalog.create_user(session, **fields).password_hash = password_hash
+                user = catalog.create_user(session, **fields)  # created without a password
+                user.password_hash = password_hash
     except IntegrityError:  # created by someone else at the same moment
         exists = True
     if exists:
