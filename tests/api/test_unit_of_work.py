@@ -175,6 +175,15 @@ def test_a_commit_the_postgresql_server_refuses_answers_503(
             s.execute(text("DROP FUNCTION refuse_search()"))
 
 
+def test_a_read_answers_although_noting_the_tokens_last_use_fails(
+    client: TestClient, world: World, failing: FailingCommits
+) -> None:
+    failing.fail_next()  # the token was never used: the read's only commit is last_used_at
+    r = client.get("/api/v1/users/me", headers=world.auth("stakeholder"))
+    assert r.status_code == 200 and r.json()["username"] == "carol"
+    assert failing.failed == 1
+
+
 # --- signed action links ---------------------------------------------------------------------
 
 
