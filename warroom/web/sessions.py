@@ -1,7 +1,9 @@
-"""Web sign-in: server-side sessions, login rate limits, password changes and safe redirects.
+"""Web sign-in: server-side sessions, login rate limits, known devices, password changes and
+safe redirects.
 
 The cookie carries a random token; the database keeps only its SHA-256, so a leaked database
 backup does not sign anyone in. Every function takes `now`, so tests move time instead of sleeping.
+Argon2 never runs inside a write transaction (docs/adr/0005-unit-of-work.md).
 """
 
 from __future__ import annotations
