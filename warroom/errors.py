@@ -9,6 +9,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 CODES = {
@@ -24,6 +25,11 @@ CODES = {
     429: "too_many_requests",
     503: "unavailable",
 }
+
+
+# How long a client is asked to wait after a 503 (a database that refused a commit, or is
+# restarting): long enough for a restart or a lock to clear, short for a person retrying.
+RETRY_AFTER_SECONDS = 5
 
 
 class JSONBody(Response):
@@ -48,6 +54,11 @@ class ApiError(Exception):
         self.message = message
         self.details = details or []
         self.headers = headers
+
+
+def unavailable(message: str) -> ApiError:
+    """503 with Retry-After: the database did not take or give the data; nothing was stored."""
+    return ApiError(503, message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def error_response(
@@ -89,6 +100,14 @@ def install(app: FastAPI) -> None:
         return error_response(
             exc.status_code, message, headers=dict(exc.headers) if exc.headers else None
         )
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONBody:
+        # Locked past the busy timeout, disk full, the server gone: not a bug, and retrying
+        # later may work. The transaction was rolled back, so nothing half-written stays.
+        logging.getLogger("warroom").warning("database unavailable: %s", exc.orig)
+        err = unavailable("the database is unavailable right now; nothing was changed, try again")
+        return error_response(err.status, err.message, headers=err.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONBody:

@@ -350,3 +350,7 @@ def test_cookies_are_secure_and_host_only_behind_https(db_url: str, db: Database
         assert "__Host-warroom_session=" in cookie and "Secure" in cookie
         assert "Path=/" in cookie and "Domain" not in cookie
         assert client.get("/", follow_redirects=False).status_code == 200
+        # The known-device cookie is as strict, and HttpOnly: page scripts never see it.
+        device = next(c for c in r.headers.get_list("set-cookie") if "warroom_device" in c)
+        assert device.startswith("__Host-warroom_device=") and "Secure" in device
+        assert "HttpOnly" in device and "Path=/" in device and "Domain" not in device

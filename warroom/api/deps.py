@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import select, update
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from warroom.catalog.models import ApiToken, User
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
-from warroom.errors import ApiError
+from warroom.errors import ApiError, unavailable
 from warroom.security import token_digest
 
 ROLE_RANK = {"stakeholder": 0, "responder": 1, "admin": 2}
@@ -28,18 +29,32 @@ def get_db(request: Request) -> Database:
     return db
 
 
+# An id beyond the column's range fails in the driver (OverflowError on SQLite, DataError on
+# PostgreSQL); that is the client's mistake, not a 500.
 def _out_of_range() -> ApiError:
     return ApiError(422, "a value in the request is out of range (an id that cannot exist?)")
 
 
-# An id beyond the column's range fails in the driver (OverflowError on SQLite, DataError on
-# PostgreSQL); that is the client's mistake, not a 500.
 def write_session(request: Request, db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
-    with db.session() as session:
+    """The request's unit of work: committed after the endpoint returned and its reply was
+    built, and before the reply is sent (the dependency's scope is "function"), so a 2xx
+    always means stored. A commit that fails answers 503 and nothing of the request stays."""
+    session = db.open_session()
+    try:
         try:
             yield session
         except (OverflowError, DataError):
             raise _out_of_range() from None
+        try:
+            session.commit()
+        except SQLAlchemyError as exc:
+            logging.getLogger("warroom").warning("commit failed: %s", exc)
+            raise unavailable(
+                "the change could not be stored (the database did not accept the commit); "
+                "nothing was changed, try again"
+            ) from None
+    finally:
+        session.close()  # rolls back whatever was not committed
     # A write may have created due work (a declared incident's first page, a mobilisation).
     request.app.state.wake()
 
@@ -92,9 +107,30 @@ def authenticate(request: Request, db: Annotated[Database, Depends(get_db)]) -> 
         raise ApiError(401, "invalid or revoked API token", headers=unauthorized)
     now = utcnow()
     if row[1] is None or now - row[1] > TOKEN_TOUCH_INTERVAL:
-        with db.session() as session:
-            session.execute(update(ApiToken).where(ApiToken.id == row[0]).values(last_used_at=now))
+        touch_token(db, row[0], now)
     return Principal(row[2], row[3], row[4], row[5])
+
+
+def touch_token(db: Database, token_id: int, now: datetime) -> None:
+    """Records when a token was last used, best effort: only if the writer lock is free at
+    once (a read must not queue behind intake's commits for an informative column) and never
+    failing the request (a locked or full database still lets reads answer)."""
+    stale = now - TOKEN_TOUCH_INTERVAL
+    try:
+        with db.session(writer_wait=0) as session:
+            # Only if still due (parallel requests of one client write once, not each), and
+            # skipping a row another transaction has locked (PostgreSQL; a revocation, say).
+            due = (
+                select(ApiToken.id)
+                .where(
+                    ApiToken.id == token_id,
+                    (ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at < stale),
+                )
+                .with_for_update(skip_locked=True)
+            )
+            session.execute(update(ApiToken).where(ApiToken.id.in_(due)).values(last_used_at=now))
+    except SQLAlchemyError as exc:
+        logging.getLogger("warroom").debug("token last_used_at not written: %s", exc)
 
 
 def require(role: str):  # type: ignore[no-untyped-def]
@@ -111,4 +147,6 @@ Reader = Annotated[Principal, Depends(require("stakeholder"))]
 Responder = Annotated[Principal, Depends(require("responder"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 ReadDB = Annotated[Session, Depends(read_session)]
-WriteDB = Annotated[Session, Depends(write_session)]
+# scope="function": the commit runs before the reply is sent. With the default ("request") the
+# installed FastAPI runs it after the reply, and a failed commit would still have answered 2xx.
+WriteDB = Annotated[Session, Depends(write_session, scope="function")]

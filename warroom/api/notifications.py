@@ -6,6 +6,8 @@ happens on the POST, because mail scanners and chat unfurlers fetch links on the
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -14,15 +16,17 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, select_autoescape
 from pydantic import Field
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
-from warroom.api.deps import ReadDB, Reader, Responder, WriteDB
+from warroom.api.deps import ROLE_RANK, ReadDB, Reader, Responder, WriteDB
 from warroom.api.paging import page
 from warroom.api.schemas import In, Out, Page
 from warroom.catalog.models import User
 from warroom.db.base import utcnow
+from warroom.db.engine import Database
 from warroom.engine import paging
 from warroom.engine.runner import action_links
-from warroom.errors import ApiError
+from warroom.errors import RETRY_AFTER_SECONDS, ApiError
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.notify.models import Notification
@@ -119,6 +123,8 @@ P{{ incident.priority }} · {{ incident.status }}</p>{% endif %}
 
 _BUTTONS = {"ack": "Acknowledge", "resolve": "Resolve", "view": None}
 _ACTIONS = {"ack": "acknowledge", "resolve": "resolve"}
+# The API's role for these actions (POST /api/v1/incidents/{id}/actions/...): a link does no more.
+ACTION_ROLE = "responder"
 
 
 def _read(request: Request, token: str) -> ActionClaim | HTMLResponse:
@@ -146,6 +152,7 @@ def _page(
     incident: object = None,
     button: str | None = None,
     view_url: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     return HTMLResponse(
         _PAGE.render(
@@ -156,8 +163,41 @@ def _page(
             "Cache-Control": "no-store",
             "Referrer-Policy": "no-referrer",
             "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+            **(headers or {}),
         },
     )
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """What the page shows of an incident, read inside the transaction, rendered after it."""
+
+    id: int
+    title: str
+    priority: int
+    status: str
+
+    @classmethod
+    def of(cls, incident: Incident | None) -> _Shown | None:
+        if incident is None:
+            return None
+        return cls(incident.id, incident.title, incident.priority, incident.status)
+
+
+def _refusal(user: User | None, action: str) -> str | None:
+    """Why the link's holder may not do its action now, or None if they may.
+
+    The link is checked against the person as they are at the moment of use, not when the
+    page went out: a deactivated account, or a role that may not do this in the API either
+    (a stakeholder, or someone demoted to stakeholder since), makes the link inert."""
+    if user is None or not user.active:
+        return "The account it was sent to is deactivated. Nothing was changed."
+    if action in _ACTIONS and ROLE_RANK[user.role] < ROLE_RANK[ACTION_ROLE]:
+        return (
+            f"Your account is a {user.role}: it can follow the incident but not "
+            f"{_ACTIONS[action]} it. Nothing was changed."
+        )
+    return None
 
 
 @links_router.get("/act/{token}", response_class=HTMLResponse)
@@ -172,6 +212,9 @@ def show_action(request: Request, token: str, session: ReadDB) -> HTMLResponse:
     button = _BUTTONS[claim.action]
     if button is None:
         return _page(200, "Incident", "", incident, None, view)
+    refused = _refusal(session.get(User, claim.user_id), claim.action)
+    if refused is not None:
+        return _page(403, "This link cannot be used", refused, incident, None, view)
     return _page(
         200,
         f"{button} incident #{incident.id}?",
@@ -182,44 +225,68 @@ def show_action(request: Request, token: str, session: ReadDB) -> HTMLResponse:
     )
 
 
+class _Refused(Exception):
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.title, self.message = status, title, message
+
+
 @links_router.post("/act/{token}", response_class=HTMLResponse)
-def perform_action(request: Request, token: str, session: WriteDB) -> HTMLResponse:
+def perform_action(request: Request, token: str) -> HTMLResponse:
     claim = _read(request, token)
     if isinstance(claim, HTMLResponse):
         return claim
     if claim.action not in _ACTIONS:
         return _page(400, "Nothing to do", "This link only shows the incident.")
-    user = session.get(User, claim.user_id)
-    if user is None or not user.active:
-        return _page(
-            403,
-            "This link is no longer valid",
-            "The account it was sent to is deactivated. Nothing was changed.",
-        )
-    actor = incidents.Actor(user.id, user.name or user.username)
+    db: Database = request.app.state.db
+    view = f"/incidents/{claim.incident_id}"
+    # One transaction, committed before anything is rendered: "Paging has stopped" is shown
+    # only once the acknowledgement (and the cancelled pages) are on disk.
     try:
-        incident = incidents.apply_action(
-            session,
-            claim.incident_id,
-            _ACTIONS[claim.action],
-            actor,
-            utcnow(),
-            "via notification link",
-        )
+        with db.session() as session:
+            user = session.get(User, claim.user_id)
+            refused = _refusal(user, claim.action)
+            if refused is not None or user is None:
+                raise _Refused(403, "This link cannot be used", refused or "")
+            actor = incidents.Actor(user.id, user.name or user.username)
+            incident = _Shown.of(
+                incidents.apply_action(
+                    session,
+                    claim.incident_id,
+                    _ACTIONS[claim.action],
+                    actor,
+                    utcnow(),
+                    "via notification link",
+                )
+            )
+    except _Refused as exc:
+        return _page(exc.status, exc.title, exc.message, _current(db, claim), view_url=view)
     except ApiError as exc:
-        current = session.get(Incident, claim.incident_id)
+        current = _current(db, claim)
         return _page(
-            409 if current else 404,
-            "Nothing changed",
-            exc.message,
-            current,
-            view_url=f"/incidents/{claim.incident_id}",
+            409 if current else 404, "Nothing changed", exc.message, current, view_url=view
         )
+    except SQLAlchemyError as exc:
+        logging.getLogger("warroom").warning("action link not stored: %s", exc)
+        return _page(
+            503,
+            "Not done yet",
+            "The database could not store this just now, so nothing was changed and paging "
+            "goes on. Try the button again in a moment.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    request.app.state.wake()
+    assert incident is not None
     done = "acknowledged" if claim.action == "ack" else "resolved"
     return _page(
         200,
         f"Incident #{incident.id} {done}",
         f"Thank you, {actor.name}. Paging has stopped.",
         incident,
-        view_url=f"/incidents/{incident.id}",
+        view_url=view,
     )
+
+
+def _current(db: Database, claim: ActionClaim) -> _Shown | None:
+    with db.read_session() as session:
+        return _Shown.of(session.get(Incident, claim.incident_id))

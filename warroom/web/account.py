@@ -19,6 +19,7 @@ from warroom.catalog import service as catalog
 from warroom.catalog.models import ROLES, User
 from warroom.config import Settings
 from warroom.db.engine import Database
+from warroom.security import hash_password
 from warroom.web.auth import (
     Admin,
     AdminPost,
@@ -28,6 +29,7 @@ from warroom.web.auth import (
     client_ip,
     csrf_matches,
     current_user,
+    device_cookie,
     https,
     login_cookie,
     session_cookie,
@@ -37,15 +39,17 @@ from warroom.web.render import render
 from warroom.web.router import router, to_int
 from warroom.web.sessions import (
     ABSOLUTE_TIMEOUT,
+    KNOWN_DEVICE_MAX_AGE,
     PasswordError,
-    attempt_login,
     change_password,
+    device_cookie_value,
     end_session,
     end_user_sessions,
     new_token,
+    read_device_cookie,
     safe_next,
     set_password,
-    start_session,
+    sign_in,
 )
 
 LOGIN_FORM_SECONDS = 3600
@@ -128,20 +132,19 @@ def _login(request: Request, form: FormData) -> Response:
         return _login_page(
             request, next_path, "Enter your username and password.", 401, username=username
         )
-    now = datetime.now(UTC)
-    ip = client_ip(request)
-    db = _db(request)
-    with db.session() as session:
-        result = attempt_login(session, username, password, ip, now)
-        signed_in = None
-        if result.user is not None:
-            signed_in = start_session(
-                session, result.user, now, ip, request.headers.get("user-agent", "")
-            )
-            # The session the browser had before (if any) ends: one fresh id per sign-in.
-            old = request.cookies.get(session_cookie(settings))
-            if old:
-                end_session(session, old, now)
+    secret = request.app.state.secret
+    known = read_device_cookie(secret, request.cookies.get(device_cookie(settings), ""))
+    result = sign_in(
+        _db(request),
+        username,
+        password,
+        client_ip(request),
+        datetime.now(UTC),
+        known,
+        request.headers.get("user-agent", ""),
+        request.cookies.get(session_cookie(settings), ""),
+    )
+    signed_in = result.user
     if result.retry_after is not None:
         minutes = max(1, round(result.retry_after.total_seconds() / 60))
         response = _login_page(
@@ -169,6 +172,17 @@ def _login(request: Request, form: FormData) -> Response:
         secure=https(settings),
     )
     response.delete_cookie(login_cookie(settings), path="/", secure=https(settings))
+    if result.device is not None:
+        # This browser is now known as this person's: strangers' failures do not lock it out.
+        response.set_cookie(
+            device_cookie(settings),
+            device_cookie_value(secret, result.device),
+            max_age=int(KNOWN_DEVICE_MAX_AGE.total_seconds()),
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=https(settings),
+        )
     return response
 
 
@@ -211,10 +225,9 @@ def account_password(request: Request, posted: SelfPost) -> Response:
     if new != posted.text("confirm_password"):
         return _account_page(request, error="The two new passwords differ.", status=422)
     try:
-        with _db(request).session() as session:
-            ended = change_password(
-                session, posted.user, posted.text("current_password"), new, datetime.now(UTC)
-            )
+        ended = change_password(
+            _db(request), posted.user, posted.text("current_password"), new, datetime.now(UTC)
+        )
     except PasswordError as exc:
         message = str(exc)
         return _account_page(request, error=message[:1].upper() + message[1:] + ".", status=422)
@@ -271,13 +284,17 @@ def admin_create_user(request: Request, posted: AdminPost) -> Response:
             form=typed,
         )
     exists = False
+    fields = body.model_dump()
+    # Hashed before the transaction: argon2 must not run while holding the write lock.
+    password_hash = hash_password(fields.pop("password"))
     try:
         with _db(request).session() as session:
             exists = (
                 session.scalar(select(User.id).where(User.username == body.username)) is not None
             )
             if not exists:
-                catalog.create_user(session, **body.model_dump())
+                user = catalog.create_user(session, **fields)  # created without a password
+                user.password_hash = password_hash
     except IntegrityError:  # created by someone else at the same moment
         exists = True
     if exists:
@@ -315,20 +332,21 @@ def admin_set_password(request: Request, user_id: int, posted: AdminPost) -> Res
     new, confirm = (posted.form.get(k) for k in ("password", "confirm_password"))
     if not isinstance(new, str) or not new or new != confirm:
         return _users_page(request, error="Type the new password twice, the same.", status=422)
-    now = datetime.now(UTC)
+    own = user_id == posted.user.user_id
     try:
-        with _db(request).session() as session:
-            user = session.get(User, user_id)
-            if user is None:
-                raise PageError(404, f"There is no user {user_id}.", title="Not found")
-            own = user_id == posted.user.user_id
-            ended = set_password(
-                session, user, new, now, keep_session_id=posted.user.session_id if own else None
-            )
-            name = user.username
+        done = set_password(
+            _db(request),
+            user_id,
+            new,
+            datetime.now(UTC),
+            keep_session_id=posted.user.session_id if own else None,
+        )
     except PasswordError as exc:
         message = str(exc)
         return _users_page(request, error=message[:1].upper() + message[1:] + ".", status=422)
+    if done is None:
+        raise PageError(404, f"There is no user {user_id}.", title="Not found")
+    name, ended = done
     ended_text = f"{ended} session{'s' if ended != 1 else ''} of theirs ended" if ended else ""
     return _users_page(
         request, notice=f"Password of {name} set" + (f"; {ended_text}." if ended_text else ".")

@@ -7,10 +7,13 @@ responder; the admin pages need an admin. Every POST carries the session's CSRF 
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
@@ -57,6 +60,10 @@ def login_cookie(settings: Settings) -> str:
     return "__Host-warroom_login" if https(settings) else "warroom_login"
 
 
+def device_cookie(settings: Settings) -> str:
+    return "__Host-warroom_device" if https(settings) else "warroom_device"
+
+
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
@@ -75,10 +82,20 @@ def current_user(request: Request) -> SignedIn | None:
         with db.read_session() as session:
             found = load_session(session, token, now)
         if found is not None and found[1]:
-            with db.session() as session:
-                touch(session, found[0].session_id, now)
+            touch_quietly(db, found[0].session_id, now)
     request.state.signed_in = found[0] if found else None
     return request.state.signed_in  # type: ignore[no-any-return]
+
+
+def touch_quietly(db: Database, session_id: int, now: datetime) -> None:
+    """Moves the session's last_seen_at, best effort: only if the writer lock is free at once
+    (a page view must not queue behind intake's commits) and never failing the page (the idle
+    timeout is 12 hours; a missed minute does not matter)."""
+    try:
+        with db.session(writer_wait=0) as session:
+            touch(session, session_id, now)
+    except SQLAlchemyError as exc:
+        logging.getLogger("warroom").debug("session last_seen_at not written: %s", exc)
 
 
 def _here(request: Request) -> str:

@@ -35,4 +35,8 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(String(80))
     ip: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Written as a failure before the password is checked (so parallel guesses count at once)
+    # and turned into a success afterwards.
     success: Mapped[bool] = mapped_column(Boolean)
+    # The known-device cookie's id the attempt came with, "" if none.
+    device: Mapped[str] = mapped_column(String(32), default="", server_default="")

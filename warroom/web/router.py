@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 
-from warroom.errors import ApiError
+from warroom.errors import RETRY_AFTER_SECONDS, ApiError
 from warroom.web.auth import PageError
 
 
@@ -32,6 +32,16 @@ class PageRoute(APIRoute):
                 raise PageError(exc.status, _sentence(exc.message)) from None
             except (RequestValidationError, OverflowError, DataError):
                 raise PageError(404, "There is no such page.", title="Not found") from None
+            except OperationalError:
+                # A commit (or a read) the database refused: locked, full, restarting. Every
+                # form commits before it answers, so nothing of this request was stored.
+                raise PageError(
+                    503,
+                    "The database could not store this just now, so nothing was changed. "
+                    "Try again in a moment.",
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                    title="Not saved",
+                ) from None
 
         return handler
 
