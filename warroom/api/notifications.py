@@ -16,9 +16,11 @@ from pydantic import Field
 from sqlalchemy import select
 
 from warroom.api.deps import ReadDB, Reader, Responder, WriteDB
-from warroom.api.paging import page
+from warroom.api.pagination import page
+from warroom.api.params import Cursor, Limit, PathId, QueryId
 from warroom.api.schemas import In, Out, Page
 from warroom.catalog.models import User
+from warroom.common.schemas import Id
 from warroom.db.base import utcnow
 from warroom.engine import paging
 from warroom.engine.runner import action_links
@@ -33,10 +35,12 @@ links_router = APIRouter(tags=["action links"])
 
 
 class MobiliseIn(In):
-    user_ids: list[int] = []
-    team_ids: list[int] = []
-    schedule_ids: list[int] = Field([], description="whoever is on call on them now")
-    message: str = Field("", max_length=2000)
+    user_ids: list[Id] = Field(default=[], max_length=1000)
+    team_ids: list[Id] = Field(default=[], max_length=1000)
+    schedule_ids: list[Id] = Field(
+        default=[], max_length=1000, description="whoever is on call on them now"
+    )
+    message: str = Field(default="", max_length=2000)
 
 
 class MobiliseOut(Out):
@@ -63,7 +67,7 @@ class NotificationOut(Out):
 
 @router.post("/incidents/{incident_id}/mobilise", response_model=MobiliseOut)
 def mobilise(
-    request: Request, incident_id: int, body: MobiliseIn, principal: Responder, session: WriteDB
+    request: Request, incident_id: PathId, body: MobiliseIn, principal: Responder, session: WriteDB
 ) -> MobiliseOut:
     """Page more people, whole teams or whoever is on call on schedules, with a message."""
     names = paging.mobilise(
@@ -84,10 +88,10 @@ def mobilise(
 def list_notifications(
     principal: Reader,
     session: ReadDB,
-    incident_id: int | None = None,
+    incident_id: QueryId = None,
     status: Literal["pending", "sent", "failed", "cancelled"] | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Page[NotificationOut]:
     """Messages sent (or queued) to people; everyone sees their own, admins see all."""
     query = select(Notification)

@@ -1,0 +1,1 @@
+"""Neutral building blocks shared by domains and shells; imports no domain, no api, no web."""
