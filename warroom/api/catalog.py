@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
 from warroom.api.deps import Admin, ReadDB, Reader, WriteDB
+from warroom.api.openapi import ApiRouter
 from warroom.api.pagination import page
 from warroom.api.params import Cursor, Limit, PathId, QueryId
 from warroom.api.schemas import (
@@ -33,9 +34,9 @@ from warroom.api.schemas import (
 from warroom.catalog import service as catalog
 from warroom.catalog.models import ApiToken, Integration, Service, Team, User, service_dependencies
 from warroom.db.base import utcnow
-from warroom.errors import ApiError
+from warroom.errors import ApiError, responses
 
-router = APIRouter(prefix="/api/v1")
+router = ApiRouter(prefix="/api/v1")
 
 
 def _team_out(team: Team) -> TeamOut:
@@ -83,7 +84,9 @@ def list_teams(
     return Page(items=[_team_out(t) for t in rows], next_cursor=nxt)
 
 
-@router.post("/teams", response_model=TeamOut, status_code=201, tags=["teams"])
+@router.post(
+    "/teams", response_model=TeamOut, status_code=201, tags=["teams"], responses=responses(409)
+)
 def create_team(body: TeamIn, _: Admin, session: WriteDB) -> TeamOut:
     team = Team(name=body.name, description=body.description)
     team.members = catalog.users_by_id(session, body.member_ids)
@@ -100,7 +103,7 @@ def get_team(team_id: PathId, _: Reader, session: ReadDB) -> TeamOut:
     return _team_out(_get(session, Team, team_id, "team"))
 
 
-@router.patch("/teams/{team_id}", response_model=TeamOut, tags=["teams"])
+@router.patch("/teams/{team_id}", response_model=TeamOut, tags=["teams"], responses=responses(409))
 def update_team(team_id: PathId, body: TeamPatch, _: Admin, session: WriteDB) -> TeamOut:
     team = _get(session, Team, team_id, "team")
     # No autoflush: a clashing name must reach the flush below (409), not a member lookup (500).
@@ -134,7 +137,15 @@ def me(principal: Reader, session: ReadDB) -> UserOut:
     return _user_out(_get(session, User, principal.id, "user"))
 
 
-@router.post("/users", response_model=UserOut, status_code=201, tags=["users"])
+@router.patch("/users/me", response_model=UserOut, tags=["users"], responses=responses(403))
+def update_me(body: UserPatch, principal: Reader, session: WriteDB) -> UserOut:
+    """Change your own name, email or time zone (admins: any field, as on /users/{id})."""
+    return update_user(principal.id, body, principal, session)
+
+
+@router.post(
+    "/users", response_model=UserOut, status_code=201, tags=["users"], responses=responses(409)
+)
 def create_user(body: UserIn, _: Admin, session: WriteDB) -> UserOut:
     try:
         user = catalog.create_user(session, **body.model_dump())
@@ -148,7 +159,7 @@ def get_user(user_id: PathId, _: Reader, session: ReadDB) -> UserOut:
     return _user_out(_get(session, User, user_id, "user"))
 
 
-@router.patch("/users/{user_id}", response_model=UserOut, tags=["users"])
+@router.patch("/users/{user_id}", response_model=UserOut, tags=["users"], responses=responses(403))
 def update_user(user_id: PathId, body: UserPatch, principal: Reader, session: WriteDB) -> UserOut:
     user = _get(session, User, user_id, "user")
     changes = body.model_dump(exclude_unset=True)
@@ -235,7 +246,13 @@ def list_services(
     return Page(items=_service_outs(session, rows), next_cursor=nxt)
 
 
-@router.post("/services", response_model=ServiceOut, status_code=201, tags=["services"])
+@router.post(
+    "/services",
+    response_model=ServiceOut,
+    status_code=201,
+    tags=["services"],
+    responses=responses(409),
+)
 def create_service(body: ServiceIn, _: Admin, session: WriteDB) -> ServiceOut:
     try:
         svc = catalog.create_service(session, **body.model_dump())
@@ -249,7 +266,12 @@ def get_service(service_id: PathId, _: Reader, session: ReadDB) -> ServiceOut:
     return _service_outs(session, [_get(session, Service, service_id, "service")])[0]
 
 
-@router.patch("/services/{service_id}", response_model=ServiceOut, tags=["services"])
+@router.patch(
+    "/services/{service_id}",
+    response_model=ServiceOut,
+    tags=["services"],
+    responses=responses(409),
+)
 def update_service(
     service_id: PathId, body: ServicePatch, _: Admin, session: WriteDB
 ) -> ServiceOut:
@@ -315,7 +337,13 @@ def list_integrations(
     return [_integration_out(request, i, admin) for i in session.scalars(query)]
 
 
-@router.post("/integrations", response_model=IntegrationOut, status_code=201, tags=["integrations"])
+@router.post(
+    "/integrations",
+    response_model=IntegrationOut,
+    status_code=201,
+    tags=["integrations"],
+    responses=responses(404),
+)
 def create_integration(
     request: Request, body: IntegrationIn, _: Admin, session: WriteDB
 ) -> IntegrationOut:
@@ -343,7 +371,12 @@ def rotate_integration_key(
     return _integration_out(request, integ, True)
 
 
-@router.delete("/integrations/{integration_id}", status_code=204, tags=["integrations"])
+@router.delete(
+    "/integrations/{integration_id}",
+    status_code=204,
+    tags=["integrations"],
+    responses=responses(409),
+)
 def delete_integration(integration_id: PathId, _: Admin, session: WriteDB) -> Response:
     integ = _get(session, Integration, integration_id, "integration")
     has_alerts = session.scalar(select(Alert.id).where(Alert.integration_id == integ.id).limit(1))

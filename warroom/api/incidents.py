@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import ALERT_STATUSES, SEVERITIES, Alert, of_incident
 from warroom.api.deps import Principal, ReadDB, Reader, Responder, WriteDB
+from warroom.api.openapi import ApiRouter
 from warroom.api.pagination import check_range, page
 from warroom.api.params import BigPathId, Cursor, InstantQuery, Limit, PathId, QueryId
 from warroom.api.schemas import (
@@ -33,7 +34,7 @@ from warroom.api.schemas import (
 )
 from warroom.common.schemas import MAX_BIG_ID, NONBLANK, Id
 from warroom.db.base import utcnow
-from warroom.errors import ApiError
+from warroom.errors import ApiError, responses
 from warroom.incidents import service as incidents
 from warroom.incidents.logic import PRIORITY_NAMES
 from warroom.incidents.models import (
@@ -45,7 +46,7 @@ from warroom.incidents.models import (
     incident_services,
 )
 
-router = APIRouter(prefix="/api/v1")
+router = ApiRouter(prefix="/api/v1")
 
 AlertStatus = Literal["triggered", "acknowledged", "resolved"]
 IncidentStatus = Literal["triggered", "acknowledged", "mitigated", "resolved", "closed", "open"]
@@ -241,6 +242,7 @@ def _action_route(action: str) -> None:
         response_model=IncidentOut,
         tags=["incidents"],
         summary=f"{action.capitalize()} an incident",
+        responses=responses(409),
     )(run)
 
 
@@ -253,7 +255,12 @@ class MergeIn(In):
     reason: str = Field(min_length=1, max_length=2000, pattern=NONBLANK)
 
 
-@router.post("/incidents/{incident_id}/merge", response_model=IncidentOut, tags=["incidents"])
+@router.post(
+    "/incidents/{incident_id}/merge",
+    response_model=IncidentOut,
+    tags=["incidents"],
+    responses=responses(409),
+)
 def merge_incident(
     incident_id: PathId, body: MergeIn, principal: Responder, session: WriteDB
 ) -> IncidentOut:
@@ -264,7 +271,12 @@ def merge_incident(
     return _one(session, target.id)
 
 
-@router.post("/incidents/{incident_id}/priority", response_model=IncidentOut, tags=["incidents"])
+@router.post(
+    "/incidents/{incident_id}/priority",
+    response_model=IncidentOut,
+    tags=["incidents"],
+    responses=responses(409),
+)
 def change_priority(
     request: Request, incident_id: PathId, body: PriorityIn, principal: Responder, session: WriteDB
 ) -> IncidentOut:

@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, select_autoescape
 from pydantic import Field
 from sqlalchemy import select
 
 from warroom.api.deps import ReadDB, Reader, Responder, WriteDB
+from warroom.api.openapi import ApiRouter
 from warroom.api.pagination import page
 from warroom.api.params import Cursor, Limit, PathId, QueryId
 from warroom.api.schemas import In, Out, Page
@@ -24,14 +25,14 @@ from warroom.common.schemas import Id
 from warroom.db.base import utcnow
 from warroom.engine import paging
 from warroom.engine.runner import action_links
-from warroom.errors import ApiError
+from warroom.errors import ApiError, responses
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.notify.models import Notification
 from warroom.notify.signing import ActionClaim, ExpiredLink, InvalidLink, read_action_token
 
-router = APIRouter(prefix="/api/v1", tags=["paging"])
-links_router = APIRouter(tags=["action links"])
+router = ApiRouter(prefix="/api/v1", tags=["paging"])
+links_router = ApiRouter(tags=["action links"])
 
 
 class MobiliseIn(In):
@@ -65,7 +66,9 @@ class NotificationOut(Out):
     sent_at: datetime | None
 
 
-@router.post("/incidents/{incident_id}/mobilise", response_model=MobiliseOut)
+@router.post(
+    "/incidents/{incident_id}/mobilise", response_model=MobiliseOut, responses=responses(409)
+)
 def mobilise(
     request: Request, incident_id: PathId, body: MobiliseIn, principal: Responder, session: WriteDB
 ) -> MobiliseOut:
@@ -164,7 +167,18 @@ def _page(
     )
 
 
-@links_router.get("/act/{token}", response_class=HTMLResponse)
+def _pages(*statuses: int) -> dict[int | str, dict[str, object]]:
+    meanings = {
+        400: "The link is not valid (altered, cut short, or only shows the incident)",
+        403: "The account the link was sent to is deactivated, or may not do this",
+        404: "The incident is gone",
+        409: "Nothing changed: the incident is already past this state",
+        410: "The link has expired",
+    }
+    return {s: {"description": meanings[s], "content": {"text/html": {}}} for s in statuses}
+
+
+@links_router.get("/act/{token}", response_class=HTMLResponse, responses=_pages(400, 404, 410))
 def show_action(request: Request, token: str, session: ReadDB) -> HTMLResponse:
     claim = _read(request, token)
     if isinstance(claim, HTMLResponse):
@@ -186,7 +200,9 @@ def show_action(request: Request, token: str, session: ReadDB) -> HTMLResponse:
     )
 
 
-@links_router.post("/act/{token}", response_class=HTMLResponse)
+@links_router.post(
+    "/act/{token}", response_class=HTMLResponse, responses=_pages(400, 403, 404, 409, 410)
+)
 def perform_action(request: Request, token: str, session: WriteDB) -> HTMLResponse:
     claim = _read(request, token)
     if isinstance(claim, HTMLResponse):

@@ -17,12 +17,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
 from warroom.api.deps import Admin, Principal, ReadDB, Reader, Responder, WriteDB
+from warroom.api.openapi import ApiRouter
 from warroom.api.pagination import page
 from warroom.api.params import Cursor, InstantQuery, Limit, PathId
 from warroom.api.schemas import Page
 from warroom.catalog.models import Service, User
 from warroom.db.base import utcnow
-from warroom.errors import ApiError
+from warroom.errors import ApiError, responses
 from warroom.instance import secret_key
 from warroom.notify import preferences
 from warroom.oncall import feeds
@@ -54,8 +55,8 @@ from warroom.oncall.schemas import (
     ShiftsOut,
 )
 
-api = APIRouter(prefix="/api/v1")
-calendar = APIRouter(tags=["calendar feeds"])
+api = ApiRouter(prefix="/api/v1")
+calendar = ApiRouter(tags=["calendar feeds"])
 # One router for app.py to include.
 router = APIRouter()
 
@@ -106,7 +107,13 @@ def list_schedules(
     return Page(items=oncall.schedule_outs(session, rows, utcnow()), next_cursor=nxt)
 
 
-@api.post("/schedules", response_model=ScheduleOut, status_code=201, tags=["schedules"])
+@api.post(
+    "/schedules",
+    response_model=ScheduleOut,
+    status_code=201,
+    tags=["schedules"],
+    responses=responses(409),
+)
 def create_schedule(body: ScheduleIn, _: Admin, session: WriteDB) -> ScheduleOut:
     row = oncall.create_schedule(session, body)
     return oncall.schedule_outs(session, [row], utcnow())[0]
@@ -118,7 +125,12 @@ def get_schedule(schedule_id: PathId, _: Reader, session: ReadDB) -> ScheduleOut
     return oncall.schedule_outs(session, [row], utcnow())[0]
 
 
-@api.patch("/schedules/{schedule_id}", response_model=ScheduleOut, tags=["schedules"])
+@api.patch(
+    "/schedules/{schedule_id}",
+    response_model=ScheduleOut,
+    tags=["schedules"],
+    responses=responses(409),
+)
 def update_schedule(
     schedule_id: PathId, body: SchedulePatch, _: Admin, session: WriteDB
 ) -> ScheduleOut:
@@ -126,7 +138,9 @@ def update_schedule(
     return oncall.schedule_outs(session, [row], utcnow())[0]
 
 
-@api.delete("/schedules/{schedule_id}", status_code=204, tags=["schedules"])
+@api.delete(
+    "/schedules/{schedule_id}", status_code=204, tags=["schedules"], responses=responses(409)
+)
 def delete_schedule(schedule_id: PathId, _: Admin, session: WriteDB) -> Response:
     oncall.delete_schedule(session, schedule_id)
     return Response(status_code=204)
@@ -209,6 +223,7 @@ def _override_out(row: ScheduleOverride) -> OverrideOut:
     response_model=OverrideOut,
     status_code=201,
     tags=["schedules"],
+    responses=responses(409),
 )
 def create_override(
     schedule_id: PathId, body: OverrideIn, principal: Responder, session: WriteDB
@@ -242,6 +257,7 @@ def list_policies(
     response_model=PolicyOut,
     status_code=201,
     tags=["escalation policies"],
+    responses=responses(409),
 )
 def create_policy(body: PolicyIn, _: Admin, session: WriteDB) -> PolicyOut:
     row = oncall.create_policy(session, body)
@@ -254,14 +270,22 @@ def get_policy(policy_id: PathId, _: Reader, session: ReadDB) -> PolicyOut:
 
 
 @api.patch(
-    "/escalation-policies/{policy_id}", response_model=PolicyOut, tags=["escalation policies"]
+    "/escalation-policies/{policy_id}",
+    response_model=PolicyOut,
+    tags=["escalation policies"],
+    responses=responses(409),
 )
 def update_policy(policy_id: PathId, body: PolicyPatch, _: Admin, session: WriteDB) -> PolicyOut:
     row = oncall.update_policy(session, policy_id, body)
     return oncall.policy_outs(session, [row], utcnow())[0]
 
 
-@api.delete("/escalation-policies/{policy_id}", status_code=204, tags=["escalation policies"])
+@api.delete(
+    "/escalation-policies/{policy_id}",
+    status_code=204,
+    tags=["escalation policies"],
+    responses=responses(409),
+)
 def delete_policy(policy_id: PathId, _: Admin, session: WriteDB) -> Response:
     oncall.delete_policy(session, policy_id)
     return Response(status_code=204)

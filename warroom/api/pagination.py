@@ -12,8 +12,8 @@ from warroom.errors import ApiError
 
 T = TypeVar("T")
 MAX_LIMIT = 200
-# What page() accepts as a cursor: the id it handed out, in decimal.
-CURSOR_PATTERN = "^[0-9]{1,19}$"
+# What page() accepts as a cursor: the id it handed out, in decimal (empty: the first page).
+CURSOR_PATTERN = "^[0-9]{0,19}$"
 
 
 def _max_id(id_column: InstrumentedAttribute[int]) -> int:

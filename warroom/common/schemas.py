@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar, get_args
 from zoneinfo import available_timezones
 
 from pydantic import (
@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 T = TypeVar("T")
@@ -42,7 +43,7 @@ def iso_only(value: Any) -> Any:
 
 # A point in time given by a client: ISO 8601 text only (strict=False lets pydantic parse the
 # text; the validator before it refuses numbers and other forms).
-Instant = Annotated[datetime, BeforeValidator(iso_only), Field(strict=False)]
+Instant = Annotated[datetime, Field(strict=False), BeforeValidator(iso_only)]
 # "Holds a character that is not white space", in the one character class both the validator (Rust
 # regex, Unicode White_Space, applied after stripping) and Python's re (which also counts
 # U+001C..U+001F as space) agree on. Fields that must not be blank carry it, so " " is refused by
@@ -52,10 +53,34 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 BigId = Annotated[int, Field(ge=1, le=MAX_BIG_ID)]
 
 
+def _holds_int(annotation: Any) -> bool:
+    if annotation is int:
+        return True
+    return any(_holds_int(arg) for arg in get_args(annotation))
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
 class In(BaseModel):
     # strict: a JSON value of the wrong type is refused, not coerced ("impact": true is not 1,
     # "tier": "1" is not 1); Instant fields opt out to parse ISO 8601 strings.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_numbers(cls, data: Any) -> Any:
+        # 2.0 is the integer 2 in JSON Schema (and to many JSON encoders): the document's
+        # "type: integer" admits it, so integer fields do; 2.5 is still refused.
+        if not isinstance(data, dict):
+            return data
+        ints = [n for n, f in cls.model_fields.items() if _holds_int(f.annotation)]
+        return {k: _integral(v) if k in ints else v for k, v in data.items()}
 
 
 def _without_null(schema: dict[str, Any], cls: type) -> None:
