@@ -18,6 +18,7 @@ from warroom.api import catalog as catalog_api
 from warroom.api import incidents as incidents_api
 from warroom.api import notifications as paging_api
 from warroom.api import oncall as oncall_api
+from warroom.api import openapi as api_openapi
 from warroom.config import Settings, get_settings
 from warroom.db.engine import Database
 from warroom.engine.runner import Engine
@@ -127,6 +128,7 @@ def create_app(
     def prometheus_metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    api_openapi.install(app)
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     app.add_middleware(IntakeFastPath, fastapi_app=app)
     return app

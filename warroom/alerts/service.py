@@ -226,7 +226,10 @@ def _insert_alerts(
                 return None
             text = formatted.get(value)
             if text is None:
-                text = formatted[value] = value.astimezone(UTC).strftime(SQLITE_TIME)
+                # isoformat, not strftime("%Y..."): glibc does not pad years before 1000
+                # ("86-09-11"), and SQLAlchemy then cannot read the row back (every list 500s).
+                naive = value.astimezone(UTC).replace(tzinfo=None)
+                text = formatted[value] = naive.isoformat(sep=" ", timespec="microseconds")
             return text
     else:
         placeholder = "%s"
@@ -264,9 +267,6 @@ def _insert_alerts(
             for a in alerts
         ],
     )
-
-
-SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for DateTime on SQLite
 
 
 def _json(value: Any) -> str:

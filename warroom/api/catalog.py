@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
 from warroom.api.deps import Admin, ReadDB, Reader, WriteDB
-from warroom.api.paging import page
+from warroom.api.openapi import ApiRouter
+from warroom.api.pagination import page
+from warroom.api.params import Cursor, Limit, PathId, QueryId
 from warroom.api.schemas import (
     IntegrationIn,
     IntegrationOut,
@@ -32,9 +34,9 @@ from warroom.api.schemas import (
 from warroom.catalog import service as catalog
 from warroom.catalog.models import ApiToken, Integration, Service, Team, User, service_dependencies
 from warroom.db.base import utcnow
-from warroom.errors import ApiError
+from warroom.errors import ApiError, responses
 
-router = APIRouter(prefix="/api/v1")
+router = ApiRouter(prefix="/api/v1")
 
 
 def _team_out(team: Team) -> TeamOut:
@@ -76,13 +78,15 @@ def _conflict(exc: IntegrityError, what: str) -> ApiError:
 
 @router.get("/teams", response_model=Page[TeamOut], tags=["teams"])
 def list_teams(
-    _: Reader, session: ReadDB, limit: int = 50, cursor: str | None = None
+    _: Reader, session: ReadDB, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[TeamOut]:
     rows, nxt = page(session, select(Team), Team.id, limit, cursor)
     return Page(items=[_team_out(t) for t in rows], next_cursor=nxt)
 
 
-@router.post("/teams", response_model=TeamOut, status_code=201, tags=["teams"])
+@router.post(
+    "/teams", response_model=TeamOut, status_code=201, tags=["teams"], responses=responses(409)
+)
 def create_team(body: TeamIn, _: Admin, session: WriteDB) -> TeamOut:
     team = Team(name=body.name, description=body.description)
     team.members = catalog.users_by_id(session, body.member_ids)
@@ -95,12 +99,12 @@ def create_team(body: TeamIn, _: Admin, session: WriteDB) -> TeamOut:
 
 
 @router.get("/teams/{team_id}", response_model=TeamOut, tags=["teams"])
-def get_team(team_id: int, _: Reader, session: ReadDB) -> TeamOut:
+def get_team(team_id: PathId, _: Reader, session: ReadDB) -> TeamOut:
     return _team_out(_get(session, Team, team_id, "team"))
 
 
-@router.patch("/teams/{team_id}", response_model=TeamOut, tags=["teams"])
-def update_team(team_id: int, body: TeamPatch, _: Admin, session: WriteDB) -> TeamOut:
+@router.patch("/teams/{team_id}", response_model=TeamOut, tags=["teams"], responses=responses(409))
+def update_team(team_id: PathId, body: TeamPatch, _: Admin, session: WriteDB) -> TeamOut:
     team = _get(session, Team, team_id, "team")
     # No autoflush: a clashing name must reach the flush below (409), not a member lookup (500).
     with session.no_autoflush:
@@ -122,7 +126,7 @@ def update_team(team_id: int, body: TeamPatch, _: Admin, session: WriteDB) -> Te
 
 @router.get("/users", response_model=Page[UserOut], tags=["users"])
 def list_users(
-    _: Reader, session: ReadDB, limit: int = 50, cursor: str | None = None
+    _: Reader, session: ReadDB, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[UserOut]:
     rows, nxt = page(session, select(User), User.id, limit, cursor)
     return Page(items=[_user_out(u) for u in rows], next_cursor=nxt)
@@ -133,7 +137,15 @@ def me(principal: Reader, session: ReadDB) -> UserOut:
     return _user_out(_get(session, User, principal.id, "user"))
 
 
-@router.post("/users", response_model=UserOut, status_code=201, tags=["users"])
+@router.patch("/users/me", response_model=UserOut, tags=["users"], responses=responses(403))
+def update_me(body: UserPatch, principal: Reader, session: WriteDB) -> UserOut:
+    """Change your own name, email or time zone (admins: any field, as on /users/{id})."""
+    return update_user(principal.id, body, principal, session)
+
+
+@router.post(
+    "/users", response_model=UserOut, status_code=201, tags=["users"], responses=responses(409)
+)
 def create_user(body: UserIn, _: Admin, session: WriteDB) -> UserOut:
     try:
         user = catalog.create_user(session, **body.model_dump())
@@ -143,12 +155,12 @@ def create_user(body: UserIn, _: Admin, session: WriteDB) -> UserOut:
 
 
 @router.get("/users/{user_id}", response_model=UserOut, tags=["users"])
-def get_user(user_id: int, _: Reader, session: ReadDB) -> UserOut:
+def get_user(user_id: PathId, _: Reader, session: ReadDB) -> UserOut:
     return _user_out(_get(session, User, user_id, "user"))
 
 
-@router.patch("/users/{user_id}", response_model=UserOut, tags=["users"])
-def update_user(user_id: int, body: UserPatch, principal: Reader, session: WriteDB) -> UserOut:
+@router.patch("/users/{user_id}", response_model=UserOut, tags=["users"], responses=responses(403))
+def update_user(user_id: PathId, body: UserPatch, principal: Reader, session: WriteDB) -> UserOut:
     user = _get(session, User, user_id, "user")
     changes = body.model_dump(exclude_unset=True)
     personal = {"name", "email", "time_zone"}
@@ -177,7 +189,7 @@ def create_token(body: TokenIn, principal: Reader, session: WriteDB) -> NewToken
 
 
 @router.delete("/tokens/{token_id}", status_code=204, tags=["tokens"])
-def revoke_token(token_id: int, principal: Reader, session: WriteDB) -> Response:
+def revoke_token(token_id: PathId, principal: Reader, session: WriteDB) -> Response:
     row = session.get(ApiToken, token_id)
     if row is None or (row.user_id != principal.id and not principal.at_least("admin")):
         raise ApiError(404, f"token {token_id} does not exist")
@@ -223,9 +235,9 @@ def _service_outs(session: Session, services: list[Service]) -> list[ServiceOut]
 def list_services(
     _: Reader,
     session: ReadDB,
-    limit: int = 50,
-    cursor: str | None = None,
-    team_id: int | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    team_id: QueryId = None,
 ) -> Page[ServiceOut]:
     query = select(Service)
     if team_id is not None:
@@ -234,7 +246,13 @@ def list_services(
     return Page(items=_service_outs(session, rows), next_cursor=nxt)
 
 
-@router.post("/services", response_model=ServiceOut, status_code=201, tags=["services"])
+@router.post(
+    "/services",
+    response_model=ServiceOut,
+    status_code=201,
+    tags=["services"],
+    responses=responses(409),
+)
 def create_service(body: ServiceIn, _: Admin, session: WriteDB) -> ServiceOut:
     try:
         svc = catalog.create_service(session, **body.model_dump())
@@ -244,12 +262,19 @@ def create_service(body: ServiceIn, _: Admin, session: WriteDB) -> ServiceOut:
 
 
 @router.get("/services/{service_id}", response_model=ServiceOut, tags=["services"])
-def get_service(service_id: int, _: Reader, session: ReadDB) -> ServiceOut:
+def get_service(service_id: PathId, _: Reader, session: ReadDB) -> ServiceOut:
     return _service_outs(session, [_get(session, Service, service_id, "service")])[0]
 
 
-@router.patch("/services/{service_id}", response_model=ServiceOut, tags=["services"])
-def update_service(service_id: int, body: ServicePatch, _: Admin, session: WriteDB) -> ServiceOut:
+@router.patch(
+    "/services/{service_id}",
+    response_model=ServiceOut,
+    tags=["services"],
+    responses=responses(409),
+)
+def update_service(
+    service_id: PathId, body: ServicePatch, _: Admin, session: WriteDB
+) -> ServiceOut:
     svc = _get(session, Service, service_id, "service")
     changes = body.model_dump(exclude_unset=True)
     deps = changes.pop("depends_on_ids", None)
@@ -303,7 +328,7 @@ def _integration_out(request: Request, integ: Integration, admin: bool) -> Integ
 
 @router.get("/integrations", response_model=list[IntegrationOut], tags=["integrations"])
 def list_integrations(
-    request: Request, principal: Reader, session: ReadDB, service_id: int | None = None
+    request: Request, principal: Reader, session: ReadDB, service_id: QueryId = None
 ) -> list[IntegrationOut]:
     query = select(Integration).order_by(Integration.id)
     if service_id is not None:
@@ -312,7 +337,13 @@ def list_integrations(
     return [_integration_out(request, i, admin) for i in session.scalars(query)]
 
 
-@router.post("/integrations", response_model=IntegrationOut, status_code=201, tags=["integrations"])
+@router.post(
+    "/integrations",
+    response_model=IntegrationOut,
+    status_code=201,
+    tags=["integrations"],
+    responses=responses(404),
+)
 def create_integration(
     request: Request, body: IntegrationIn, _: Admin, session: WriteDB
 ) -> IntegrationOut:
@@ -323,7 +354,7 @@ def create_integration(
 
 @router.get("/integrations/{integration_id}", response_model=IntegrationOut, tags=["integrations"])
 def get_integration(
-    request: Request, integration_id: int, principal: Reader, session: ReadDB
+    request: Request, integration_id: PathId, principal: Reader, session: ReadDB
 ) -> IntegrationOut:
     integ = _get(session, Integration, integration_id, "integration")
     return _integration_out(request, integ, principal.at_least("admin"))
@@ -333,15 +364,20 @@ def get_integration(
     "/integrations/{integration_id}/rotate", response_model=IntegrationOut, tags=["integrations"]
 )
 def rotate_integration_key(
-    request: Request, integration_id: int, _: Admin, session: WriteDB
+    request: Request, integration_id: PathId, _: Admin, session: WriteDB
 ) -> IntegrationOut:
     integ = _get(session, Integration, integration_id, "integration")
     catalog.rotate_key(integ, utcnow())
     return _integration_out(request, integ, True)
 
 
-@router.delete("/integrations/{integration_id}", status_code=204, tags=["integrations"])
-def delete_integration(integration_id: int, _: Admin, session: WriteDB) -> Response:
+@router.delete(
+    "/integrations/{integration_id}",
+    status_code=204,
+    tags=["integrations"],
+    responses=responses(409),
+)
+def delete_integration(integration_id: PathId, _: Admin, session: WriteDB) -> Response:
     integ = _get(session, Integration, integration_id, "integration")
     has_alerts = session.scalar(select(Alert.id).where(Alert.integration_id == integ.id).limit(1))
     if has_alerts is not None:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import ALERT_STATUSES, SEVERITIES, Alert, of_incident
 from warroom.api.deps import Principal, ReadDB, Reader, Responder, WriteDB
-from warroom.api.paging import check_range, page
+from warroom.api.openapi import ApiRouter
+from warroom.api.pagination import check_range, page
+from warroom.api.params import BigPathId, Cursor, InstantQuery, Limit, PathId, QueryId
 from warroom.api.schemas import (
     ActionIn,
     AlertOut,
@@ -31,8 +32,9 @@ from warroom.api.schemas import (
     TaskPatch,
     TimelineEventOut,
 )
+from warroom.common.schemas import MAX_BIG_ID, NONBLANK, Id
 from warroom.db.base import utcnow
-from warroom.errors import ApiError
+from warroom.errors import ApiError, responses
 from warroom.incidents import service as incidents
 from warroom.incidents.logic import PRIORITY_NAMES
 from warroom.incidents.models import (
@@ -44,7 +46,7 @@ from warroom.incidents.models import (
     incident_services,
 )
 
-router = APIRouter(prefix="/api/v1")
+router = ApiRouter(prefix="/api/v1")
 
 AlertStatus = Literal["triggered", "acknowledged", "resolved"]
 IncidentStatus = Literal["triggered", "acknowledged", "mitigated", "resolved", "closed", "open"]
@@ -69,15 +71,15 @@ def list_alerts(
     _: Reader,
     session: ReadDB,
     status: Annotated[list[AlertStatus] | None, Query()] = None,
-    service_id: int | None = None,
-    incident_id: int | None = None,
+    service_id: QueryId = None,
+    incident_id: QueryId = None,
     severity: Annotated[
         list[Literal["critical", "error", "warning", "info"]] | None, Query()
     ] = None,
-    since: datetime | None = Query(None, description="created at or after (ISO 8601)"),
-    until: datetime | None = Query(None, description="created before (ISO 8601)"),
-    limit: int = 50,
-    cursor: str | None = None,
+    since: Annotated[InstantQuery, Query(description="created at or after (ISO 8601)")] = None,
+    until: Annotated[InstantQuery, Query(description="created before (ISO 8601)")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Page[AlertOut]:
     check_range(since, until)
     query = select(Alert)
@@ -99,7 +101,7 @@ def list_alerts(
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertOut, tags=["alerts"])
-def get_alert(alert_id: int, _: Reader, session: ReadDB) -> Alert:
+def get_alert(alert_id: BigPathId, _: Reader, session: ReadDB) -> Alert:
     alert = session.get(Alert, alert_id)
     if alert is None:
         raise ApiError(404, f"alert {alert_id} does not exist")
@@ -168,12 +170,12 @@ def list_incidents(
         list[IncidentStatus] | None,
         Query(description="repeatable; 'open' means triggered, acknowledged or mitigated"),
     ] = None,
-    service_id: int | None = None,
-    priority: Annotated[list[int] | None, Query()] = None,
-    since: datetime | None = Query(None, description="triggered at or after (ISO 8601)"),
-    until: datetime | None = Query(None, description="triggered before (ISO 8601)"),
-    limit: int = 50,
-    cursor: str | None = None,
+    service_id: QueryId = None,
+    priority: Annotated[list[Annotated[int, Field(ge=1, le=5)]] | None, Query()] = None,
+    since: Annotated[InstantQuery, Query(description="triggered at or after (ISO 8601)")] = None,
+    until: Annotated[InstantQuery, Query(description="triggered before (ISO 8601)")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Page[IncidentOut]:
     check_range(since, until)
     query = select(Incident)
@@ -221,13 +223,13 @@ def declare_incident(
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut, tags=["incidents"])
-def get_incident(incident_id: int, _: Reader, session: ReadDB) -> IncidentOut:
+def get_incident(incident_id: PathId, _: Reader, session: ReadDB) -> IncidentOut:
     return _one(session, incident_id)
 
 
 def _action_route(action: str) -> None:
     def run(
-        incident_id: int, principal: Responder, session: WriteDB, body: ActionIn | None = None
+        incident_id: PathId, principal: Responder, session: WriteDB, body: ActionIn | None = None
     ) -> IncidentOut:
         incidents.apply_action(
             session, incident_id, action, _actor(principal), utcnow(), body.note if body else None
@@ -240,6 +242,7 @@ def _action_route(action: str) -> None:
         response_model=IncidentOut,
         tags=["incidents"],
         summary=f"{action.capitalize()} an incident",
+        responses=responses(409),
     )(run)
 
 
@@ -248,13 +251,18 @@ for _action in ("acknowledge", "mitigate", "resolve", "reopen", "close"):
 
 
 class MergeIn(In):
-    into_id: int = Field(description="The incident that carries on")
-    reason: str = Field(min_length=1, max_length=2000)
+    into_id: Id = Field(description="The incident that carries on")
+    reason: str = Field(min_length=1, max_length=2000, pattern=NONBLANK)
 
 
-@router.post("/incidents/{incident_id}/merge", response_model=IncidentOut, tags=["incidents"])
+@router.post(
+    "/incidents/{incident_id}/merge",
+    response_model=IncidentOut,
+    tags=["incidents"],
+    responses=responses(409),
+)
 def merge_incident(
-    incident_id: int, body: MergeIn, principal: Responder, session: WriteDB
+    incident_id: PathId, body: MergeIn, principal: Responder, session: WriteDB
 ) -> IncidentOut:
     """Merge a duplicate into another incident; returns the incident that carries on."""
     target = incidents.merge(
@@ -263,9 +271,14 @@ def merge_incident(
     return _one(session, target.id)
 
 
-@router.post("/incidents/{incident_id}/priority", response_model=IncidentOut, tags=["incidents"])
+@router.post(
+    "/incidents/{incident_id}/priority",
+    response_model=IncidentOut,
+    tags=["incidents"],
+    responses=responses(409),
+)
 def change_priority(
-    request: Request, incident_id: int, body: PriorityIn, principal: Responder, session: WriteDB
+    request: Request, incident_id: PathId, body: PriorityIn, principal: Responder, session: WriteDB
 ) -> IncidentOut:
     if body.impact is None and body.urgency is None:
         raise ApiError(422, "give impact, urgency or both")
@@ -289,7 +302,7 @@ def change_priority(
     tags=["incidents"],
 )
 def add_note(
-    incident_id: int, body: NoteIn, principal: Responder, session: WriteDB
+    incident_id: PathId, body: NoteIn, principal: Responder, session: WriteDB
 ) -> TimelineEvent:
     incidents.add_note(session, incident_id, _actor(principal), utcnow(), body.text)
     session.flush()
@@ -303,7 +316,7 @@ def add_note(
 
 @router.put("/incidents/{incident_id}/roles/{role}", response_model=IncidentOut, tags=["incidents"])
 def assign_role(
-    incident_id: int, role: RoleName, body: RoleIn, principal: Responder, session: WriteDB
+    incident_id: PathId, role: RoleName, body: RoleIn, principal: Responder, session: WriteDB
 ) -> IncidentOut:
     incidents.assign_role(session, incident_id, role, body.user_id, _actor(principal), utcnow())
     return _one(session, incident_id)
@@ -313,14 +326,14 @@ def assign_role(
     "/incidents/{incident_id}/roles/{role}", response_model=IncidentOut, tags=["incidents"]
 )
 def unassign_role(
-    incident_id: int, role: RoleName, principal: Responder, session: WriteDB
+    incident_id: PathId, role: RoleName, principal: Responder, session: WriteDB
 ) -> IncidentOut:
     incidents.unassign_role(session, incident_id, role, _actor(principal), utcnow())
     return _one(session, incident_id)
 
 
 @router.get("/incidents/{incident_id}/tasks", response_model=list[TaskOut], tags=["incidents"])
-def list_tasks(incident_id: int, _: Reader, session: ReadDB) -> list[Task]:
+def list_tasks(incident_id: PathId, _: Reader, session: ReadDB) -> list[Task]:
     incidents.get_incident(session, incident_id)
     return list(
         session.scalars(select(Task).where(Task.incident_id == incident_id).order_by(Task.id))
@@ -330,7 +343,7 @@ def list_tasks(incident_id: int, _: Reader, session: ReadDB) -> list[Task]:
 @router.post(
     "/incidents/{incident_id}/tasks", response_model=TaskOut, status_code=201, tags=["incidents"]
 )
-def add_task(incident_id: int, body: TaskIn, principal: Responder, session: WriteDB) -> Task:
+def add_task(incident_id: PathId, body: TaskIn, principal: Responder, session: WriteDB) -> Task:
     return incidents.add_task(
         session,
         incident_id,
@@ -346,7 +359,7 @@ def add_task(incident_id: int, body: TaskIn, principal: Responder, session: Writ
     "/incidents/{incident_id}/tasks/{task_id}", response_model=TaskOut, tags=["incidents"]
 )
 def update_task(
-    incident_id: int, task_id: int, body: TaskPatch, principal: Responder, session: WriteDB
+    incident_id: PathId, task_id: PathId, body: TaskPatch, principal: Responder, session: WriteDB
 ) -> Task:
     changes = body.model_dump(exclude_unset=True)
     for name in ("title", "status"):
@@ -361,7 +374,11 @@ def update_task(
     "/incidents/{incident_id}/timeline", response_model=Page[TimelineEventOut], tags=["incidents"]
 )
 def timeline(
-    incident_id: int, _: Reader, session: ReadDB, limit: int = 200, after: int | None = None
+    incident_id: PathId,
+    _: Reader,
+    session: ReadDB,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    after: Annotated[int | None, Query(ge=0, le=MAX_BIG_ID)] = None,
 ) -> Page[TimelineEventOut]:
     """Oldest first; pass the last id as ?after= to read on (the live view polls this way)."""
     incidents.get_incident(session, incident_id)

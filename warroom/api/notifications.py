@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, select_autoescape
 from pydantic import Field
@@ -19,28 +19,33 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from warroom.api.deps import ROLE_RANK, ReadDB, Reader, Responder, WriteDB
-from warroom.api.paging import page
+from warroom.api.openapi import ApiRouter
+from warroom.api.pagination import page
+from warroom.api.params import Cursor, Limit, PathId, QueryId
 from warroom.api.schemas import In, Out, Page
 from warroom.catalog.models import User
+from warroom.common.schemas import Id
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
 from warroom.engine import paging
 from warroom.engine.runner import action_links
-from warroom.errors import RETRY_AFTER_SECONDS, ApiError
+from warroom.errors import RETRY_AFTER_SECONDS, ApiError, responses
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.notify.models import Notification
 from warroom.notify.signing import ActionClaim, ExpiredLink, InvalidLink, read_action_token
 
-router = APIRouter(prefix="/api/v1", tags=["paging"])
-links_router = APIRouter(tags=["action links"])
+router = ApiRouter(prefix="/api/v1", tags=["paging"])
+links_router = ApiRouter(tags=["action links"])
 
 
 class MobiliseIn(In):
-    user_ids: list[int] = []
-    team_ids: list[int] = []
-    schedule_ids: list[int] = Field([], description="whoever is on call on them now")
-    message: str = Field("", max_length=2000)
+    user_ids: list[Id] = Field(default=[], max_length=1000)
+    team_ids: list[Id] = Field(default=[], max_length=1000)
+    schedule_ids: list[Id] = Field(
+        default=[], max_length=1000, description="whoever is on call on them now"
+    )
+    message: str = Field(default="", max_length=2000)
 
 
 class MobiliseOut(Out):
@@ -65,9 +70,11 @@ class NotificationOut(Out):
     sent_at: datetime | None
 
 
-@router.post("/incidents/{incident_id}/mobilise", response_model=MobiliseOut)
+@router.post(
+    "/incidents/{incident_id}/mobilise", response_model=MobiliseOut, responses=responses(409)
+)
 def mobilise(
-    request: Request, incident_id: int, body: MobiliseIn, principal: Responder, session: WriteDB
+    request: Request, incident_id: PathId, body: MobiliseIn, principal: Responder, session: WriteDB
 ) -> MobiliseOut:
     """Page more people, whole teams or whoever is on call on schedules, with a message."""
     names = paging.mobilise(
@@ -88,10 +95,10 @@ def mobilise(
 def list_notifications(
     principal: Reader,
     session: ReadDB,
-    incident_id: int | None = None,
+    incident_id: QueryId = None,
     status: Literal["pending", "sent", "failed", "cancelled"] | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Page[NotificationOut]:
     """Messages sent (or queued) to people; everyone sees their own, admins see all."""
     query = select(Notification)
@@ -200,7 +207,19 @@ def _refusal(user: User | None, action: str) -> str | None:
     return None
 
 
-@links_router.get("/act/{token}", response_class=HTMLResponse)
+def _pages(*statuses: int) -> dict[int | str, dict[str, object]]:
+    meanings = {
+        400: "The link is not valid (altered, cut short, or only shows the incident)",
+        403: "The account the link was sent to is deactivated, or may not do this",
+        404: "The incident is gone",
+        409: "Nothing changed: the incident is already past this state",
+        410: "The link has expired",
+        503: "The database refused the change; nothing was changed, paging goes on",
+    }
+    return {s: {"description": meanings[s], "content": {"text/html": {}}} for s in statuses}
+
+
+@links_router.get("/act/{token}", response_class=HTMLResponse, responses=_pages(400, 403, 404, 410))
 def show_action(request: Request, token: str, session: ReadDB) -> HTMLResponse:
     claim = _read(request, token)
     if isinstance(claim, HTMLResponse):
@@ -231,7 +250,9 @@ class _Refused(Exception):
         self.status, self.title, self.message = status, title, message
 
 
-@links_router.post("/act/{token}", response_class=HTMLResponse)
+@links_router.post(
+    "/act/{token}", response_class=HTMLResponse, responses=_pages(400, 403, 404, 409, 410, 503)
+)
 def perform_action(request: Request, token: str) -> HTMLResponse:
     claim = _read(request, token)
     if isinstance(claim, HTMLResponse):

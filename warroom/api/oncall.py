@@ -17,11 +17,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
 from warroom.api.deps import Admin, Principal, ReadDB, Reader, Responder, WriteDB
-from warroom.api.paging import page
+from warroom.api.openapi import ApiRouter
+from warroom.api.pagination import page
+from warroom.api.params import Cursor, InstantQuery, Limit, PathId
 from warroom.api.schemas import Page
 from warroom.catalog.models import Service, User
 from warroom.db.base import utcnow
-from warroom.errors import ApiError
+from warroom.errors import ApiError, responses
 from warroom.instance import secret_key
 from warroom.notify import preferences
 from warroom.notify.schemas import (
@@ -54,20 +56,20 @@ from warroom.oncall.schemas import (
     ShiftsOut,
 )
 
-api = APIRouter(prefix="/api/v1")
-calendar = APIRouter(tags=["calendar feeds"])
+api = ApiRouter(prefix="/api/v1")
+calendar = ApiRouter(tags=["calendar feeds"])
 # One router for app.py to include.
 router = APIRouter()
 
 DEFAULT_SHIFTS_RANGE = timedelta(days=7)
-AtQuery = Annotated[datetime | None, Query(description="ISO 8601 instant; default: now")]
+AtQuery = Annotated[InstantQuery, Query(description="ISO 8601 instant; default: now")]
 
 
 def _instant(value: datetime | None, name: str) -> datetime:
     return utcnow() if value is None else schedules.check_instant(value, name)
 
 
-def _self_or_admin(user_id: int, principal: Reader) -> Principal:
+def _self_or_admin(user_id: PathId, principal: Reader) -> Principal:
     # A dependency rather than a check in the handler: it refuses before the body is read,
     # so someone else's user id is a 403 whatever the body holds.
     if principal.id != user_id and not principal.at_least("admin"):
@@ -100,52 +102,67 @@ def _feed_url(request: Request, kind: feeds.FeedKind, ident: int) -> FeedOut:
 
 @api.get("/schedules", response_model=Page[ScheduleOut], tags=["schedules"])
 def list_schedules(
-    _: Reader, session: ReadDB, limit: int = 50, cursor: str | None = None
+    _: Reader, session: ReadDB, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[ScheduleOut]:
     rows, nxt = page(session, select(Schedule), Schedule.id, limit, cursor)
     return Page(items=views.schedule_outs(session, rows, utcnow()), next_cursor=nxt)
 
 
-@api.post("/schedules", response_model=ScheduleOut, status_code=201, tags=["schedules"])
+@api.post(
+    "/schedules",
+    response_model=ScheduleOut,
+    status_code=201,
+    tags=["schedules"],
+    responses=responses(409),
+)
 def create_schedule(body: ScheduleIn, _: Admin, session: WriteDB) -> ScheduleOut:
     row = schedules.create_schedule(session, body)
     return views.schedule_outs(session, [row], utcnow())[0]
 
 
 @api.get("/schedules/{schedule_id}", response_model=ScheduleOut, tags=["schedules"])
-def get_schedule(schedule_id: int, _: Reader, session: ReadDB) -> ScheduleOut:
+def get_schedule(schedule_id: PathId, _: Reader, session: ReadDB) -> ScheduleOut:
     row = schedules.get_schedule(session, schedule_id)
     return views.schedule_outs(session, [row], utcnow())[0]
 
 
-@api.patch("/schedules/{schedule_id}", response_model=ScheduleOut, tags=["schedules"])
+@api.patch(
+    "/schedules/{schedule_id}",
+    response_model=ScheduleOut,
+    tags=["schedules"],
+    responses=responses(409),
+)
 def update_schedule(
-    schedule_id: int, body: SchedulePatch, _: Admin, session: WriteDB
+    schedule_id: PathId, body: SchedulePatch, _: Admin, session: WriteDB
 ) -> ScheduleOut:
     row = schedules.update_schedule(session, schedule_id, body)
     return views.schedule_outs(session, [row], utcnow())[0]
 
 
-@api.delete("/schedules/{schedule_id}", status_code=204, tags=["schedules"])
-def delete_schedule(schedule_id: int, _: Admin, session: WriteDB) -> Response:
+@api.delete(
+    "/schedules/{schedule_id}", status_code=204, tags=["schedules"], responses=responses(409)
+)
+def delete_schedule(schedule_id: PathId, _: Admin, session: WriteDB) -> Response:
     schedules.delete_schedule(session, schedule_id)
     return Response(status_code=204)
 
 
 @api.get("/schedules/{schedule_id}/on-call", response_model=OnCallOut, tags=["schedules"])
-def schedule_on_call(schedule_id: int, _: Reader, session: ReadDB, at: AtQuery = None) -> OnCallOut:
+def schedule_on_call(
+    schedule_id: PathId, _: Reader, session: ReadDB, at: AtQuery = None
+) -> OnCallOut:
     """Who is on call at ``at`` (default now), until when, and who takes over next."""
     return views.schedule_on_call(session, schedule_id, _instant(at, "at"))
 
 
 @api.get("/schedules/{schedule_id}/shifts", response_model=ShiftsOut, tags=["schedules"])
 def schedule_shifts(
-    schedule_id: int,
+    schedule_id: PathId,
     _: Reader,
     session: ReadDB,
     since: AtQuery = None,
     until: Annotated[
-        datetime | None, Query(description="default: 7 days after since; at most 366 days")
+        InstantQuery, Query(description="default: 7 days after since; at most 366 days")
     ] = None,
 ) -> ShiftsOut:
     """The final shifts (overrides applied) and the gaps with nobody on call."""
@@ -155,7 +172,7 @@ def schedule_shifts(
 
 
 @api.get("/schedules/{schedule_id}/calendar-feed", response_model=FeedOut, tags=["schedules"])
-def schedule_feed(request: Request, schedule_id: int, _: Reader, session: ReadDB) -> FeedOut:
+def schedule_feed(request: Request, schedule_id: PathId, _: Reader, session: ReadDB) -> FeedOut:
     """The URL of this schedule's iCalendar feed (next 60 days)."""
     schedules.get_schedule(session, schedule_id)
     return _feed_url(request, "schedule", schedule_id)
@@ -174,13 +191,13 @@ def on_call_everywhere(_: Reader, session: ReadDB, at: AtQuery = None) -> OnCall
 
 @api.get("/schedules/{schedule_id}/overrides", response_model=list[OverrideOut], tags=["schedules"])
 def list_overrides(
-    schedule_id: int,
+    schedule_id: PathId,
     _: Reader,
     session: ReadDB,
     since: Annotated[
-        datetime | None, Query(description="still running at or after; default now")
+        InstantQuery, Query(description="still running at or after; default now")
     ] = None,
-    until: Annotated[datetime | None, Query(description="starting before")] = None,
+    until: Annotated[InstantQuery, Query(description="starting before")] = None,
 ) -> list[OverrideOut]:
     end = None if until is None else schedules.check_instant(until, "until")
     rows = overrides.list_overrides(session, schedule_id, _instant(since, "since"), end)
@@ -207,9 +224,10 @@ def _override_out(row: ScheduleOverride) -> OverrideOut:
     response_model=OverrideOut,
     status_code=201,
     tags=["schedules"],
+    responses=responses(409),
 )
 def create_override(
-    schedule_id: int, body: OverrideIn, principal: Responder, session: WriteDB
+    schedule_id: PathId, body: OverrideIn, principal: Responder, session: WriteDB
 ) -> OverrideOut:
     """Add, remove or replace someone for a while; 409 if it overlaps an override of the
     same person."""
@@ -217,7 +235,9 @@ def create_override(
 
 
 @api.delete("/schedules/{schedule_id}/overrides/{override_id}", status_code=204, tags=["schedules"])
-def delete_override(schedule_id: int, override_id: int, _: Responder, session: WriteDB) -> Response:
+def delete_override(
+    schedule_id: PathId, override_id: PathId, _: Responder, session: WriteDB
+) -> Response:
     overrides.delete_override(session, schedule_id, override_id)
     return Response(status_code=204)
 
@@ -227,7 +247,7 @@ def delete_override(schedule_id: int, override_id: int, _: Responder, session: W
 
 @api.get("/escalation-policies", response_model=Page[PolicyOut], tags=["escalation policies"])
 def list_policies(
-    _: Reader, session: ReadDB, limit: int = 50, cursor: str | None = None
+    _: Reader, session: ReadDB, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[PolicyOut]:
     rows, nxt = page(session, select(EscalationPolicy), EscalationPolicy.id, limit, cursor)
     return Page(items=policies.policy_outs(session, rows, utcnow()), next_cursor=nxt)
@@ -238,6 +258,7 @@ def list_policies(
     response_model=PolicyOut,
     status_code=201,
     tags=["escalation policies"],
+    responses=responses(409),
 )
 def create_policy(body: PolicyIn, _: Admin, session: WriteDB) -> PolicyOut:
     row = policies.create_policy(session, body)
@@ -245,20 +266,28 @@ def create_policy(body: PolicyIn, _: Admin, session: WriteDB) -> PolicyOut:
 
 
 @api.get("/escalation-policies/{policy_id}", response_model=PolicyOut, tags=["escalation policies"])
-def get_policy(policy_id: int, _: Reader, session: ReadDB) -> PolicyOut:
+def get_policy(policy_id: PathId, _: Reader, session: ReadDB) -> PolicyOut:
     return policies.policy_outs(session, [policies.get_policy(session, policy_id)], utcnow())[0]
 
 
 @api.patch(
-    "/escalation-policies/{policy_id}", response_model=PolicyOut, tags=["escalation policies"]
+    "/escalation-policies/{policy_id}",
+    response_model=PolicyOut,
+    tags=["escalation policies"],
+    responses=responses(409),
 )
-def update_policy(policy_id: int, body: PolicyPatch, _: Admin, session: WriteDB) -> PolicyOut:
+def update_policy(policy_id: PathId, body: PolicyPatch, _: Admin, session: WriteDB) -> PolicyOut:
     row = policies.update_policy(session, policy_id, body)
     return policies.policy_outs(session, [row], utcnow())[0]
 
 
-@api.delete("/escalation-policies/{policy_id}", status_code=204, tags=["escalation policies"])
-def delete_policy(policy_id: int, _: Admin, session: WriteDB) -> Response:
+@api.delete(
+    "/escalation-policies/{policy_id}",
+    status_code=204,
+    tags=["escalation policies"],
+    responses=responses(409),
+)
+def delete_policy(policy_id: PathId, _: Admin, session: WriteDB) -> Response:
     policies.delete_policy(session, policy_id)
     return Response(status_code=204)
 
@@ -268,7 +297,7 @@ def delete_policy(policy_id: int, _: Admin, session: WriteDB) -> Response:
     response_model=ServicePolicyOut,
     tags=["escalation policies"],
 )
-def get_service_policy(service_id: int, _: Reader, session: ReadDB) -> ServicePolicyOut:
+def get_service_policy(service_id: PathId, _: Reader, session: ReadDB) -> ServicePolicyOut:
     row = session.get(Service, service_id)
     if row is None:
         raise ApiError(404, f"service {service_id} does not exist")
@@ -281,7 +310,7 @@ def get_service_policy(service_id: int, _: Reader, session: ReadDB) -> ServicePo
     tags=["escalation policies"],
 )
 def set_service_policy(
-    service_id: int, body: ServicePolicyIn, _: Admin, session: WriteDB
+    service_id: PathId, body: ServicePolicyIn, _: Admin, session: WriteDB
 ) -> ServicePolicyOut:
     """Which policy pages for the service's incidents; null detaches it (a warning then)."""
     row = policies.set_service_policy(session, service_id, body.escalation_policy_id)
@@ -293,7 +322,7 @@ def set_service_policy(
 
 @api.get("/users/{user_id}/contact-methods", response_model=list[ContactMethodOut], tags=["users"])
 def list_contact_methods(
-    user_id: int, principal: Reader, session: ReadDB
+    user_id: PathId, principal: Reader, session: ReadDB
 ) -> list[ContactMethodOut]:
     """Everyone sees which ways a person is reached; addresses only they and admins see."""
     show = principal.id == user_id or principal.at_least("admin")
@@ -307,7 +336,7 @@ def list_contact_methods(
     tags=["users"],
 )
 def create_contact_method(
-    user_id: int, body: ContactMethodIn, _: SelfOrAdmin, session: WriteDB, request: Request
+    user_id: PathId, body: ContactMethodIn, _: SelfOrAdmin, session: WriteDB, request: Request
 ) -> NewContactMethod:
     """A webhook gets a signing secret, returned here once and never again."""
     networks = request.app.state.settings.outbound_allow_networks
@@ -321,8 +350,8 @@ def create_contact_method(
     tags=["users"],
 )
 def update_contact_method(
-    user_id: int,
-    method_id: int,
+    user_id: PathId,
+    method_id: PathId,
     body: ContactMethodPatch,
     _: SelfOrAdmin,
     session: WriteDB,
@@ -335,7 +364,7 @@ def update_contact_method(
 
 @api.delete("/users/{user_id}/contact-methods/{method_id}", status_code=204, tags=["users"])
 def delete_contact_method(
-    user_id: int, method_id: int, _: SelfOrAdmin, session: WriteDB
+    user_id: PathId, method_id: PathId, _: SelfOrAdmin, session: WriteDB
 ) -> Response:
     preferences.delete_method(session, user_id, method_id)
     return Response(status_code=204)
@@ -346,7 +375,9 @@ def delete_contact_method(
     response_model=list[NotificationRuleOut],
     tags=["users"],
 )
-def list_notification_rules(user_id: int, _: Reader, session: ReadDB) -> list[NotificationRuleOut]:
+def list_notification_rules(
+    user_id: PathId, _: Reader, session: ReadDB
+) -> list[NotificationRuleOut]:
     return [NotificationRuleOut.model_validate(r) for r in preferences.list_rules(session, user_id)]
 
 
@@ -357,7 +388,7 @@ def list_notification_rules(user_id: int, _: Reader, session: ReadDB) -> list[No
     tags=["users"],
 )
 def create_notification_rule(
-    user_id: int, body: NotificationRuleIn, _: SelfOrAdmin, session: WriteDB
+    user_id: PathId, body: NotificationRuleIn, _: SelfOrAdmin, session: WriteDB
 ) -> NotificationRuleOut:
     """Notify through a contact method ``delay_seconds`` after being paged, for an urgency."""
     return NotificationRuleOut.model_validate(preferences.create_rule(session, user_id, body))
@@ -369,7 +400,7 @@ def create_notification_rule(
     tags=["users"],
 )
 def update_notification_rule(
-    user_id: int, rule_id: int, body: NotificationRulePatch, _: SelfOrAdmin, session: WriteDB
+    user_id: PathId, rule_id: PathId, body: NotificationRulePatch, _: SelfOrAdmin, session: WriteDB
 ) -> NotificationRuleOut:
     row = preferences.update_rule(session, user_id, rule_id, body)
     return NotificationRuleOut.model_validate(row)
@@ -377,20 +408,20 @@ def update_notification_rule(
 
 @api.delete("/users/{user_id}/notification-rules/{rule_id}", status_code=204, tags=["users"])
 def delete_notification_rule(
-    user_id: int, rule_id: int, _: SelfOrAdmin, session: WriteDB
+    user_id: PathId, rule_id: PathId, _: SelfOrAdmin, session: WriteDB
 ) -> Response:
     preferences.delete_rule(session, user_id, rule_id)
     return Response(status_code=204)
 
 
 @api.get("/users/{user_id}/quiet-hours", response_model=QuietHoursOut, tags=["users"])
-def get_quiet_hours(user_id: int, _: Reader, session: ReadDB) -> QuietHoursOut:
+def get_quiet_hours(user_id: PathId, _: Reader, session: ReadDB) -> QuietHoursOut:
     return _quiet_out(preferences.get_user(session, user_id))
 
 
 @api.put("/users/{user_id}/quiet-hours", response_model=QuietHoursOut, tags=["users"])
 def set_quiet_hours(
-    user_id: int, body: QuietHours, _: SelfOrAdmin, session: WriteDB
+    user_id: PathId, body: QuietHours, _: SelfOrAdmin, session: WriteDB
 ) -> QuietHoursOut:
     """Low-urgency notifications wait until quiet hours end (in the user's time zone); high
     urgency always goes through. Both times null clears them."""

@@ -3,48 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
-from zoneinfo import available_timezones
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-T = TypeVar("T")
+from warroom.common.schemas import NONBLANK, Id, In, Instant, Out, Page, Patch, TimeZone
+
+__all__ = ["In", "Out", "Page"]  # re-exported: the API's routes take them from here
 
 RoleName = Literal["commander", "communications_lead", "operations_lead", "scribe"]
 UserRole = Literal["admin", "responder", "stakeholder"]
-_ZONES = available_timezones()
-
-
-class In(BaseModel):
-    # strict: a JSON value of the wrong type is refused, not coerced ("impact": true is not 1,
-    # "tier": "1" is not 1); datetime fields opt out to parse ISO 8601 strings.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
-
-
-class Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = Field(
-        None, description="Pass as ?cursor= to get the next page; null on the last page."
-    )
 
 
 # --- teams and users --------------------------------------------------------------------------
 
 
 class TeamIn(In):
-    name: str = Field(min_length=1, max_length=120)
-    description: str = ""
-    member_ids: list[int] = []
+    name: str = Field(min_length=1, max_length=120, pattern=NONBLANK)
+    description: str = Field(default="", max_length=5000)
+    member_ids: list[Id] = Field(default=[], max_length=1000)
 
 
 class TeamPatch(In):
-    name: str | None = Field(None, min_length=1, max_length=120)
-    description: str | None = None
-    member_ids: list[int] | None = None
+    # null leaves a field as it is
+    name: str | None = Field(default=None, min_length=1, max_length=120, pattern=NONBLANK)
+    description: str | None = Field(default=None, max_length=5000)
+    member_ids: list[Id] | None = Field(default=None, max_length=1000)
 
 
 class TeamOut(Out):
@@ -55,31 +39,21 @@ class TeamOut(Out):
     created_at: datetime
 
 
-def _zone(value: str | None) -> str | None:
-    if value is not None and value not in _ZONES:
-        raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Paris")
-    return value
-
-
 class UserIn(In):
     username: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
-    name: str = Field("", max_length=200)  # the column widths: PostgreSQL enforces them
-    email: str = Field("", max_length=254)
-    time_zone: str = "UTC"
+    name: str = Field(default="", max_length=200)  # the column widths: PostgreSQL enforces them
+    email: str = Field(default="", max_length=254)
+    time_zone: TimeZone = "UTC"
     role: UserRole = "responder"
-    password: str | None = Field(None, min_length=8, max_length=200)
-
-    _check_zone = field_validator("time_zone")(_zone)
+    password: str | None = Field(default=None, min_length=8, max_length=200)
 
 
-class UserPatch(In):
-    name: str | None = Field(None, max_length=200)
-    email: str | None = Field(None, max_length=254)
-    time_zone: str | None = None
+class UserPatch(Patch):
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    time_zone: TimeZone | None = None
     role: UserRole | None = None
     active: bool | None = None
-
-    _check_zone = field_validator("time_zone")(_zone)
 
 
 class UserOut(Out):
@@ -94,7 +68,7 @@ class UserOut(Out):
 
 
 class TokenIn(In):
-    name: str = Field("", max_length=120)
+    name: str = Field(default="", max_length=120)
 
 
 class TokenOut(Out):
@@ -114,23 +88,24 @@ class NewToken(TokenOut):
 
 
 class ServiceIn(In):
-    name: str = Field(min_length=1, max_length=120)
-    description: str = ""
-    team_id: int | None = None
+    name: str = Field(min_length=1, max_length=120, pattern=NONBLANK)
+    description: str = Field(default="", max_length=5000)
+    team_id: Id | None = None
     tier: int = Field(2, ge=1, le=3, description="Criticality: 1 most critical .. 3")
     grouping_window_seconds: int = Field(3600, ge=0, le=7 * 86400)
     auto_resolve: bool = True
-    depends_on_ids: list[int] = []
+    depends_on_ids: list[Id] = Field(default=[], max_length=1000)
 
 
-class ServicePatch(In):
-    name: str | None = Field(None, min_length=1, max_length=120)
-    description: str | None = None
-    team_id: int | None = None
-    tier: int | None = Field(None, ge=1, le=3)
-    grouping_window_seconds: int | None = Field(None, ge=0, le=7 * 86400)
+class ServicePatch(Patch):
+    nullable = frozenset({"team_id"})  # no team
+    name: str | None = Field(default=None, min_length=1, max_length=120, pattern=NONBLANK)
+    description: str | None = Field(default=None, max_length=5000)
+    team_id: Id | None = None
+    tier: int | None = Field(default=None, ge=1, le=3)
+    grouping_window_seconds: int | None = Field(default=None, ge=0, le=7 * 86400)
     auto_resolve: bool | None = None
-    depends_on_ids: list[int] | None = None
+    depends_on_ids: list[Id] | None = Field(default=None, max_length=1000)
 
 
 class ServiceOut(Out):
@@ -147,9 +122,9 @@ class ServiceOut(Out):
 
 
 class IntegrationIn(In):
-    service_id: int
+    service_id: Id
     type: Literal["pagerduty", "alertmanager", "generic"]
-    name: str = Field("", max_length=120)
+    name: str = Field(default="", max_length=120)
 
 
 class IntegrationOut(Out):
@@ -157,7 +132,7 @@ class IntegrationOut(Out):
     service_id: int
     type: str
     name: str
-    routing_key: str | None = Field(None, description="Visible to admins only.")
+    routing_key: str | None = Field(default=None, description="Visible to admins only.")
     url: str = Field(description="Where the tool sends its events.")
     created_at: datetime
     rotated_at: datetime | None
@@ -222,35 +197,37 @@ class IncidentOut(Out):
 
 
 class DeclareIn(In):
-    title: str = Field(min_length=1, max_length=500)
-    description: str = ""
+    title: str = Field(min_length=1, max_length=500, pattern=NONBLANK)
+    description: str = Field(default="", max_length=20000)
     impact: int = Field(ge=1, le=3, description="1 high .. 3 low")
     urgency: int = Field(ge=1, le=3, description="1 high .. 3 low")
-    service_ids: list[int] = []
+    service_ids: list[Id] = Field(default=[], max_length=1000)
 
 
 class ActionIn(In):
-    note: str | None = Field(None, max_length=5000)
+    note: str | None = Field(default=None, max_length=5000)
 
 
 class PriorityIn(In):
-    impact: int | None = Field(None, ge=1, le=3)
-    urgency: int | None = Field(None, ge=1, le=3)
-    reason: str = Field(min_length=1, max_length=2000, description="Why; kept on the timeline.")
+    impact: int | None = Field(default=None, ge=1, le=3)
+    urgency: int | None = Field(default=None, ge=1, le=3)
+    reason: str = Field(
+        min_length=1, max_length=2000, pattern=NONBLANK, description="Why; kept on the timeline."
+    )
 
 
 class NoteIn(In):
-    text: str = Field(min_length=1, max_length=20000)
+    text: str = Field(min_length=1, max_length=20000, pattern=NONBLANK)
 
 
 class RoleIn(In):
-    user_id: int
+    user_id: Id
 
 
 class TaskIn(In):
-    title: str = Field(min_length=1, max_length=500)
-    owner_id: int | None = None
-    due_at: datetime | None = Field(None, strict=False)
+    title: str = Field(min_length=1, max_length=500, pattern=NONBLANK)
+    owner_id: Id | None = None
+    due_at: Instant | None = None
 
     @field_validator("due_at")
     @classmethod
@@ -260,10 +237,11 @@ class TaskIn(In):
         return value
 
 
-class TaskPatch(In):
-    title: str | None = Field(None, min_length=1, max_length=500)
-    owner_id: int | None = None
-    due_at: datetime | None = Field(None, strict=False)
+class TaskPatch(Patch):
+    nullable = frozenset({"owner_id", "due_at"})
+    title: str | None = Field(default=None, min_length=1, max_length=500, pattern=NONBLANK)
+    owner_id: Id | None = None
+    due_at: Instant | None = None
     status: Literal["open", "done"] | None = None
 
     @field_validator("due_at")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from warroom.alerts.service import IngestResult
 from warroom.errors import JSONBody, error_response
 from warroom.intake import alertmanager, generic, pagerduty
+from warroom.intake import openapi as doc
 from warroom.intake.common import IntakeError, ParsedRequest
 
 router = APIRouter(include_in_schema=True, tags=["intake"])
@@ -61,7 +62,13 @@ def _count(request: Request, source: str, parsed: ParsedRequest | None, result: 
             metrics.events_received.labels(source).inc(len(parsed.signals))
 
 
-@router.post("/v2/enqueue", summary="PagerDuty Events API v2", status_code=202)
+@router.post(
+    "/v2/enqueue",
+    summary="PagerDuty Events API v2",
+    status_code=202,
+    openapi_extra=doc.request_body(doc.PAGERDUTY_EVENT),
+    responses=doc.PAGERDUTY_RESPONSES,
+)
 async def pagerduty_enqueue(request: Request) -> JSONBody:
     metrics = request.app.state.metrics
     settings = request.app.state.settings
@@ -161,8 +168,18 @@ def _generic_reply(parsed: ParsedRequest, result: IngestResult) -> dict[str, Any
     }
 
 
-@router.post("/integrations/alertmanager", summary="Alertmanager webhook (key in header)")
-@router.post("/integrations/alertmanager/{routing_key}", summary="Alertmanager webhook")
+@router.post(
+    "/integrations/alertmanager",
+    summary="Alertmanager webhook (key in header)",
+    openapi_extra=doc.request_body(doc.ALERTMANAGER_MESSAGE, keyed=True),
+    responses=doc.KEYED_RESPONSES,
+)
+@router.post(
+    "/integrations/alertmanager/{routing_key}",
+    summary="Alertmanager webhook",
+    openapi_extra=doc.request_body(doc.ALERTMANAGER_MESSAGE),
+    responses=doc.KEYED_RESPONSES,
+)
 async def alertmanager_webhook(request: Request, routing_key: str | None = None) -> JSONBody:
     limit = request.app.state.settings.max_batch_bytes
     return await _keyed_intake(
@@ -170,8 +187,20 @@ async def alertmanager_webhook(request: Request, routing_key: str | None = None)
     )
 
 
-@router.post("/integrations/generic", summary="Generic JSON events (key in header)")
-@router.post("/integrations/generic/{routing_key}", summary="Generic JSON events")
+@router.post(
+    "/integrations/generic",
+    summary="Generic JSON events (key in header)",
+    status_code=202,
+    openapi_extra=doc.request_body(doc.GENERIC_EVENTS, keyed=True),
+    responses=doc.KEYED_RESPONSES,
+)
+@router.post(
+    "/integrations/generic/{routing_key}",
+    summary="Generic JSON events",
+    status_code=202,
+    openapi_extra=doc.request_body(doc.GENERIC_EVENTS),
+    responses=doc.KEYED_RESPONSES,
+)
 async def generic_events(request: Request, routing_key: str | None = None) -> JSONBody:
     limit = request.app.state.settings.max_event_bytes
     return await _keyed_intake(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from warroom.api.schemas import In, Out
+from warroom.common.schemas import NONBLANK, In, Out, Patch
 from warroom.notify.channels import CHANNELS
 
 if TYPE_CHECKING:
@@ -22,14 +22,15 @@ class ContactMethodIn(In):
     address: str = Field(
         min_length=1,
         max_length=2000,
+        pattern=NONBLANK,
         description="email address, http(s) URL, Apprise URL, E.164 phone number, or any "
         "label for local",
     )
     label: str = Field(default="", max_length=120)
 
 
-class ContactMethodPatch(In):
-    address: str | None = Field(default=None, min_length=1, max_length=2000)
+class ContactMethodPatch(Patch):
+    address: str | None = Field(default=None, min_length=1, max_length=2000, pattern=NONBLANK)
     label: str | None = Field(default=None, max_length=120)
     disabled: bool | None = None
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from warroom.api.schemas import In, Out, _zone
+from warroom.common.schemas import NONBLANK, Id, In, Instant, Out, Patch, TimeZone
 
 # "HH:MM", 00:00 to 23:59. A window across midnight ends earlier than it starts.
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -35,7 +35,11 @@ def _aware(value: datetime | None) -> datetime | None:
 
 class RestrictionIn(In):
     weekdays: list[int] = Field(
-        min_length=1, max_length=7, description="Days the window opens: 0 = Monday .. 6 = Sunday"
+        min_length=1,
+        max_length=7,
+        description="Days the window opens: 0 = Monday .. 6 = Sunday",
+        # The service checks the range (its message names the days); the document shows it.
+        json_schema_extra={"items": {"type": "integer", "minimum": 0, "maximum": 6}},
     )
     start: str = Field(pattern=HHMM, description="Wall-clock time in the schedule's zone")
     end: str = Field(pattern=HHMM, description="Earlier than start: the window ends next day")
@@ -57,7 +61,7 @@ class LayerIn(In):
     end: str | None = Field(
         default=None, max_length=32, description="Optional end, same form as start"
     )
-    member_ids: list[int] = Field(max_length=500, description="The rotation's order")
+    member_ids: list[Id] = Field(max_length=500, description="The rotation's order")
     restrictions: list[RestrictionIn] = Field(
         default=[],
         max_length=50,
@@ -66,29 +70,26 @@ class LayerIn(In):
 
 
 class ScheduleIn(In):
-    name: str = Field(min_length=1, max_length=120)
-    description: str = ""
-    time_zone: str
-    team_id: int | None = None
+    name: str = Field(min_length=1, max_length=120, pattern=NONBLANK)
+    description: str = Field(default="", max_length=5000)
+    time_zone: TimeZone
+    team_id: Id | None = None
     layers: list[LayerIn] = Field(
         min_length=1,
         max_length=50,
         description="Lowest first: a later layer wins where it has someone on call",
     )
 
-    _check_zone = field_validator("time_zone")(_zone)
 
-
-class SchedulePatch(In):
-    name: str | None = Field(default=None, min_length=1, max_length=120)
-    description: str | None = None
-    time_zone: str | None = None
-    team_id: int | None = None
+class SchedulePatch(Patch):
+    nullable = frozenset({"team_id"})  # no team
+    name: str | None = Field(default=None, min_length=1, max_length=120, pattern=NONBLANK)
+    description: str | None = Field(default=None, max_length=5000)
+    time_zone: TimeZone | None = None
+    team_id: Id | None = None
     layers: list[LayerIn] | None = Field(
         default=None, min_length=1, max_length=50, description="Replaces every layer when given"
     )
-
-    _check_zone = field_validator("time_zone")(_zone)
 
 
 class RestrictionOut(Out):
@@ -127,10 +128,10 @@ class ScheduleOut(Out):
 
 class OverrideIn(In):
     kind: Literal["add", "remove", "replace"]
-    user_id: int = Field(description="add: who is added; remove/replace: who is taken off")
-    replacement_id: int | None = Field(default=None, description="replace only: who covers instead")
-    start: datetime = Field(strict=False)
-    end: datetime = Field(strict=False)
+    user_id: Id = Field(description="add: who is added; remove/replace: who is taken off")
+    replacement_id: Id | None = Field(default=None, description="replace only: who covers instead")
+    start: Instant
+    end: Instant
     note: str = Field(default="", max_length=2000)
 
     _check_aware = field_validator("start", "end")(_aware)
@@ -208,7 +209,7 @@ class FeedOut(Out):
 
 class TargetIn(In):
     type: TargetType
-    id: int
+    id: Id
 
 
 class StepIn(In):
@@ -222,9 +223,9 @@ class StepIn(In):
 
 
 class PolicyIn(In):
-    name: str = Field(min_length=1, max_length=120)
-    description: str = ""
-    team_id: int | None = None
+    name: str = Field(min_length=1, max_length=120, pattern=NONBLANK)
+    description: str = Field(default="", max_length=5000)
+    team_id: Id | None = None
     repeat: int = Field(
         default=0,
         ge=0,
@@ -234,10 +235,11 @@ class PolicyIn(In):
     steps: list[StepIn] = Field(min_length=1, max_length=20)
 
 
-class PolicyPatch(In):
-    name: str | None = Field(default=None, min_length=1, max_length=120)
-    description: str | None = None
-    team_id: int | None = None
+class PolicyPatch(Patch):
+    nullable = frozenset({"team_id"})  # no team
+    name: str | None = Field(default=None, min_length=1, max_length=120, pattern=NONBLANK)
+    description: str | None = Field(default=None, max_length=5000)
+    team_id: Id | None = None
     repeat: int | None = Field(default=None, ge=0, le=9)
     steps: list[StepIn] | None = Field(
         default=None, min_length=1, max_length=20, description="Replaces every step"
@@ -272,7 +274,7 @@ class PolicyOut(Out):
 
 
 class ServicePolicyIn(In):
-    escalation_policy_id: int | None = Field(description="null detaches the policy")
+    escalation_policy_id: Id | None = Field(description="null detaches the policy")
 
 
 class ServicePolicyOut(Out):
@@ -284,13 +286,13 @@ class ServicePolicyOut(Out):
 
 
 class NotificationRuleIn(In):
-    contact_method_id: int
+    contact_method_id: Id
     urgency: Urgency = "high"
     delay_seconds: int = Field(default=0, ge=0, le=MAX_STEP_DELAY)
 
 
-class NotificationRulePatch(In):
-    contact_method_id: int | None = None
+class NotificationRulePatch(Patch):
+    contact_method_id: Id | None = None
     urgency: Urgency | None = None
     delay_seconds: int | None = Field(default=None, ge=0, le=MAX_STEP_DELAY)
 

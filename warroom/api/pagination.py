@@ -12,6 +12,8 @@ from warroom.errors import ApiError
 
 T = TypeVar("T")
 MAX_LIMIT = 200
+# What page() accepts as a cursor: the id it handed out, in decimal (empty: the first page).
+CURSOR_PATTERN = "^[0-9]{0,19}$"
 
 
 def _max_id(id_column: InstrumentedAttribute[int]) -> int:
@@ -28,15 +30,13 @@ def page(
     if not 1 <= limit <= MAX_LIMIT:
         raise ApiError(422, f"limit must be between 1 and {MAX_LIMIT}")
     if cursor:
-        # isdigit() alone lets "²" and 5,000-digit strings through to int() (500); an id wider
-        # than the column fails in the database (500 on PostgreSQL).
-        if (
-            not (cursor.isascii() and cursor.isdigit())
-            or len(cursor) > 19
-            or int(cursor) > _max_id(id_column)
-        ):
+        # isdigit() alone lets "²" and 5,000-digit strings through to int() (500).
+        if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 19:
             raise ApiError(422, "invalid cursor: pass back the next_cursor of the previous page")
-        query = query.where(id_column < int(cursor))
+        # A cursor beyond the widest id the column holds is before every row: the first page.
+        # (Passed on, it would fail in the database: 500 on PostgreSQL.)
+        if int(cursor) <= _max_id(id_column):
+            query = query.where(id_column < int(cursor))
     rows = list(session.scalars(query.order_by(id_column.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
