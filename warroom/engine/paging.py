@@ -70,7 +70,11 @@ def start_escalation(session: Session, incident: Incident, now: datetime) -> Non
 
 
 def cancel_paging(session: Session | Connection, incident_ids: list[int], now: datetime) -> None:
-    """Acknowledged or resolved: stop escalating and drop pages not yet sent."""
+    """Acknowledged or resolved: stop escalating and drop pages not yet sent.
+
+    Claimed rows are cancelled too: the engine delivering one sees it at its last check
+    before sending, and one already on the wire is still recorded as sent (it keeps its lease
+    token for that), but never retried or fallen back."""
     if not incident_ids:
         return
     timers = cast(Table, Timer.__table__)
@@ -85,7 +89,6 @@ def cancel_paging(session: Session | Connection, incident_ids: list[int], now: d
         .where(
             notes.c.incident_id.in_(incident_ids),
             notes.c.status == "pending",
-            notes.c.claimed_by.is_(None),
         )
         .values(status="cancelled", last_error="incident acknowledged or resolved")
     )
@@ -228,6 +231,10 @@ def page_users(
         by_id = {cm.id: cm for cm in user_methods}
         plan = notification_times(rules.get(uid, []), list(by_id), urgency, now, quiet)
         links = link_maker(uid, incident.id)
+        if user.role == "stakeholder":
+            # Stakeholders follow an incident; they do not act on it (the link page also
+            # checks the holder's role when a link is used).
+            links = {"view": links["view"]}
         body = _body(incident, note, links)
         for n, (cm_id, at) in enumerate(plan):
             cm = by_id[cm_id]
