@@ -212,6 +212,26 @@ def test_retention_prunes_old_finished_rows_in_batches_and_keeps_the_rest(
     assert timers == ["False", "True"]
 
 
+def test_a_pruning_backlog_is_worked_off_in_slices_a_minute_apart(
+    world: World, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = T0 - timedelta(days=100)
+    with db.session() as s:
+        for _ in range(5):
+            s.add(Timer(kind="escalate", due_at=old, done_at=old))
+    monkeypatch.setattr(runner, "PRUNE_BATCH", 2)
+    monkeypatch.setattr(runner, "PRUNE_MAX_BATCHES", 1)
+    engine = make_engine(db, settings, Clock())
+    engine._maybe_prune(T0)
+    assert engine._next_prune == T0 + runner.PRUNE_BACKLOG_PAUSE  # 2 of 5: more to do
+    engine._maybe_prune(T0 + timedelta(seconds=30))  # not yet
+    engine._maybe_prune(T0 + timedelta(minutes=1))
+    engine._maybe_prune(T0 + timedelta(minutes=2))  # the last one, a partial slice
+    assert engine._next_prune == T0 + timedelta(minutes=2) + runner.PRUNE_EVERY
+    with db.read_session() as s:
+        assert s.scalars(select(Timer.id)).all() == []
+
+
 def metric(text: str, name: str, **labels: str) -> float:
     label_text = ",".join(f'{k}="{v}"' for k, v in labels.items())
     pattern = re.escape(name + (f"{{{label_text}}}" if labels else "")) + r" ([0-9.e+-]+)"

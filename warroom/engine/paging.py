@@ -13,7 +13,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, select, text, update
 from sqlalchemy.orm import Session
 
-from warroom.catalog.models import Service, User, team_members
+from warroom.catalog.models import Service, User
 from warroom.engine.logic import Position, Rule, in_quiet_hours, next_position, notification_times
 from warroom.engine.models import Timer
 from warroom.incidents.logic import PRIORITY_NAMES
@@ -307,12 +307,6 @@ def _event(
         TimelineEvent(
             incident_id=incident_id, at=now, kind=kind, message=message, after=after, **SYSTEM
         )
-    )
-
-
-def team_user_ids(session: Session, team_id: int) -> list[int]:
-    return list(
-        session.scalars(select(team_members.c.user_id).where(team_members.c.team_id == team_id))
     )
 
 

@@ -50,6 +50,7 @@ TIMER_RETRY_CAP = 300.0
 PRUNE_BATCH = 500
 PRUNE_MAX_BATCHES = 20
 PRUNE_EVERY = timedelta(hours=1)
+PRUNE_BACKLOG_PAUSE = timedelta(minutes=1)
 FINISHED_STATUSES = ("sent", "cancelled", "failed")
 
 
@@ -298,9 +299,13 @@ class Engine:
             return
         self._next_prune = now + PRUNE_EVERY
         try:
-            self.prune(now)
+            removed = self.prune(now)
         except Exception:
             log.exception("retention pruning failed; trying again in an hour")
+            return
+        if removed >= PRUNE_BATCH * PRUNE_MAX_BATCHES:
+            # A backlog (retention just enabled or shortened): go on soon, a slice at a time.
+            self._next_prune = now + PRUNE_BACKLOG_PAUSE
 
     # --- one pass ------------------------------------------------------------------------------
 
