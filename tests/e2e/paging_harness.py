@@ -321,6 +321,7 @@ class FaultyReceiver:
     def close(self) -> None:
         self.released.set()
         self.server.shutdown()
+        self.server.server_close()
 
 
 def seed_people(url: str, people: dict[str, list[tuple[str, bool]]], step_delay: int = 600) -> str:

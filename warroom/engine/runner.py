@@ -4,7 +4,8 @@ Several engines may run on one PostgreSQL database: timers are claimed with FOR 
 LOCKED inside the transaction that acts on them, deliveries with a lease of their own per
 claim, and a write that creates work sends NOTIFY warroom_wake so idle peers wake at once
 instead of at their next poll. On SQLite exactly one process runs the engine (`serve --role
-all`); a lock file next to the database keeps a second one from starting.
+all`); a lock file next to the database tells a starting engine whether the leases it finds
+were left by a dead predecessor (released at once) or belong to a live engine (left alone).
 """
 
 from __future__ import annotations
@@ -52,10 +53,6 @@ PRUNE_MAX_BATCHES = 20
 PRUNE_EVERY = timedelta(hours=1)
 PRUNE_BACKLOG_PAUSE = timedelta(minutes=1)
 FINISHED_STATUSES = ("sent", "cancelled", "failed")
-
-
-class EngineAlreadyRunning(RuntimeError):
-    """Another process already runs the engine on this SQLite database."""
 
 
 def timer_retry_delay(attempts: int) -> timedelta:
@@ -326,11 +323,17 @@ class Engine:
             # Never touch other engines' leases here: they may be alive. A dead engine's
             # claims are taken over when their leases run out.
             self._spawn(self._listen, "engine-listen")
-        else:
-            self._lock_sqlite_file()
-            # Exactly one engine per SQLite file (the lock above): leases still held were
+        elif self._lock_sqlite_file():
+            # The only engine on this SQLite file (the lock says so): leases still held were
             # left by a predecessor that is gone, and are void now.
             self._release_stale_claims()
+        else:
+            # Another engine is alive on this file (a second `serve`, or a second app in one
+            # process): its leases are live, so leave them to run out like on PostgreSQL.
+            log.warning(
+                "another engine already runs on %s; on SQLite run exactly one `warroom serve`",
+                self.db.url,
+            )
         self._spawn(self._loop, "engine")
 
     def stop(self) -> None:
@@ -348,20 +351,19 @@ class Engine:
         thread.start()
         self._threads.append(thread)
 
-    def _lock_sqlite_file(self) -> None:
+    def _lock_sqlite_file(self) -> bool:
+        """Take the engine lock next to the SQLite file; False if another engine holds it."""
         path = sqlite_path(self.db.url)
         if path is None:
-            return  # an in-memory database lives in this process alone
+            return True  # an in-memory database lives in this process alone
         handle = open(f"{path}.engine-lock", "a")  # noqa: SIM115 - held open while we run
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
-            raise EngineAlreadyRunning(
-                f"another process already runs the paging engine on {path}; on SQLite exactly "
-                "one `warroom serve` (--role all) may run per database file"
-            ) from None
+            return False
         self._lock_file = handle
+        return True
 
     def _release_stale_claims(self) -> None:
         with self.db.background_session() as session:
