@@ -78,7 +78,7 @@ def create_app(
         app_.state.secret = secret_key(db, settings.secret_key)
         committer.start()
         if run_engine:
-            engine = Engine(db, settings, app_.state.secret)
+            engine = Engine(db, settings, app_.state.secret, metrics=metrics)
             engine_box.append(engine)
             engine.start()
         try:
@@ -99,6 +99,7 @@ def create_app(
     app.state.db = db
     app.state.metrics = metrics
     app.state.committer = committer
+    metrics.watch_committer(committer)
     app.state.wake = wake
     errors.install(app)
     app.include_router(intake_router)

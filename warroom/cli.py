@@ -76,7 +76,8 @@ def serve(
 ) -> None:
     """Migrate the database and run the HTTP API, intake and engine in one process.
 
-    On PostgreSQL, run as many `--role api` and `--role engine` processes as you like."""
+    On PostgreSQL, run as many `--role api` and `--role engine` processes as you like; on
+    SQLite exactly one process, with --role all."""
     if role not in ("all", "api", "engine"):
         _fail("--role must be all, api or engine")
     import uvicorn
@@ -84,6 +85,13 @@ def serve(
     from warroom.app import create_app
 
     settings = _settings(database_url)
+    if role != "all" and settings.database_url.startswith("sqlite"):
+        # One SQLite file has exactly one process running the engine, and it serves the API
+        # too: an api-only process would page nobody, a second engine would fight the first.
+        _fail(
+            f"--role {role} needs PostgreSQL; on SQLite run one `warroom serve` (--role all), "
+            "which serves the API and runs the paging engine"
+        )
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
     if "WARROOM_BASE_URL" not in __import__("os").environ:
         settings = settings.model_copy(update={"base_url": base})

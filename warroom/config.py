@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "warroom"
@@ -50,9 +50,23 @@ class Settings(BaseSettings):
     sms_auth_token: str = ""
     sms_from: str = ""
     # An engine holds a claimed delivery this long; after a crash another engine takes it over.
+    # It must outlast one attempt (delivery_timeout_seconds), or a live claim could run out
+    # while its message is still being sent and be claimed, and sent, again.
     delivery_lease_seconds: int = 60
-    # Test hook: wait this long between committing a page and delivering it (crash tests).
-    engine_hold_delivery_seconds: float = 0.0
+    # Each delivery attempt's network timeout (webhook, email, SMS/voice).
+    delivery_timeout_seconds: float = 10.0
+    # Retries of a failed attempt: full-jitter backoff from `base`, at most `cap` apart; after
+    # `max_attempts` the person's next contact method takes over (notify/retry.py).
+    delivery_retry_base_seconds: float = 15.0
+    delivery_retry_cap_seconds: float = 600.0
+    delivery_max_attempts: int = 5
+    # Done timers and sent/cancelled/failed notifications older than this are pruned by the
+    # engine (in small batches); 0 keeps them forever.
+    retention_days: int = Field(default=90, ge=0)
+    # Test hook for the fault tests: "<point>:<seconds>" makes the engine print
+    # "warroom-engine-paused <point>" and wait there (points: before_claim, after_claim,
+    # after_send), so a SIGKILL lands exactly in that window.
+    engine_test_pause: str = ""
 
     @field_validator("outbound_allow_networks", mode="before")
     @classmethod
@@ -76,6 +90,21 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"invalid network {network!r}: {exc}") from None
         return value
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> Settings:
+        if self.delivery_lease_seconds <= self.delivery_timeout_seconds:
+            raise ValueError(
+                "delivery_lease_seconds must be longer than delivery_timeout_seconds: a claim "
+                "that runs out while its message is still being sent can be sent twice"
+            )
+        if self.delivery_max_attempts < 1 or not (
+            0 < self.delivery_retry_base_seconds <= self.delivery_retry_cap_seconds
+        ):
+            raise ValueError(
+                "need delivery_max_attempts >= 1 and "
+                "0 < delivery_retry_base_seconds <= delivery_retry_cap_seconds"
+            )
+        return self
 
     @field_validator("priority_matrix", mode="before")
     @classmethod

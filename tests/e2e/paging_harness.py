@@ -1,10 +1,13 @@
-"""Real receivers and real processes for paging tests: an SMTP server, a webhook server, and
-`warroom serve` processes (any role) started on a database seeded with a paging setup."""
+"""Real receivers and real processes for paging tests: an SMTP server, webhook servers (one
+that records, one that misbehaves on purpose), and `warroom serve` processes (any role)
+started on a database seeded with a paging setup, with their output watched."""
 
 from __future__ import annotations
 
 import email
 import os
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -166,6 +169,7 @@ def start(
             "WARROOM_BASE_URL": f"http://127.0.0.1:{port}",
             "WARROOM_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8",
             "WARROOM_DELIVERY_LEASE_SECONDS": "3",
+            "WARROOM_DELIVERY_TIMEOUT_SECONDS": "2",
             "PYTHONUNBUFFERED": "1",
             **env,
         }
@@ -215,3 +219,138 @@ def stop(proc: subprocess.Popen[str]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class Output:
+    """Reads a process's output in a thread (so its pipe never fills) and waits for lines."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._seen = threading.Condition()
+        assert proc.stdout is not None
+        stream = proc.stdout
+
+        def read() -> None:
+            for line in stream:
+                with self._seen:
+                    self.lines.append(line.rstrip("\n"))
+                    self._seen.notify_all()
+
+        threading.Thread(target=read, daemon=True).start()
+
+    def wait_for(self, text: str, timeout: float = 20) -> None:
+        with self._seen:
+            found = self._seen.wait_for(lambda: any(text in line for line in self.lines), timeout)
+        assert found, f"no {text!r} in the output:\n" + "\n".join(self.lines[-40:])
+
+
+@dataclass
+class Arrival:
+    path: str
+    key: str
+    at: float
+    answered: bool = False  # a 2xx went back on a live connection
+
+
+class FaultyReceiver:
+    """A real webhook server whose paths misbehave as told: "ok" answers 200, "500" answers
+    500, "reset" resets the connection, "hang" answers nothing for `hang_seconds`, and
+    "hold" keeps the first request until release() and then drops it unanswered (the sender
+    died meanwhile), answering later ones 200. Receivers that dedupe keep the first of each
+    Idempotency-Key: `deduped()`."""
+
+    def __init__(self, behaviour: dict[str, str], hang_seconds: float = 5) -> None:
+        self.arrivals: list[Arrival] = []
+        self.released = threading.Event()
+        self._lock = threading.Lock()
+        box = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                arrival = Arrival(
+                    self.path, self.headers.get("Idempotency-Key", ""), time.monotonic()
+                )
+                with box._lock:
+                    first = not any(a.path == self.path for a in box.arrivals)
+                    box.arrivals.append(arrival)
+                mode = behaviour.get(self.path, "ok")
+                if mode == "hang":
+                    box.released.wait(hang_seconds)
+                    self.close_connection = True
+                    return
+                if mode == "hold" and first:
+                    box.released.wait(30)
+                    self._reset()
+                    return
+                if mode == "reset":
+                    self._reset()
+                    return
+                self.send_response(500 if mode == "500" else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                arrival.answered = mode != "500"
+
+            def _reset(self) -> None:
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.close_connection = True
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a peer that went away is what these tests are about
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def to(self, path: str) -> list[Arrival]:
+        with self._lock:
+            return [a for a in self.arrivals if a.path == path]
+
+    def deduped(self, path: str) -> list[str]:
+        return sorted({a.key for a in self.to(path) if a.answered})
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def seed_people(url: str, people: dict[str, list[tuple[str, bool]]], step_delay: int = 600) -> str:
+    """One service whose policy pages everyone in `people` at step 1; each person has webhook
+    contact methods (url, paged at once by a rule, or only a fallback). Returns the routing key."""
+    db = Database(url)
+    migrate.upgrade(db)
+    with db.session() as s:
+        policy = EscalationPolicy(name="everyone", repeat=0)
+        s.add(policy)
+        s.flush()
+        step = EscalationStep(policy_id=policy.id, position=0, delay_seconds=step_delay)
+        s.add(step)
+        s.flush()
+        for username, methods in people.items():
+            user = catalog.create_user(s, username=username, name=username.title())
+            s.add(EscalationTarget(step_id=step.id, target_type="user", target_id=user.id))
+            for address, with_rule in methods:
+                cm = ContactMethod(
+                    user_id=user.id, channel="webhook", address=address, secret="s3cret"
+                )
+                s.add(cm)
+                s.flush()
+                if with_rule:
+                    s.add(
+                        NotificationRule(user_id=user.id, contact_method_id=cm.id, urgency="high")
+                    )
+        svc = catalog.create_service(s, name="checkout", tier=1)
+        svc.escalation_policy_id = policy.id
+        key = catalog.create_integration(s, svc.id, "pagerduty", "pd").routing_key
+    db.dispose()
+    return key

@@ -58,6 +58,19 @@ def timeline(port: int, token: str, incident_id: int = 1) -> list[str]:
     return [e["message"] for e in r.json()["items"]]
 
 
+def events(port: int, token: str, incident_id: int = 1) -> list[tuple[str, datetime]]:
+    r = httpx.get(
+        f"http://127.0.0.1:{port}/api/v1/incidents/{incident_id}/timeline",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 200, r.text
+    return [(e["message"], datetime.fromisoformat(e["at"])) for e in r.json()["items"]]
+
+
+def decided_at(story: list[tuple[str, datetime]], prefix: str) -> datetime:
+    return next(at for message, at in story if message.startswith(prefix))
+
+
 def test_page_escalates_then_stops_on_the_acknowledge_link(
     url: str, hooks: WebhookReceiver, mailbox: Mailbox
 ) -> None:
@@ -65,14 +78,12 @@ def test_page_escalates_then_stops_on_the_acknowledge_link(
     port = free_port()
     proc = start(url, "all", port, mailbox)
     try:
-        sent = time.monotonic()
         trigger(port, setup.routing_key)
         # Step 1: Alice by email and by signed webhook, at once.
         mail = wait_for(lambda: mailbox.messages, 10, "the email to Alice")[0]
         assert mail["To"] == "alice@example.com"
         assert "Disk full on db-1" in mail["Subject"]
         alice_hook = wait_for(lambda: hooks.to("/alice"), 10, "Alice's webhook")[0]
-        assert alice_hook.at - sent < 2, "step 1 must page at once, not after the delay"
         verify_webhook_signature(
             setup.secrets[setup.alice],
             alice_hook.headers["warroom-signature"],
@@ -81,11 +92,17 @@ def test_page_escalates_then_stops_on_the_acknowledge_link(
         )
         payload = json.loads(alice_hook.body)
         assert payload["incident_id"] == 1 and set(payload["links"]) == {"ack", "resolve", "view"}
-        assert not hooks.to("/bob"), "step 2 must wait for its delay"
 
         # Nobody acknowledges: step 2 (Bob) after its 2 s delay.
-        bob_hook = wait_for(lambda: hooks.to("/bob"), 10, "Bob's webhook")[0]
-        assert bob_hook.at - alice_hook.at >= 1.5
+        wait_for(lambda: hooks.to("/bob"), 10, "Bob's webhook")
+        # Timing is measured between the engine's recorded decisions, not between webhook
+        # arrivals (those include each delivery's own time, which varies with load).
+        story = events(port, setup.secrets[0])
+        triggered = decided_at(story, "Triggered by alert")
+        step1 = decided_at(story, "Paging step 1")
+        step2 = decided_at(story, "Paging step 2")
+        assert (step1 - triggered).total_seconds() < 2, "step 1 must page at once"
+        assert (step2 - step1).total_seconds() >= 2, "step 2 waits out step 1's delay"
 
         # The link in Alice's email: GET only shows a button and changes nothing.
         text_part = next(p for p in mail.walk() if p.get_content_type() == "text/plain")
@@ -106,18 +123,32 @@ def test_page_escalates_then_stops_on_the_acknowledge_link(
         assert done.status_code == 200 and "acknowledged" in done.text
 
         # The policy repeats once: without the acknowledgement Alice would be paged again 2 s
-        # after Bob. Wait past that point and check that nobody else was paged.
+        # after Bob. Once the acknowledgement has committed, every timer is done and nothing
+        # is pending (waited for: today's link page may answer just before its commit).
+        db = Database(url)
+
+        def paging_stopped() -> bool:
+            with db.read_session() as s:
+                live = s.execute(text("SELECT count(*) FROM timers WHERE done_at IS NULL"))
+                pending = s.execute(
+                    text("SELECT count(*) FROM notifications WHERE status = 'pending'")
+                )
+                return live.scalar_one() == 0 and pending.scalar_one() == 0
+
+        try:
+            wait_for(paging_stopped, 5, "paging to stop")
+        finally:
+            db.dispose()
         count = len(hooks.received)
-        time.sleep(3)
+        story_text = timeline(port, setup.secrets[0])
+        assert story_text[0].startswith("Triggered by alert: Disk full on db-1")
+        assert any("Paging step 1" in m and "Alice" in m for m in story_text)
+        assert any(m == "Notified Alice via email (page)" for m in story_text)
+        assert any(m == "Notified Alice via webhook (page)" for m in story_text)
+        assert any("Paging step 2" in m and "Bob" in m for m in story_text)
+        assert any(m == "Notified Bob via webhook (page)" for m in story_text)
+        assert story_text[-1] == "Acknowledged by Alice: via notification link"
         assert len(hooks.received) == count
-        story = timeline(port, setup.secrets[0])
-        assert story[0].startswith("Triggered by alert: Disk full on db-1")
-        assert any("Paging step 1" in m and "Alice" in m for m in story)
-        assert any(m == "Notified Alice via email (page)" for m in story)
-        assert any(m == "Notified Alice via webhook (page)" for m in story)
-        assert any("Paging step 2" in m and "Bob" in m for m in story)
-        assert any(m == "Notified Bob via webhook (page)" for m in story)
-        assert story[-1] == "Acknowledged by Alice: via notification link"
         # A forged link is refused with a clear page and changes nothing.
         forged = httpx.post(ack_url[:-3] + ("AAA" if not ack_url.endswith("AAA") else "BBB"))
         assert forged.status_code == 400 and "not valid" in forged.text
@@ -131,8 +162,8 @@ def test_crash_between_deciding_and_delivering_delivers_exactly_once(
     url = f"sqlite:///{tmp_path}/w.db"
     setup = seed(url, hooks, step_delay=600)
     port = free_port()
-    # The engine holds each claimed delivery for 30 s: the window in which we kill it.
-    proc = start(url, "all", port, WARROOM_ENGINE_HOLD_DELIVERY_SECONDS="30")
+    # The engine waits 30 s after claiming: the window in which we kill it.
+    proc = start(url, "all", port, WARROOM_ENGINE_TEST_PAUSE="after_claim:30")
     db = Database(url)
     try:
         trigger(port, setup.routing_key)
@@ -170,6 +201,9 @@ def test_crash_between_deciding_and_delivering_delivers_exactly_once(
 def test_two_engines_never_double_send_and_survive_a_kill(
     request: pytest.FixtureRequest, hooks: WebhookReceiver
 ) -> None:
+    """What the design guarantees: while both engines live, never a resend; across a kill,
+    at most one resend, and only of the page the dead engine had sent without recording,
+    carrying the same Idempotency-Key (a receiver deduping on it sees each page once)."""
     base: str = request.getfixturevalue("postgres_base_url")
     url, name = create_postgres_database(base)
     setup = seed(url, hooks, step_delay=2, repeat=2)
@@ -181,13 +215,18 @@ def test_two_engines_never_double_send_and_survive_a_kill(
         for n in range(5):
             trigger(api_port, setup.routing_key, dedup_key=f"key-{n}")
         # Five incidents? No: one service, grouping window -> one incident, paged once.
-        wait_for(lambda: hooks.to("/alice"), 10, "step 1")
+        # Steps 1 and 2 with both engines alive: every key exactly once.
+        wait_for(lambda: hooks.to("/bob"), 10, "step 2")
+        live = [h.headers["idempotency-key"] for h in hooks.received]
+        assert len(live) == len(set(live)), f"sent twice between live engines: {live}"
         engines[0].send_signal(signal.SIGKILL)
         engines[0].wait()
-        # The survivor carries on: Bob at step 2, then the policy repeats (Alice, Bob, ...).
+        # The survivor carries on: the policy repeats (Alice, Bob, ...).
         wait_for(lambda: len(hooks.to("/bob")) >= 2, 20, "escalation to continue")
         keys = [h.headers["idempotency-key"] for h in hooks.received]
-        assert len(keys) == len(set(keys)), f"a notification was sent twice: {keys}"
+        resent = {k for k in keys if keys.count(k) > 1}
+        assert len(resent) <= 1 and all(keys.count(k) == 2 for k in resent), keys
+        assert all(keys.count(k) == 1 for k in live if k not in resent)
     finally:
         for proc in (api, *engines):
             stop(proc)

@@ -13,7 +13,6 @@ from warroom.engine.logic import (
     in_quiet_hours,
     next_position,
     notification_times,
-    urgency_of,
 )
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
@@ -59,8 +58,3 @@ def test_quiet_hours_delay_low_urgency_only() -> None:
     assert in_quiet_hours(NOW, "America/New_York", "22:30", "07:00") is None
     assert in_quiet_hours(NOW, "Asia/Tokyo", "22:00", "07:00") is None  # noon there
     assert in_quiet_hours(NOW, "UTC", None, None) is None
-
-
-def test_only_high_urgency_incidents_page_at_once() -> None:
-    assert urgency_of(1) == "high"
-    assert urgency_of(2) == "low" and urgency_of(3) == "low"

@@ -12,7 +12,6 @@ from warroom.notify.retry import (
     RetryPolicy,
     after_failure,
     next_attempt_at,
-    next_contact_method,
 )
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -86,11 +85,3 @@ def test_policy_is_validated() -> None:
         RetryPolicy(base=CAP, cap=BASE)
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts=0)
-
-
-def test_next_contact_method_skips_exhausted_ones_in_order() -> None:
-    methods = ["push", "sms", "voice"]
-    assert next_contact_method(methods, set()) == "push"
-    assert next_contact_method(methods, {"push"}) == "sms"
-    assert next_contact_method(methods, {"push", "sms"}) == "voice"
-    assert next_contact_method(methods, set(methods)) is None

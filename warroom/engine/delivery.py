@@ -1,13 +1,20 @@
-"""Delivering the outbox: claim due notifications, send through their channel, record outcome.
+"""Delivering the outbox: claim due notifications, check, send through their channel, record.
 
-A claim is a lease (claimed_by, claimed_until) committed before sending, so two engines never
-send the same row, and a crashed engine's rows are taken over when the lease runs out. Sending
+Each claim is a lease with a token of its own (lease_token, claimed_until) committed before
+sending; the last check before sending and the record afterwards act only while the row still
+carries that token, so two claims (two engines, or one engine whose lease ran out) never both
+send and record one row. Right before sending the row is read again: a claim no longer ours, or
+a message no longer wanted (the incident acknowledged, resolved or merged, the person
+deactivated, the contact method disabled) is not sent, and an unwanted one is cancelled. Sending
 happens outside any transaction; the result is recorded afterwards with retries, backoff with
-jitter and fallback to the person's next contact method, each attempt on the timeline.
+jitter and fallback to the person's next contact method, each attempt on the timeline, unless
+the message stopped being wanted meanwhile: then it is cancelled, neither retried nor fallen
+back.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +28,11 @@ from warroom.incidents.models import Incident, TimelineEvent
 from warroom.notify import channels
 from warroom.notify.channels import DeliveryResult, OutgoingMessage
 from warroom.notify.models import ContactMethod, Notification
-from warroom.notify.retry import after_failure
+from warroom.notify.retry import RetryPolicy, after_failure
+
+
+# Channels whose attempts take a network timeout (the lease must outlast it, see config.py).
+TIMED_CHANNELS = ("email", "webhook", "sms", "voice")
 
 
 @dataclass(frozen=True)
@@ -40,11 +51,17 @@ class Job:
     links: dict[str, str]
     idempotency_key: str
     user_name: str = ""
+    # The claim's own token: only the claim holding it may send and record this row.
+    lease_token: str = ""
 
 
 def claim_due(
     db: Database, now: datetime, worker: str, lease: timedelta, limit: int = 32
 ) -> list[Job]:
+    """Claim up to `limit` due rows: the engine passes its number of free workers, so a
+    claimed row is sent at once and never waits in a queue while its lease runs out."""
+    if limit <= 0:
+        return []
     with db.background_session() as session:
         query = (
             select(Notification)
@@ -84,7 +101,8 @@ def claim_due(
         )
         jobs = []
         for row in rows:
-            row.claimed_by, row.claimed_until = worker, now + lease
+            token = uuid.uuid4().hex
+            row.claimed_by, row.claimed_until, row.lease_token = worker, now + lease, token
             jobs.append(
                 Job(
                     row.id,
@@ -101,9 +119,79 @@ def claim_due(
                     dict(row.links),
                     row.idempotency_key,
                     names.get(row.user_id or -1, ""),
+                    token,
                 )
             )
     return jobs
+
+
+def unwanted(session: Any, row: Notification) -> str | None:
+    """Why this outbox row should no longer be sent, or None while it is still wanted.
+
+    A page is wanted while its incident is triggered; a mobilisation (people pulled onto an
+    incident already being worked) while the incident is open and not merged away."""
+    if row.kind in ("page", "mobilise") and row.incident_id is not None:
+        found = session.execute(
+            select(Incident.status, Incident.merged_into_id).where(Incident.id == row.incident_id)
+        ).first()
+        if found is None:
+            return "the incident no longer exists"
+        status, merged_into = found
+        if merged_into is not None:
+            return f"the incident was merged into #{merged_into}"
+        if row.kind == "page" and status != "triggered":
+            return f"the incident is {status}"
+        if status in ("resolved", "closed"):
+            return f"the incident is {status}"
+    if row.user_id is not None:
+        active = session.scalar(select(User.active).where(User.id == row.user_id))
+        if not active:
+            return "the person was deactivated"
+    if row.contact_method_id is not None:
+        disabled = session.scalar(
+            select(ContactMethod.disabled_at).where(ContactMethod.id == row.contact_method_id)
+        )
+        if disabled is not None:
+            return "the contact method was disabled"
+    return None
+
+
+def still_ours_and_wanted(db: Database, job: Job, now: datetime) -> bool:
+    """The last look before sending: True to send. A claim that was lost (its lease ran out,
+    the row was cancelled or taken over) is left alone; an unwanted message is cancelled."""
+    with db.read_session() as session:
+        row = session.get(Notification, job.id)
+        if (
+            row is None
+            or row.lease_token != job.lease_token
+            or row.status != "pending"
+            or row.claimed_until is None
+            or row.claimed_until <= now
+        ):
+            return False
+        reason = unwanted(session, row)
+    if reason is None:
+        return True
+    cancel(db, job, reason)
+    return False
+
+
+def cancel(db: Database, job: Job, reason: str) -> None:
+    """Cancel a claimed row that is no longer wanted (only while the claim is still ours)."""
+    with db.background_session() as session:
+        row = session.get(Notification, job.id, with_for_update=not db.is_sqlite)
+        if row is None or row.lease_token != job.lease_token or row.status != "pending":
+            return
+        row.status, row.last_error = "cancelled", f"not sent: {reason}"
+        row.claimed_by = row.claimed_until = row.lease_token = None
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        base=timedelta(seconds=settings.delivery_retry_base_seconds),
+        cap=timedelta(seconds=settings.delivery_retry_cap_seconds),
+        max_attempts=settings.delivery_max_attempts,
+    )
 
 
 def channel_settings(job: Job, settings: Settings) -> dict[str, Any]:
@@ -124,20 +212,37 @@ def send(job: Job, settings: Settings) -> DeliveryResult:
         urgency="high" if job.urgency == "high" else "low",
         links=job.links,
     )
+    config = channel_settings(job, settings)
+    if job.channel in TIMED_CHANNELS:
+        config = {**config, "timeout": settings.delivery_timeout_seconds}
     try:
-        return channels.deliver(job.channel, message, job.target, channel_settings(job, settings))
+        return channels.deliver(job.channel, message, job.target, config)
     except Exception as exc:  # a transport bug must not take the engine down with it
         return DeliveryResult.retry(f"internal error: {type(exc).__name__}: {exc}")
 
 
-def record(db: Database, job: Job, worker: str, result: DeliveryResult, now: datetime) -> bool:
-    """Store the outcome; returns True if new work (a retry or a fallback) was queued."""
+def record(
+    db: Database,
+    job: Job,
+    result: DeliveryResult,
+    now: datetime,
+    policy: RetryPolicy | None = None,
+) -> bool:
+    """Store the outcome; returns True if new work (a retry or a fallback) was queued.
+
+    Only the claim holding the row's lease token records. A row cancelled while it was being
+    sent (the incident was acknowledged meanwhile) keeps the token, so its outcome is still
+    recorded truthfully: sent if it went out, and if it failed, cancelled without a retry or
+    a fallback. A failure is also not retried once the message stopped being wanted."""
     with db.background_session() as session:
         row = session.get(Notification, job.id, with_for_update=not db.is_sqlite)
-        if row is None or row.claimed_by != worker or row.status != "pending":
-            return False  # our lease ran out and another engine took the row over
+        if row is None or row.lease_token != job.lease_token:
+            return False  # our lease ran out and another claim took the row over
+        if row.status not in ("pending", "cancelled"):
+            return False
+        cancelled_meanwhile = row.status == "cancelled"
         row.attempts += 1
-        row.claimed_by = row.claimed_until = None
+        row.claimed_by = row.claimed_until = row.lease_token = None
         user = session.get(User, job.user_id) if job.user_id else None
         who = (user.name or user.username) if user else "someone"
         via = channels.label(job.channel)
@@ -152,7 +257,20 @@ def record(db: Database, job: Job, worker: str, result: DeliveryResult, now: dat
                 {"attempt": row.attempts},
             )
             return False
-        step = after_failure(row.attempts, retryable=result.retryable, now=now)
+        reason = "paging was stopped meanwhile" if cancelled_meanwhile else unwanted(session, row)
+        if reason is not None:
+            row.status, row.last_error = "cancelled", f"{result.reason}; not retried: {reason}"
+            _event(
+                session,
+                job,
+                now,
+                "notification_failed",
+                f"Notifying {who} via {via} failed (attempt {row.attempts}): {result.reason}; "
+                f"not retried: {reason}",
+                {"attempt": row.attempts},
+            )
+            return False
+        step = after_failure(row.attempts, retryable=result.retryable, now=now, policy=policy)
         row.last_error = result.reason
         if step.kind == "retry":
             at = step.at

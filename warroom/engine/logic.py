@@ -71,8 +71,3 @@ def notification_times(
     if urgency == "low" and quiet_until is not None:
         plan = [(cm, max(at, quiet_until)) for cm, at in plan]
     return sorted(plan, key=lambda item: (item[1], item[0]))
-
-
-def urgency_of(incident_urgency: int) -> str:
-    """Incident urgency 1 (high) pages now; 2 and 3 are low urgency (PagerDuty's two levels)."""
-    return "high" if incident_urgency == 1 else "low"

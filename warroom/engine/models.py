@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from warroom.db.base import Base, BigId, JSONType, UTCDateTime, utcnow
@@ -24,4 +24,8 @@ class Timer(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Failed firings so far: a timer that raised is retried later (due_at moves on), never
+    # blocking the others; the count drives the backoff and when the engine gives up.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

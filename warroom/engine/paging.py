@@ -13,7 +13,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, select, text, update
 from sqlalchemy.orm import Session
 
-from warroom.catalog.models import Service, User, team_members
+from warroom.catalog.models import Service, User
 from warroom.engine.logic import Position, Rule, in_quiet_hours, next_position, notification_times
 from warroom.engine.models import Timer
 from warroom.incidents.logic import PRIORITY_NAMES
@@ -65,7 +65,11 @@ def start_escalation(session: Session, incident: Incident, now: datetime) -> Non
 
 
 def cancel_paging(session: Session | Connection, incident_ids: list[int], now: datetime) -> None:
-    """Acknowledged or resolved: stop escalating and drop pages not yet sent."""
+    """Acknowledged or resolved: stop escalating and drop pages not yet sent.
+
+    Claimed rows are cancelled too: the engine delivering one sees it at its last check
+    before sending, and one already on the wire is still recorded as sent (it keeps its lease
+    token for that), but never retried or fallen back."""
     if not incident_ids:
         return
     timers = cast(Table, Timer.__table__)
@@ -80,7 +84,6 @@ def cancel_paging(session: Session | Connection, incident_ids: list[int], now: d
         .where(
             notes.c.incident_id.in_(incident_ids),
             notes.c.status == "pending",
-            notes.c.claimed_by.is_(None),
         )
         .values(status="cancelled", last_error="incident acknowledged or resolved")
     )
@@ -223,6 +226,10 @@ def page_users(
         by_id = {cm.id: cm for cm in user_methods}
         plan = notification_times(rules.get(uid, []), list(by_id), urgency, now, quiet)
         links = link_maker(uid, incident.id)
+        if user.role == "stakeholder":
+            # Stakeholders follow an incident; they do not act on it (the link page also
+            # checks the holder's role when a link is used).
+            links = {"view": links["view"]}
         body = _body(incident, note, links)
         for n, (cm_id, at) in enumerate(plan):
             cm = by_id[cm_id]
@@ -295,12 +302,6 @@ def _event(
         TimelineEvent(
             incident_id=incident_id, at=now, kind=kind, message=message, after=after, **SYSTEM
         )
-    )
-
-
-def team_user_ids(session: Session, team_id: int) -> list[int]:
-    return list(
-        session.scalars(select(team_members.c.user_id).where(team_members.c.team_id == team_id))
     )
 
 

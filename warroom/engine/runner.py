@@ -1,12 +1,16 @@
-"""The engine loop: fire due timers, deliver the outbox, sleep until the next due time or a wake.
+"""The engine loop: fire due timers, deliver the outbox, prune old rows, sleep until next due.
 
 Several engines may run on one PostgreSQL database: timers are claimed with FOR UPDATE SKIP
-LOCKED inside the transaction that acts on them, deliveries with a lease, and a write that
-creates work sends NOTIFY warroom_wake so idle peers wake at once instead of at their next poll.
+LOCKED inside the transaction that acts on them, deliveries with a lease of their own per
+claim, and a write that creates work sends NOTIFY warroom_wake so idle peers wake at once
+instead of at their next poll. On SQLite exactly one process runs the engine (`serve --role
+all`); a lock file next to the database tells a starting engine whether the leases it finds
+were left by a dead predecessor (released at once) or belong to a live engine (left alone).
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import socket
@@ -16,47 +20,85 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, make_url, or_, select, update
 
 from warroom.config import Settings
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
 from warroom.engine import delivery, paging
 from warroom.engine.models import Timer
+from warroom.incidents.models import TimelineEvent
 from warroom.notify.models import Notification
 from warroom.notify.signing import make_action_token
+
+if TYPE_CHECKING:
+    from warroom.metrics import Metrics
 
 log = logging.getLogger("warroom.engine")
 # Even with nothing due, look again this often (a missed wake costs at most this much).
 IDLE_POLL = 2.0
+# Deliveries in flight at once; the engine never claims more rows than it has free workers.
+DELIVERY_WORKERS = 8
+# A timer that raised is retried after 5 s, 10 s, 20 s ... at most 5 minutes apart; after
+# this many failures it is given up (and says so on the incident's timeline).
+TIMER_MAX_ATTEMPTS = 10
+TIMER_RETRY_BASE = 5.0
+TIMER_RETRY_CAP = 300.0
+# Retention: rows deleted per transaction, transactions per pruning run, runs this far apart.
+PRUNE_BATCH = 500
+PRUNE_MAX_BATCHES = 20
+PRUNE_EVERY = timedelta(hours=1)
+PRUNE_BACKLOG_PAUSE = timedelta(minutes=1)
+FINISHED_STATUSES = ("sent", "cancelled", "failed")
+
+
+def timer_retry_delay(attempts: int) -> timedelta:
+    """How long a timer that has failed `attempts` times waits before its next try."""
+    return timedelta(seconds=min(TIMER_RETRY_CAP, TIMER_RETRY_BASE * 2.0 ** (attempts - 1)))
 
 
 class Engine:
     def __init__(
-        self, db: Database, settings: Settings, secret: str, clock: Callable[[], datetime] = utcnow
+        self,
+        db: Database,
+        settings: Settings,
+        secret: str,
+        clock: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.secret = secret
         self.clock = clock
-        self.identity = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.metrics = metrics
+        self.identity = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"[:64]
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
+        self.retry_policy = delivery.retry_policy(settings)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="deliver")
-        self._in_flight: set[int] = set()
+        self._pool = ThreadPoolExecutor(max_workers=DELIVERY_WORKERS, thread_name_prefix="deliver")
+        self._busy = 0
+        self._saturated = False
         self._lock = threading.Lock()
+        self._next_prune: datetime | None = None
+        self._lock_file: IO[str] | None = None
+        point, _, seconds = settings.engine_test_pause.partition(":")
+        self._pause_point, self._pause_seconds = point, float(seconds or 0)
 
     # --- links ---------------------------------------------------------------------------------
 
     def links(self, user_id: int, incident_id: int) -> dict[str, str]:
         return action_links(self.settings, self.secret, self.clock)(user_id, incident_id)
 
-    # --- one pass ------------------------------------------------------------------------------
+    # --- timers --------------------------------------------------------------------------------
 
     def fire_due_timers(self, now: datetime, limit: int = 100) -> int:
+        """Fire what is due, each timer in a savepoint of its own: one that raises is rolled
+        back alone, recorded and retried later, and the others fire regardless."""
         with self.db.background_session() as session:
             query = (
                 select(Timer)
@@ -68,22 +110,77 @@ class Engine:
                 query = query.with_for_update(skip_locked=True)
             timers = list(session.scalars(query))
             for timer in timers:
-                if timer.kind == paging.ESCALATE:
-                    paging.fire_escalation(session, timer, now, self.settings.base_url, self.links)
-                else:
-                    timer.done_at = now
+                try:
+                    with session.begin_nested():
+                        self._fire(session, timer, now)
+                except Exception as exc:
+                    self._timer_failed(session, timer, now, exc)
         return len(timers)
 
+    def _fire(self, session: Any, timer: Timer, now: datetime) -> None:
+        if timer.kind == paging.ESCALATE:
+            paging.fire_escalation(session, timer, now, self.settings.base_url, self.links)
+        else:
+            timer.done_at = now
+
+    def _timer_failed(self, session: Any, timer: Timer, now: datetime, exc: Exception) -> None:
+        attempts = timer.attempts + 1
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        log.exception(
+            "timer %s (%s, incident %s) failed, attempt %s",
+            timer.id,
+            timer.kind,
+            timer.incident_id,
+            attempts,
+        )
+        if self.metrics is not None:
+            self.metrics.timer_failures.labels(timer.kind).inc()
+        timer.attempts, timer.last_error = attempts, error
+        if attempts >= TIMER_MAX_ATTEMPTS:
+            timer.done_at = now
+            message = (
+                f"An escalation step failed {attempts} times and was given up; nobody more "
+                f"is paged by it: {error}"
+            )
+        else:
+            timer.due_at = now + timer_retry_delay(attempts)
+            message = (
+                f"An escalation step failed (attempt {attempts}); retrying at "
+                f"{timer.due_at:%H:%M:%S} UTC: {error}"
+            )
+        if timer.incident_id is not None:
+            session.add(
+                TimelineEvent(
+                    incident_id=timer.incident_id,
+                    at=now,
+                    kind="paging_warning",
+                    message=message,
+                    after={"timer_id": timer.id, "attempt": attempts},
+                    **paging.SYSTEM,
+                )
+            )
+
+    # --- deliveries ----------------------------------------------------------------------------
+
+    def free_workers(self) -> int:
+        with self._lock:
+            return DELIVERY_WORKERS - self._busy
+
     def deliver_due(self, now: datetime, wait: bool = False) -> int:
-        jobs = delivery.claim_due(self.db, now, self.identity, self.lease)
-        hold = self.settings.engine_hold_delivery_seconds
-        if hold and jobs:
-            time.sleep(hold)  # test hook: the window in which a crash test kills us
-        futures = []
-        for job in jobs:
+        free = self.free_workers()
+        if free <= 0:
             with self._lock:
-                self._in_flight.add(job.id)
-            futures.append(self._pool.submit(self._deliver_one, job))
+                self._saturated = True
+            return 0
+        if self._pause_point == "before_claim" and self._due_unclaimed(now):
+            self._pause("before_claim")
+        jobs = delivery.claim_due(self.db, now, self.identity, self.lease, limit=free)
+        with self._lock:
+            self._busy += len(jobs)
+            self._saturated = len(jobs) == free
+        if jobs:
+            self._pause("after_claim")
+        futures = [self._pool.submit(self._deliver_one, job) for job in jobs]
         if wait:
             for f in futures:
                 f.result()
@@ -91,8 +188,12 @@ class Engine:
 
     def _deliver_one(self, job: delivery.Job) -> None:
         try:
+            if not delivery.still_ours_and_wanted(self.db, job, self.clock()):
+                return
             result = delivery.send(job, self.settings)
-            more = delivery.record(self.db, job, self.identity, result, self.clock())
+            if result.ok:
+                self._pause("after_send")
+            more = delivery.record(self.db, job, result, self.clock(), self.retry_policy)
             if job.channel == "local" and result.ok:
                 _print_local(job)
             if more:
@@ -101,18 +202,109 @@ class Engine:
             log.exception("delivery of notification %s failed", job.id)
         finally:
             with self._lock:
-                self._in_flight.discard(job.id)
+                self._busy -= 1
+                saturated, self._saturated = self._saturated, False
+            if saturated:
+                self.wake()  # rows may be waiting for this worker
+
+    def _due_unclaimed(self, now: datetime) -> bool:
+        with self.db.read_session() as session:
+            return (
+                session.scalar(
+                    select(Notification.id)
+                    .where(
+                        Notification.status == "pending",
+                        Notification.next_attempt_at <= now,
+                        Notification.lease_token.is_(None),
+                    )
+                    .limit(1)
+                )
+                is not None
+            )
+
+    def _pause(self, point: str) -> None:
+        """Fault-test hook (engine_test_pause): announce the point and wait there."""
+        if point != self._pause_point or self._pause_seconds <= 0:
+            return
+        print(f"warroom-engine-paused {point}", flush=True)
+        time.sleep(self._pause_seconds)
 
     def next_due(self) -> datetime | None:
+        """When there is next something to do. Rows being delivered are not due (their worker
+        wakes the loop when done); a claim is due again only when its lease runs out."""
         with self.db.read_session() as session:
             timer = session.scalar(select(func.min(Timer.due_at)).where(Timer.done_at.is_(None)))
-            note = session.scalar(
-                select(func.min(Notification.next_attempt_at)).where(
-                    Notification.status == "pending"
+            note = lease = None
+            if self.free_workers() > 0:
+                note = session.scalar(
+                    select(func.min(Notification.next_attempt_at)).where(
+                        Notification.status == "pending", Notification.lease_token.is_(None)
+                    )
                 )
-            )
-        candidates = [t for t in (timer, note) if t is not None]
+                lease = session.scalar(
+                    select(func.min(Notification.claimed_until)).where(
+                        Notification.status == "pending", Notification.lease_token.is_not(None)
+                    )
+                )
+        candidates = [t for t in (timer, note, lease) if t is not None]
         return min(candidates) if candidates else None
+
+    # --- retention -----------------------------------------------------------------------------
+
+    def prune(self, now: datetime) -> int:
+        """Delete done timers and finished notifications older than retention_days, a batch
+        per transaction (short write locks), at most PRUNE_MAX_BATCHES batches per run."""
+        days = self.settings.retention_days
+        if days <= 0:
+            return 0
+        cutoff = now - timedelta(days=days)
+        removed = 0
+        for _ in range(PRUNE_MAX_BATCHES):
+            with self.db.background_session() as session:
+                timer_ids = list(
+                    session.scalars(
+                        select(Timer.id)
+                        .where(Timer.done_at.is_not(None), Timer.done_at < cutoff)
+                        .limit(PRUNE_BATCH)
+                    )
+                )
+                if timer_ids:
+                    session.execute(delete(Timer).where(Timer.id.in_(timer_ids)))
+                # next_attempt_at is a finished row's last attempt; (status, next_attempt_at)
+                # is indexed, so this is a range read, not a scan of the outbox.
+                note_ids = list(
+                    session.scalars(
+                        select(Notification.id)
+                        .where(
+                            Notification.status.in_(FINISHED_STATUSES),
+                            Notification.next_attempt_at < cutoff,
+                        )
+                        .limit(PRUNE_BATCH)
+                    )
+                )
+                if note_ids:
+                    session.execute(delete(Notification).where(Notification.id.in_(note_ids)))
+            removed += len(timer_ids) + len(note_ids)
+            if len(timer_ids) < PRUNE_BATCH and len(note_ids) < PRUNE_BATCH:
+                break
+        if removed:
+            log.info("retention: pruned %s rows older than %s days", removed, days)
+        return removed
+
+    def _maybe_prune(self, now: datetime) -> None:
+        if self._next_prune is not None and now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_EVERY
+        try:
+            removed = self.prune(now)
+        except Exception:
+            log.exception("retention pruning failed; trying again in an hour")
+            return
+        if removed >= PRUNE_BATCH * PRUNE_MAX_BATCHES:
+            # A backlog (retention just enabled or shortened): go on soon, a slice at a time.
+            self._next_prune = now + PRUNE_BACKLOG_PAUSE
+
+    # --- one pass ------------------------------------------------------------------------------
 
     def run_once(self, now: datetime | None = None, wait: bool = False) -> int:
         """Fire what is due at `now` and deliver it; tests call this with a fake clock."""
@@ -128,10 +320,20 @@ class Engine:
 
     def start(self) -> None:
         if not self.db.is_sqlite:
+            # Never touch other engines' leases here: they may be alive. A dead engine's
+            # claims are taken over when their leases run out.
             self._spawn(self._listen, "engine-listen")
-        else:
-            # One engine per SQLite file: leases left by a killed predecessor are void now.
+        elif self._lock_sqlite_file():
+            # The only engine on this SQLite file (the lock says so): leases still held were
+            # left by a predecessor that is gone, and are void now.
             self._release_stale_claims()
+        else:
+            # Another engine is alive on this file (a second `serve`, or a second app in one
+            # process): its leases are live, so leave them to run out like on PostgreSQL.
+            log.warning(
+                "another engine already runs on %s; on SQLite run exactly one `warroom serve`",
+                self.db.url,
+            )
         self._spawn(self._loop, "engine")
 
     def stop(self) -> None:
@@ -140,20 +342,40 @@ class Engine:
         for thread in self._threads:
             thread.join(timeout=10)
         self._pool.shutdown(wait=True, cancel_futures=False)
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
-    def _release_stale_claims(self) -> None:
-        from sqlalchemy import update
+    def _lock_sqlite_file(self) -> bool:
+        """Take the engine lock next to the SQLite file; False if another engine holds it."""
+        path = sqlite_path(self.db.url)
+        if path is None:
+            return True  # an in-memory database lives in this process alone
+        handle = open(f"{path}.engine-lock", "a")  # noqa: SIM115 - held open while we run
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._lock_file = handle
+        return True
 
+    def _release_stale_claims(self) -> None:
         with self.db.background_session() as session:
             session.execute(
                 update(Notification)
-                .where(Notification.status == "pending", Notification.claimed_by.is_not(None))
-                .values(claimed_by=None, claimed_until=None)
+                .where(
+                    Notification.status == "pending",
+                    or_(
+                        Notification.lease_token.is_not(None), Notification.claimed_by.is_not(None)
+                    ),
+                )
+                .values(claimed_by=None, claimed_until=None, lease_token=None)
             )
 
     def _loop(self) -> None:
@@ -161,6 +383,7 @@ class Engine:
             self._wake.clear()
             try:
                 self.run_once()
+                self._maybe_prune(self.clock())
                 due = self.next_due()
             except Exception:
                 log.exception("engine pass failed; retrying")
@@ -187,6 +410,14 @@ class Engine:
             except Exception:
                 log.exception("LISTEN connection lost; reconnecting")
                 self._stop.wait(1.0)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a sqlite:/// URL, or None for an in-memory database."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
 
 
 def action_links(

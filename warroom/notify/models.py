@@ -81,6 +81,8 @@ class Notification(Base):
     # A worker that claimed the row holds it until this time; after a crash it is reclaimed.
     claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # A fresh value for each claim: only the claim holding it may send and record the row.
+    lease_token: Mapped[str | None] = mapped_column(String(32), default=None)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

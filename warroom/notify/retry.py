@@ -13,10 +13,9 @@ their next contact method instead.
 from __future__ import annotations
 
 import random
-from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, TypeVar
+from typing import Literal
 
 __all__ = [
     "DEFAULT_BASE",
@@ -26,7 +25,6 @@ __all__ = [
     "RetryPolicy",
     "after_failure",
     "next_attempt_at",
-    "next_contact_method",
 ]
 
 DEFAULT_BASE = timedelta(seconds=15)
@@ -38,8 +36,6 @@ MAX_ATTEMPTS = 5
 _rng = random.Random()
 # 2**60 base periods is far beyond any sane cap; clamping keeps huge attempt counts finite.
 _MAX_EXPONENT = 60
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,15 +97,3 @@ def after_failure(
         return NextStep("fallback", now, f"gave up after {attempt} attempts")
     at = next_attempt_at(attempt, now, policy.base, policy.cap, rng)
     return NextStep("retry", at, f"attempt {attempt} of {policy.max_attempts} failed")
-
-
-def next_contact_method(methods: Sequence[T], exhausted: Container[T]) -> T | None:
-    """The first of a person's contact methods, in their order, that has not failed for good.
-
-    None means every method is exhausted: the escalation policy, not this module, decides what
-    happens then (usually: move on to the next person or rule).
-    """
-    for method in methods:
-        if method not in exhausted:
-            return method
-    return None
