@@ -90,6 +90,7 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"invalid network {network!r}: {exc}") from None
         return value
+
     @model_validator(mode="after")
     def _lease_outlasts_an_attempt(self) -> Settings:
         if self.delivery_lease_seconds <= self.delivery_timeout_seconds:

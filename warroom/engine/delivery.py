@@ -30,9 +30,8 @@ from warroom.notify.channels import DeliveryResult, OutgoingMessage
 from warroom.notify.models import ContactMethod, Notification
 from warroom.notify.retry import RetryPolicy, after_failure
 
-
 # Channels whose attempts take a network timeout (the lease must outlast it, see config.py).
-TIMED_CHANNELS = ("email", "webhook", "sms", "voice")
+TIMED_CHANNELS = ("email", "webhook", "apprise", "sms", "voice")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """login attempts remember the known device (issue 7)
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01 21:00:00.000000
 
 login_attempts.device: the id of the signed "known device" cookie the attempt came with ('' for
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
