@@ -93,6 +93,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/users"): "stakeholder",
     ("POST", "/api/v1/users"): "admin",
     ("GET", "/api/v1/users/me"): "stakeholder",
+    ("PATCH", "/api/v1/users/me"): "self",
     ("GET", "/api/v1/users/{user_id}"): "stakeholder",
     ("PATCH", "/api/v1/users/{user_id}"): "self",
     ("GET", "/api/v1/tokens"): "stakeholder",
@@ -314,6 +315,8 @@ def test_stakeholder_reads_but_never_writes(client: TestClient, world: World) ->
             assert_error(r, 404)  # another user's token is not even shown to exist
         elif (method, path) == ("POST", "/api/v1/tokens"):
             assert r.status_code == 201  # self-service: a stakeholder makes their own tokens
+        elif (method, path) == ("PATCH", "/api/v1/users/me"):
+            assert r.status_code == 200, r.text  # their own name: always their own account
         else:
             assert_error(r, 403, "forbidden")
 
