@@ -23,6 +23,7 @@ from warroom.db.base import utcnow
 from warroom.db.engine import Database
 from warroom.engine import delivery, paging, runner
 from warroom.engine.models import Timer
+from warroom.incidents import timeline
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.metrics import Metrics
 from warroom.notify.channels import TRANSPORTS
@@ -92,11 +93,7 @@ def test_a_failing_timer_is_recorded_and_retried_and_never_blocks_the_others(
 
     def fire_failing_for_flaky(session: Any, timer: Timer, *args: Any) -> None:
         if timer.incident_id == flaky:
-            session.add(
-                TimelineEvent(
-                    incident_id=flaky, at=T0, kind="x", message="half-done", **paging.SYSTEM
-                )
-            )
+            timeline.add_event(session, flaky, "x", "half-done", T0)
             session.flush()  # written inside the savepoint: must be rolled back with it
             raise RuntimeError("the on-call service is down")
         real_fire(session, timer, *args)

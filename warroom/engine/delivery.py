@@ -24,7 +24,8 @@ from sqlalchemy import or_, select
 from warroom.catalog.models import User
 from warroom.config import Settings
 from warroom.db.engine import Database
-from warroom.incidents.models import Incident, TimelineEvent
+from warroom.incidents import timeline
+from warroom.incidents.models import Incident
 from warroom.notify import channels
 from warroom.notify.channels import DeliveryResult, OutgoingMessage
 from warroom.notify.models import ContactMethod, Notification
@@ -321,15 +322,12 @@ def _fall_back(session: Any, row: Notification, who: str, now: datetime) -> bool
     ]
     if not candidates:
         if row.incident_id is not None:
-            session.add(
-                TimelineEvent(
-                    incident_id=row.incident_id,
-                    at=now,
-                    kind="paging_warning",
-                    actor_type="system",
-                    actor_name="Warroom",
-                    message=f"{who} could not be reached on any contact method",
-                )
+            timeline.add_event(
+                session,
+                row.incident_id,
+                "paging_warning",
+                f"{who} could not be reached on any contact method",
+                now,
             )
         return False
     cm = candidates[0]
@@ -360,19 +358,11 @@ def _event(
         return
     if session.get(Incident, job.incident_id) is None:
         return
-    session.add(
-        TimelineEvent(
-            incident_id=job.incident_id,
-            at=now,
-            kind=kind,
-            actor_type="system",
-            actor_name="Warroom",
-            message=message,
-            after={
-                "notification_id": job.id,
-                "channel": job.channel,
-                "user_id": job.user_id,
-                **after,
-            },
-        )
+    timeline.add_event(
+        session,
+        job.incident_id,
+        kind,
+        message,
+        now,
+        after={"notification_id": job.id, "channel": job.channel, "user_id": job.user_id, **after},
     )

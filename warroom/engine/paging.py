@@ -16,14 +16,14 @@ from sqlalchemy.orm import Session
 from warroom.catalog.models import Service, User
 from warroom.engine.logic import Position, Rule, in_quiet_hours, next_position, notification_times
 from warroom.engine.models import Timer
+from warroom.incidents import timeline
 from warroom.incidents.logic import PRIORITY_NAMES
-from warroom.incidents.models import Incident, TimelineEvent
+from warroom.incidents.models import Incident
 from warroom.incidents.timeline import warn_nobody_paged
 from warroom.notify.models import ContactMethod, Notification, NotificationRule
 from warroom.oncall.models import EscalationPolicy, EscalationStep, EscalationTarget
 
 ESCALATE = "escalate"
-SYSTEM = {"actor_type": "system", "actor_id": None, "actor_name": "Warroom"}
 
 
 def wake_peers(conn: Connection | Session) -> None:
@@ -298,11 +298,7 @@ def _event(
     message: str,
     after: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        TimelineEvent(
-            incident_id=incident_id, at=now, kind=kind, message=message, after=after, **SYSTEM
-        )
-    )
+    timeline.add_event(session, incident_id, kind, message, now, after=after)
 
 
 def mobilise(

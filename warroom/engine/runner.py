@@ -30,7 +30,7 @@ from warroom.db.base import utcnow
 from warroom.db.engine import Database
 from warroom.engine import delivery, paging
 from warroom.engine.models import Timer
-from warroom.incidents.models import TimelineEvent
+from warroom.incidents import timeline
 from warroom.notify.models import Notification
 from warroom.notify.signing import make_action_token
 
@@ -149,15 +149,13 @@ class Engine:
                 f"{timer.due_at:%H:%M:%S} UTC: {error}"
             )
         if timer.incident_id is not None:
-            session.add(
-                TimelineEvent(
-                    incident_id=timer.incident_id,
-                    at=now,
-                    kind="paging_warning",
-                    message=message,
-                    after={"timer_id": timer.id, "attempt": attempts},
-                    **paging.SYSTEM,
-                )
+            timeline.add_event(
+                session,
+                timer.incident_id,
+                "paging_warning",
+                message,
+                now,
+                after={"timer_id": timer.id, "attempt": attempts},
             )
 
     # --- deliveries ----------------------------------------------------------------------------
