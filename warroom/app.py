@@ -69,7 +69,12 @@ def create_app(
             wake()
 
     committer = GroupCommitter(
-        db, settings.priority_matrix, settings.group_commit_max_alerts, on_commit=after_commit
+        db,
+        settings.priority_matrix,
+        settings.group_commit_max_alerts,
+        on_commit=after_commit,
+        queue_limit=settings.intake_queue_limit,
+        deadline=settings.intake_deadline_seconds,
     )
 
     @asynccontextmanager
