@@ -22,7 +22,8 @@ from warroom.db import migrate
 from warroom.db.engine import Database
 from warroom.db.models import Base
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+# Requests recorded from the real tools (tests/fixtures/README.md; re-record with capture.py).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # The routing key in the captured PagerDuty requests.
 FIXTURE_ROUTING_KEY = "R0UT1NGKEY0000000000000000000001"
 
