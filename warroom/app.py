@@ -91,6 +91,9 @@ def create_app(
             committer.stop()
             for engine in engine_box:
                 engine.stop()
+            # Close every pooled connection: SQLite checkpoints and removes its -wal/-shm files
+            # when the last one closes (the engine stays usable: it reconnects on demand).
+            db.dispose()
 
     app = FastAPI(
         title="Warroom",
