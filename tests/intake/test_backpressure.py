@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
 from tests.conftest import World, count_rows
@@ -251,3 +252,41 @@ def test_a_database_that_cannot_be_reached_answers_503_not_500(
     for endpoint in ENDPOINTS:
         message = assert_unavailable(endpoint.send(client, world, "y"), endpoint, "5")
         assert message.startswith("the database is unavailable")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # SQLite's own size cap
+def test_a_full_sqlite_database_answers_503_saying_so_and_recovers(
+    make_client: Callable[..., tuple[FastAPI, TestClient]], world: World, db: Database
+) -> None:
+    """SQLite's own size cap (PRAGMA max_page_count) makes writes fail with SQLITE_FULL, as a
+    full disk does, without root; tests/faults has the real full filesystem."""
+    with db.read_session() as s:
+        pages = int(s.execute(text("PRAGMA page_count")).scalar_one())
+    cap = [pages]  # no page more than the file has now
+
+    @event.listens_for(db.engine, "checkout")
+    def _cap(dbapi_conn: Any, *_args: Any) -> None:
+        dbapi_conn.execute(f"PRAGMA max_page_count = {cap[0]}")
+
+    _app, client = make_client()
+    big = [f"host-{i}-{'x' * 200}" for i in range(300)]  # needs new pages
+    r = client.post(
+        f"/integrations/alertmanager/{world.alertmanager_key}",
+        content=am_body(*big),
+        headers={"Content-Type": "application/json"},
+    )
+    message = assert_unavailable(r, ENDPOINTS[1], "5")
+    assert message.startswith("the database is full")
+    assert stored(db) == {t: 0 for t in TABLES}
+
+    cap[0] = pages * 100  # space returns
+    r = client.post(
+        f"/integrations/alertmanager/{world.alertmanager_key}",
+        content=am_body(*big),
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 200 and r.json()["accepted"] == 300
+    assert stored(db)["alerts"] == 300
+    with db.read_session() as s:
+        assert s.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
+    event.remove(db.engine, "checkout", _cap)
