@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.intake_harness import (
+    ALERTS_PER_BATCH,
     kill_under_load,
     own_postgres,
     postgres_outage,
@@ -21,7 +22,7 @@ from tests.faults.intake_harness import (
 # uvicorn re-raises SIGTERM after its graceful shutdown; both mean a clean stop.
 CLEAN_EXIT = (0, -signal.SIGTERM)
 KILLS = 5
-ACKS_PER_ROUND = 60  # events acknowledged between two kills
+ACKS_PER_ROUND = 40  # events acknowledged between two kills
 
 
 def server_errors(statuses: dict[int | str, int]) -> dict[int | str, int]:
@@ -45,6 +46,8 @@ def test_sigkill_under_intake_load_loses_no_acknowledged_event(tmp_path: Path) -
 
 
 DEADLINE = 3.0
+# At most one request in flight per client thread: two PagerDuty events, one batch.
+IN_FLIGHT = 2 + ALERTS_PER_BATCH
 
 
 def test_postgres_stopped_and_restarted_under_load(tmp_path: Path) -> None:
@@ -56,7 +59,7 @@ def test_postgres_stopped_and_restarted_under_load(tmp_path: Path) -> None:
     # While it was down: 503s (the database refuses at once), and nothing acknowledged but
     # the few requests whose commit went through just before the stop.
     assert outage.answered_while_down[503] >= 20, outage.answered_while_down
-    assert outage.acked_while_down <= 10
+    assert outage.acked_while_down <= IN_FLIGHT
     assert server_errors(load.statuses) == {}, load.statuses
     # Never a hang: no client timed out, and every answer came within the deadline.
     assert not [s for s in load.statuses if isinstance(s, str)], load.statuses
