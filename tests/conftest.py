@@ -24,7 +24,8 @@ from warroom.db.engine import Database
 from warroom.models import Base
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+# Requests recorded from the real tools (tests/fixtures/README.md; re-record with capture.py).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # The routing key in the captured PagerDuty requests.
 FIXTURE_ROUTING_KEY = "R0UT1NGKEY0000000000000000000001"
 

@@ -70,7 +70,12 @@ def create_app(
             wake()
 
     committer = GroupCommitter(
-        db, settings.priority_matrix, settings.group_commit_max_alerts, on_commit=after_commit
+        db,
+        settings.priority_matrix,
+        settings.group_commit_max_alerts,
+        on_commit=after_commit,
+        queue_limit=settings.intake_queue_limit,
+        deadline=settings.intake_deadline_seconds,
     )
 
     @asynccontextmanager
@@ -87,6 +92,9 @@ def create_app(
             committer.stop()
             for engine in engine_box:
                 engine.stop()
+            # Close every pooled connection: SQLite checkpoints and removes its -wal/-shm files
+            # when the last one closes (the engine stays usable: it reconnects on demand).
+            db.dispose()
 
     app = FastAPI(
         title="Warroom",

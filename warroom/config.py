@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     max_batch_bytes: int = 8 * 1024 * 1024
     # Most alerts one group commit takes at once; bounds latency of the first request in a batch.
     group_commit_max_alerts: int = 5000
+    # Back-pressure: at most this many intake requests (not events: an Alertmanager batch counts
+    # once) wait for their commit; more are answered 503 with Retry-After.
+    intake_queue_limit: int = Field(default=10_000, ge=1)
+    # An intake request waits at most this many seconds for its commit, then gets a 503 (and is
+    # then never stored, so the client's retry is safe).
+    intake_deadline_seconds: float = Field(default=10.0, gt=0)
     # Priority matrix: rows are impact 1..3, columns urgency 1..3 (ITIL / ServiceNow default).
     priority_matrix: list[list[int]] = [[1, 2, 3], [2, 3, 4], [3, 4, 4]]
     log_level: str = "info"

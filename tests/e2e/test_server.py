@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -124,3 +125,23 @@ def test_a_second_start_keeps_the_data_and_prints_fresh_credentials(tmp_path: Pa
             f"{second.base_url}/api/v1/incidents", headers={"Authorization": f"Bearer {token}"}
         )
         assert r.status_code == 200
+
+
+def test_a_clean_stop_closes_the_database(tmp_path: Path) -> None:
+    """SIGTERM: the lifespan closes every connection, so SQLite folds its write-ahead log back
+    into the database and removes the -wal and -shm files (a copy of warroom.db alone is whole)."""
+    path = tmp_path / "w.db"
+    with run_server(f"sqlite:///{path}") as server:
+        r = httpx.post(
+            f"{server.base_url}/integrations/generic/{server.keys[('search', 'generic')]}",
+            json={"summary": "Search index stale", "severity": "warning"},
+        )
+        assert r.status_code == 202
+        wal, shm = path.with_name("w.db-wal"), path.with_name("w.db-shm")
+        assert wal.exists() and shm.exists()  # open connections, in WAL mode
+        assert stop(server) in CLEAN_EXIT
+    assert "Application shutdown complete" in server.output()
+    assert not wal.exists() and not shm.exists()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute("SELECT count(*) FROM alerts").fetchone() == (1,)

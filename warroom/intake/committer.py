@@ -2,6 +2,11 @@
 
 A request is answered only after the transaction holding its events has committed (durable before
 acknowledged). Throughput comes from batching: while one commit is on disk the next batch forms.
+
+Back-pressure: at most `queue_limit` requests wait (queued or being committed) at any time, and a
+request waits at most `deadline` seconds for its commit. Past either bound, or when the database
+refuses the commit, `submit` raises `IntakeUnavailable` and the request is answered 503 with
+Retry-After; such a request is never stored afterwards, so the client can resend it safely.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from warroom.alerts.service import IngestResult, ingest_batch
 from warroom.db.base import utcnow
@@ -27,13 +32,43 @@ log = logging.getLogger("warroom.intake")
 # A conflicting concurrent writer (another process on PostgreSQL) makes a batch retry from a
 # fresh read; after this many tries the requests get a 503 and their clients retry.
 MAX_TRIES = 4
+# Seconds a client is told to wait: a full queue drains within a few commits; a database that
+# refused a commit (down, restarting, full) needs longer before a retry has a chance.
+RETRY_AFTER_FULL = 1
+RETRY_AFTER_DATABASE = 5
+
+# The life of one request in the committer: QUEUED -> COMMITTING -> ANSWERED, or
+# QUEUED -> ABANDONED when its deadline passes first (then it is never committed).
+_QUEUED, _COMMITTING, _ABANDONED, _ANSWERED = 0, 1, 2, 3
 
 
-@dataclass
+class IntakeUnavailable(Exception):
+    """The request was not stored and may be sent again after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class _Abandoned(Exception):
+    """Raised inside a batch's transaction to roll it back: a request in it gave up waiting."""
+
+
+@dataclass(eq=False)
 class _Pending:
     request: ParsedRequest
     future: asyncio.Future[IngestResult]
     loop: asyncio.AbstractEventLoop
+    state: int = _QUEUED
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What a client is told when the database refused the commit (no internals)."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    if "full" in text or "no space" in text or "disk quota" in text:
+        return "the database is full (disk or size limit reached); nothing was stored, retry later"
+    return "the database is unavailable; nothing was stored, retry later"
 
 
 class GroupCommitter:
@@ -43,14 +78,26 @@ class GroupCommitter:
         matrix: Matrix,
         max_alerts: int = 5000,
         on_commit: Callable[[list[IngestResult]], None] | None = None,
+        queue_limit: int = 10_000,
+        deadline: float = 10.0,
     ) -> None:
         self.db = db
         self.matrix = matrix
         self.max_alerts = max_alerts
         self.on_commit = on_commit
+        self.queue_limit = queue_limit
+        self.deadline = deadline
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        # Guards every _Pending.state change and the depth count.
+        self._lock = threading.Lock()
+        self._depth = 0
         self.batches = 0
+
+    @property
+    def depth(self) -> int:
+        """Requests queued or being committed and not yet answered."""
+        return self._depth
 
     def start(self) -> None:
         if self._thread is None:
@@ -64,10 +111,45 @@ class GroupCommitter:
             self._thread = None
 
     async def submit(self, request: ParsedRequest) -> IngestResult:
+        """The stored outcome, once committed; IntakeUnavailable if it was not stored."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[IngestResult] = loop.create_future()
-        self._queue.put(_Pending(request, future, loop))
-        return await future
+        pending = _Pending(request, future, loop)
+        with self._lock:
+            if self._depth >= self.queue_limit:
+                raise IntakeUnavailable(
+                    "intake is overloaded: too many requests are waiting to be stored; "
+                    "nothing was stored, retry later",
+                    RETRY_AFTER_FULL,
+                )
+            self._depth += 1
+        self._queue.put(pending)
+        expiry = loop.call_later(self.deadline, self._expire, pending)
+        try:
+            return await future
+        finally:
+            expiry.cancel()
+
+    def _expire(self, pending: _Pending) -> None:
+        """On the request's event loop, when its deadline passes before it was answered."""
+        with self._lock:
+            if pending.state == _COMMITTING:
+                # Its transaction is committing right now: the outcome is a matter of moments,
+                # and answering before it would tell the client something that may be untrue.
+                pending.loop.call_later(self.deadline, self._expire, pending)
+                return
+            if pending.state != _QUEUED:
+                return
+            pending.state = _ABANDONED
+            self._depth -= 1
+        if not pending.future.done():
+            pending.future.set_exception(
+                IntakeUnavailable(
+                    f"intake could not store the request within {self.deadline:g} s; "
+                    "nothing was stored, retry later",
+                    RETRY_AFTER_FULL,
+                )
+            )
 
     def _run(self) -> None:
         stopping = False
@@ -89,21 +171,45 @@ class GroupCommitter:
                 size += len(item.request.signals)
             self._commit(batch)
 
+    def _claim(self, batch: list[_Pending]) -> None:
+        """Right before COMMIT: the batch's requests can no longer give up; any that already
+        did makes the transaction roll back (raise _Abandoned) so the rest commit without it."""
+        with self._lock:
+            if any(p.state == _ABANDONED for p in batch):
+                raise _Abandoned
+            for p in batch:
+                p.state = _COMMITTING
+
     def _commit(self, batch: list[_Pending]) -> None:
-        requests = [p.request for p in batch]
         error: BaseException | None = None
         results: list[IngestResult] = []
-        for attempt in range(MAX_TRIES):
+        attempt = 0
+        while True:
+            with self._lock:
+                batch = [p for p in batch if p.state != _ABANDONED]
+            if not batch:
+                return
             try:
+                requests = [p.request for p in batch]
                 with self.db.background_session() as session:
                     results = ingest_batch(session, requests, utcnow(), self.matrix)
+                    self._claim(batch)
                 error = None
                 break
-            except (IntegrityError, OperationalError) as exc:
+            except _Abandoned:
+                continue  # each pass drops at least one request: this ends
+            except DBAPIError as exc:
+                # Conflicts (IntegrityError) and an unavailable or full database alike: the
+                # transaction rolled back, so after the retries the requests get a 503.
+                self._unclaim(batch)
                 error = exc
-                log.warning("group commit conflict, retrying (%s): %s", attempt + 1, exc.orig)
-                time.sleep(0.005 * (attempt + 1))
+                attempt += 1
+                log.warning("group commit failed, try %s of %s: %s", attempt, MAX_TRIES, exc.orig)
+                if attempt >= MAX_TRIES:
+                    break
+                time.sleep(0.005 * attempt)
             except Exception as exc:  # a bug must fail its requests, not kill the writer thread
+                self._unclaim(batch)
                 if len(batch) > 1:
                     # One bad request must not fail the others that shared its transaction:
                     # commit each alone, so only the culprit gets the error.
@@ -119,11 +225,26 @@ class GroupCommitter:
                 self.on_commit(results)
             except Exception:
                 log.exception("after-commit hook failed")
-        for i, pending in enumerate(batch):
+        if isinstance(error, DBAPIError):
+            error = IntakeUnavailable(describe_failure(error), RETRY_AFTER_DATABASE)
+        with self._lock:
+            # A request may have given up while a failed try was waiting for the next one.
+            answered = [(i, p) for i, p in enumerate(batch) if p.state != _ABANDONED]
+            for _, p in answered:
+                p.state = _ANSWERED
+            self._depth -= len(answered)
+        for i, pending in answered:
             if error is None:
                 pending.loop.call_soon_threadsafe(_resolve, pending.future, results[i], None)
             else:
                 pending.loop.call_soon_threadsafe(_resolve, pending.future, None, error)
+
+    def _unclaim(self, batch: list[_Pending]) -> None:
+        """The transaction rolled back: its requests may give up again while it is retried."""
+        with self._lock:
+            for p in batch:
+                if p.state == _COMMITTING:
+                    p.state = _QUEUED
 
 
 def _resolve(

@@ -12,6 +12,7 @@ from warroom.alerts.service import IngestResult
 from warroom.errors import JSONBody, error_response
 from warroom.intake import alertmanager, generic, pagerduty
 from warroom.intake import openapi as doc
+from warroom.intake.committer import IntakeUnavailable
 from warroom.intake.common import IntakeError, ParsedRequest
 
 router = APIRouter(include_in_schema=True, tags=["intake"])
@@ -94,7 +95,16 @@ async def pagerduty_enqueue(request: Request) -> JSONBody:
     except IntakeError as err:
         metrics.events_rejected.labels("pagerduty", "invalid").inc()
         return JSONBody(pagerduty.error_body(err), status_code=err.status)
-    result = await request.app.state.committer.submit(parsed)
+    try:
+        result = await request.app.state.committer.submit(parsed)
+    except IntakeUnavailable as exc:
+        metrics.events_rejected.labels("pagerduty", "unavailable").inc()
+        # PagerDuty's clients retry a 5xx (not a 4xx): the same three fields as its other replies.
+        return JSONBody(
+            {"status": "unavailable", "message": exc.message, "errors": [exc.message]},
+            status_code=503,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     if result.refused is not None:
         metrics.events_rejected.labels("pagerduty", "routing_key").inc()
         return JSONBody(
@@ -140,7 +150,11 @@ async def _keyed_intake(
     except IntakeError as err:
         metrics.events_rejected.labels(source, "invalid").inc()
         return error_response(err.status, err.message, err.errors)
-    result = await request.app.state.committer.submit(parsed)
+    try:
+        result = await request.app.state.committer.submit(parsed)
+    except IntakeUnavailable as exc:
+        metrics.events_rejected.labels(source, "unavailable").inc()
+        return error_response(503, exc.message, headers={"Retry-After": str(exc.retry_after)})
     if result.refused is not None:
         metrics.events_rejected.labels(source, "routing_key").inc()
         status = 404 if result.refused == "unknown routing key" else 400
