@@ -188,3 +188,18 @@ def test_an_alert_from_before_the_year_1000_does_not_break_the_alert_list(
     r = client.get("/api/v1/alerts", headers=world.auth("stakeholder"))
     assert r.status_code == 200, r.text
     assert r.json()["items"][0]["started_at"].startswith("0086-09-11T12:26:54")
+
+
+def test_a_nul_character_is_refused_alike_on_both_databases(
+    client: TestClient, world: World
+) -> None:
+    # SQLite stored "a\u0000b"; PostgreSQL failed in the driver and answered 422 "out of range
+    # (an id that cannot exist?)". Now the schema refuses it, naming the field, and says so.
+    r = client.post("/api/v1/teams", json={"name": "a\u0000b"}, headers=world.auth("admin"))
+    err = assert_error(r, 422)
+    assert [d["field"] for d in err["details"]] == ["name"]
+    assert "NUL" in err["details"][0]["message"]
+    r = client.get("/api/v1/teams", headers=world.auth("admin"))
+    assert r.json()["items"] == []
+    pattern = _document(client)["components"]["schemas"]["TeamIn"]["properties"]["description"]
+    assert pattern["pattern"] == "^[^\\x00]*$"

@@ -44,11 +44,16 @@ def iso_only(value: Any) -> Any:
 # A point in time given by a client: ISO 8601 text only (strict=False lets pydantic parse the
 # text; the validator before it refuses numbers and other forms).
 Instant = Annotated[datetime, Field(strict=False), BeforeValidator(iso_only)]
-# "Holds a character that is not white space", in the one character class both the validator (Rust
-# regex, Unicode White_Space, applied after stripping) and Python's re (which also counts
-# U+001C..U+001F as space) agree on. Fields that must not be blank carry it, so " " is refused by
-# the document as much as by the server.
-NONBLANK = "[^\t\n\x0b\x0c\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+# No NUL character: PostgreSQL text cannot hold one (SQLite can), so every string of a request
+# body refuses it, on both databases alike, and the document says so.
+NO_NUL = "^[^\\x00]*$"
+# Also "holds a character that is not white space", in a character class both the validator
+# (Rust regex, Unicode White_Space, applied after stripping) and Python's re (which also counts
+# U+001C..U+001F as space) agree on: " " is refused by the document as much as by the server.
+NONBLANK = (
+    "^[^\\x00]*[^\\x00\t\n\x0b\x0c\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029"
+    "\u202f\u205f\u3000][^\\x00]*$"
+)
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 BigId = Annotated[int, Field(ge=1, le=MAX_BIG_ID)]
 
@@ -67,10 +72,36 @@ def _integral(value: Any) -> Any:
     return value
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def _no_nul_in_schema(schema: dict[str, Any], cls: type) -> None:
+    # Each plain string property (and plain string items) shows the NO_NUL pattern.
+    for prop in schema.get("properties", {}).values():
+        for node in [prop, *prop.get("anyOf", []), prop.get("items") or {}]:
+            plain = node.get("type") == "string" and not {"pattern", "enum", "format"} & set(node)
+            if plain:
+                node["pattern"] = NO_NUL
+
+
 class In(BaseModel):
     # strict: a JSON value of the wrong type is refused, not coerced ("impact": true is not 1,
     # "tier": "1" is not 1); Instant fields opt out to parse ISO 8601 strings.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, strict=True, json_schema_extra=_no_nul_in_schema
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _holds_nul(value):
+            raise ValueError("text cannot contain NUL (\\u0000) characters")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -85,6 +116,7 @@ class In(BaseModel):
 
 def _without_null(schema: dict[str, Any], cls: type) -> None:
     # The document shows the patch's fields as their type alone: null is refused (see Patch).
+    _no_nul_in_schema(schema, cls)
     nullable: frozenset[str] = getattr(cls, "nullable", frozenset())
     for name, prop in schema.get("properties", {}).items():
         alternatives = prop.get("anyOf")
