@@ -230,7 +230,7 @@ def _queue(db: Database, world: World, address: str) -> None:
 
 def _deliver_once(db: Database, settings: Settings) -> Notification:
     [job] = delivery.claim_due(db, T0, "engine-1", timedelta(seconds=60))
-    delivery.record(db, job, "engine-1", delivery.send(job, settings), T0)
+    delivery.record(db, job, delivery.send(job, settings), T0)
     with db.read_session() as s:
         row = s.scalars(select(Notification)).one()
         s.expunge(row)
