@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from warroom.alerts.models import Alert
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
-from warroom.engine.models import Timer
 from warroom.incidents.models import Incident
 from warroom.notify.models import Notification
+from warroom.timers.models import Timer
 
 # Only open states are counted at scrape time: each is a range of an index whose size is the
 # number of open rows, however long the history grows (counting resolved alerts read every

@@ -4,7 +4,6 @@ create_all. It lives above the domains (db/ is infrastructure and imports none o
 from warroom.alerts.models import Alert
 from warroom.catalog.models import ApiToken, Integration, Service, Team, User
 from warroom.db.base import Base
-from warroom.engine.models import Timer
 from warroom.incidents.models import Incident, IncidentRole, Task, TimelineEvent
 from warroom.instance import InstanceSetting
 from warroom.notify.models import ContactMethod, Notification, NotificationRule
@@ -17,6 +16,7 @@ from warroom.oncall.models import (
     ScheduleLayer,
     ScheduleOverride,
 )
+from warroom.timers.models import Timer
 from warroom.web.models import LoginAttempt, WebSession
 
 __all__ = [

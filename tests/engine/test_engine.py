@@ -18,12 +18,12 @@ from tests.conftest import World
 from warroom.catalog.models import Service
 from warroom.config import Settings
 from warroom.db.engine import Database
-from warroom.engine.models import Timer
 from warroom.engine.runner import Engine
 from warroom.instance import secret_key
 from warroom.notify.channels import TRANSPORTS
 from warroom.notify.models import ContactMethod, Notification, NotificationRule
 from warroom.oncall.models import EscalationPolicy, EscalationStep, EscalationTarget
+from warroom.timers.models import Timer
 
 T0 = datetime(2030, 1, 7, 10, 0, tzinfo=UTC)
 

@@ -22,12 +22,13 @@ from warroom.config import Settings
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
 from warroom.engine import delivery, paging, runner
-from warroom.engine.models import Timer
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, TimelineEvent
+from warroom.incidents.paging import ESCALATE
 from warroom.metrics import Metrics
 from warroom.notify.channels import TRANSPORTS
 from warroom.notify.models import Notification
+from warroom.timers.models import Timer
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def incident_with_timer(db: Database, title: str, payload: dict[str, Any]) -> in
         s.flush()
         s.add(
             Timer(
-                kind=paging.ESCALATE,
+                kind=ESCALATE,
                 incident_id=incident.id,
                 due_at=T0,
                 created_at=T0,
@@ -111,7 +112,7 @@ def test_a_failing_timer_is_recorded_and_retried_and_never_blocks_the_others(
         assert "failed (attempt 1); retrying at 10:00:05 UTC" in warning and error in warning
     with db.read_session() as s:
         assert s.scalars(select(TimelineEvent).where(TimelineEvent.kind == "x")).all() == []
-    assert metrics.timer_failures.labels(paging.ESCALATE)._value.get() == 2
+    assert metrics.timer_failures.labels(ESCALATE)._value.get() == 2
 
     engine.run_once(T0 + timedelta(seconds=2), wait=True)  # not yet due again
     assert timer_of(db, flaky).attempts == 1

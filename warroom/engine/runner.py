@@ -29,10 +29,11 @@ from warroom.config import Settings
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
 from warroom.engine import delivery, paging
-from warroom.engine.models import Timer
 from warroom.incidents import timeline
+from warroom.incidents.paging import ESCALATE
 from warroom.notify.models import Notification
 from warroom.notify.signing import make_action_token
+from warroom.timers.models import Timer
 
 if TYPE_CHECKING:
     from warroom.metrics import Metrics
@@ -118,7 +119,7 @@ class Engine:
         return len(timers)
 
     def _fire(self, session: Any, timer: Timer, now: datetime) -> None:
-        if timer.kind == paging.ESCALATE:
+        if timer.kind == ESCALATE:
             paging.fire_escalation(session, timer, now, self.settings.base_url, self.links)
         else:
             timer.done_at = now

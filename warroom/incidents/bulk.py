@@ -15,11 +15,11 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, insert, update
 
-from warroom.engine.models import Timer
-from warroom.engine.paging import cancel_paging, escalation_timer_rows, wake_peers
 from warroom.incidents.logic import IncidentState
 from warroom.incidents.models import Incident, incident_services
+from warroom.incidents.paging import cancel_paging, escalation_timer_rows, wake_peers
 from warroom.incidents.timeline import add_events, warn_nobody_paged
+from warroom.timers.models import Timer
 
 INCIDENTS = cast(Table, Incident.__table__)
 TIMERS = cast(Table, Timer.__table__)

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
 from warroom.catalog.models import Service, User
-from warroom.engine.paging import cancel_paging, start_escalation
 from warroom.errors import ApiError
 from warroom.incidents.logic import (
     Lifecycle,
@@ -29,6 +28,7 @@ from warroom.incidents.models import (
     Task,
     incident_services,
 )
+from warroom.incidents.paging import cancel_paging, start_escalation
 from warroom.incidents.timeline import Actor as Actor
 from warroom.incidents.timeline import add_event
 

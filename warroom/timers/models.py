@@ -1,4 +1,8 @@
-"""The one timer table: every delayed action is a row with a due time, claimed by one engine."""
+"""The one timer table: every delayed action is a row with a due time, claimed by one engine.
+
+A domain of its own below incidents, so that whoever decides on a delay (an incident starting to
+page, a reminder) can write its row in the same transaction without importing the engine.
+"""
 
 from __future__ import annotations
 
