@@ -25,7 +25,7 @@ from warroom.intake.common import ParsedRequest  # noqa: E402
 
 class NoDatabase:
     @contextmanager
-    def background_session(self) -> Iterator[None]:
+    def session(self) -> Iterator[None]:
         yield None
 
 

@@ -260,7 +260,7 @@ def test_every_sqlite_writer_takes_the_one_writer_lock_from_begin_to_end(tmp_pat
             s.execute(text("CREATE TABLE t (n INTEGER)"))
             assert lock.locked()
         assert not lock.locked()
-        with db.background_session() as s:  # the background writers' session: the same lock
+        with db.session() as s:  # the background writers' session: the same lock
             s.execute(text("INSERT INTO t VALUES (1)"))
             assert lock.locked()
             # A writer that may not wait (a "last seen" touch) gives up at once.

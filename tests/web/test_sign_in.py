@@ -50,7 +50,7 @@ def test_a_failed_sign_in_does_not_hold_the_write_lock_while_argon2_runs(
     real_verify = sessions.verify_password
 
     def write_meanwhile() -> None:
-        with db.background_session() as s:  # the group committer's and the engine's writer
+        with db.session() as s:  # the group committer's and the engine's writer
             catalog.create_service(s, name=f"written during argon2 {len(waits)}")
 
     def slow_verify(password_hash: str | None, password: str) -> bool:

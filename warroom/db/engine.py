@@ -204,13 +204,6 @@ class Database:
                 raise
 
     @contextmanager
-    def background_session(self) -> Iterator[Session]:
-        """The same as session(): the background writers (group commit, engine) and the
-        request handlers take turns on the one writer lock, at BEGIN."""
-        with self.session() as session:
-            yield session
-
-    @contextmanager
     def read_session(self) -> Iterator[Session]:
         with self.read_sessionmaker() as session:
             yield session

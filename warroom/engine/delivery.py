@@ -62,7 +62,7 @@ def claim_due(
     claimed row is sent at once and never waits in a queue while its lease runs out."""
     if limit <= 0:
         return []
-    with db.background_session() as session:
+    with db.session() as session:
         query = (
             select(Notification)
             .where(
@@ -178,7 +178,7 @@ def still_ours_and_wanted(db: Database, job: Job, now: datetime) -> bool:
 
 def cancel(db: Database, job: Job, reason: str) -> None:
     """Cancel a claimed row that is no longer wanted (only while the claim is still ours)."""
-    with db.background_session() as session:
+    with db.session() as session:
         row = session.get(Notification, job.id, with_for_update=not db.is_sqlite)
         if row is None or row.lease_token != job.lease_token or row.status != "pending":
             return
@@ -234,7 +234,7 @@ def record(
     sent (the incident was acknowledged meanwhile) keeps the token, so its outcome is still
     recorded truthfully: sent if it went out, and if it failed, cancelled without a retry or
     a fallback. A failure is also not retried once the message stopped being wanted."""
-    with db.background_session() as session:
+    with db.session() as session:
         row = session.get(Notification, job.id, with_for_update=not db.is_sqlite)
         if row is None or row.lease_token != job.lease_token:
             return False  # our lease ran out and another claim took the row over

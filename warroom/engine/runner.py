@@ -100,7 +100,7 @@ class Engine:
     def fire_due_timers(self, now: datetime, limit: int = 100) -> int:
         """Fire what is due, each timer in a savepoint of its own: one that raises is rolled
         back alone, recorded and retried later, and the others fire regardless."""
-        with self.db.background_session() as session:
+        with self.db.session() as session:
             query = (
                 select(Timer)
                 .where(Timer.done_at.is_(None), Timer.due_at <= now)
@@ -259,7 +259,7 @@ class Engine:
         cutoff = now - timedelta(days=days)
         removed = 0
         for _ in range(PRUNE_MAX_BATCHES):
-            with self.db.background_session() as session:
+            with self.db.session() as session:
                 timer_ids = list(
                     session.scalars(
                         select(Timer.id)
@@ -365,7 +365,7 @@ class Engine:
         return True
 
     def _release_stale_claims(self) -> None:
-        with self.db.background_session() as session:
+        with self.db.session() as session:
             session.execute(
                 update(Notification)
                 .where(

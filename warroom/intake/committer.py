@@ -191,7 +191,7 @@ class GroupCommitter:
                 return
             try:
                 requests = [p.request for p in batch]
-                with self.db.background_session() as session:
+                with self.db.session() as session:
                     results = ingest_batch(session, requests, utcnow(), self.matrix)
                     self._claim(batch)
                 error = None
