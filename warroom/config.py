@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     sms_account_sid: str = ""
     sms_auth_token: str = ""
     sms_from: str = ""
+    # Action items created or done are POSTed here, signed with the secret (Warroom-Signature,
+    # as contact-method webhooks are), so a ticketing system can mirror them; empty: not sent.
+    event_webhook_url: str = ""
+    event_webhook_secret: str = Field(default="", repr=False)
     # An engine holds a claimed delivery this long; after a crash another engine takes it over.
     # It must outlast one attempt (delivery_timeout_seconds), or a live claim could run out
     # while its message is still being sent and be claimed, and sent, again.

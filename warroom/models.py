@@ -16,10 +16,22 @@ from warroom.oncall.models import (
     ScheduleLayer,
     ScheduleOverride,
 )
+from warroom.reviews.models import (
+    ActionItem,
+    ResponderFeedback,
+    Review,
+    ReviewReviewer,
+    StarredEntry,
+)
 from warroom.timers.models import Timer
 from warroom.web.models import LoginAttempt, WebSession
 
 __all__ = [
+    "ActionItem",
+    "ResponderFeedback",
+    "Review",
+    "ReviewReviewer",
+    "StarredEntry",
     "Alert",
     "ContactMethod",
     "EscalationPolicy",

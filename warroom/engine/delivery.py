@@ -14,8 +14,9 @@ back.
 
 from __future__ import annotations
 
+import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from warroom.config import Settings
 from warroom.db.engine import Database
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident
-from warroom.notify import channels
+from warroom.notify import channels, outbox
 from warroom.notify.channels import DeliveryResult, OutgoingMessage
 from warroom.notify.models import ContactMethod, Notification
 from warroom.notify.retry import RetryPolicy, after_failure
@@ -204,7 +205,15 @@ def send(job: Job, settings: Settings) -> DeliveryResult:
         return DeliveryResult.fail("email is not configured (set WARROOM_SMTP_HOST)")
     if job.channel in ("sms", "voice") and not settings.sms_base_url:
         return DeliveryResult.fail("SMS/voice is not configured (set WARROOM_SMS_BASE_URL)")
+    event = None
+    if job.kind == outbox.EVENT_KIND:
+        # Event webhooks go to the configured URL with the configured secret, not a person's.
+        if not settings.event_webhook_secret:
+            return DeliveryResult.fail("WARROOM_EVENT_WEBHOOK_SECRET is not set")
+        event = json.loads(job.body)
+        job = replace(job, secret=settings.event_webhook_secret)
     message = OutgoingMessage(
+        event=event,
         idempotency_key=job.idempotency_key,
         subject=job.subject,
         text=job.body,

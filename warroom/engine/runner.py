@@ -33,6 +33,7 @@ from warroom.incidents import timeline
 from warroom.incidents.paging import ESCALATE
 from warroom.notify.models import Notification
 from warroom.notify.signing import make_action_token
+from warroom.reviews import service as reviews
 from warroom.timers.models import Timer
 
 if TYPE_CHECKING:
@@ -121,6 +122,8 @@ class Engine:
     def _fire(self, session: Any, timer: Timer, now: datetime) -> None:
         if timer.kind == ESCALATE:
             paging.fire_escalation(session, timer, now, self.settings.base_url, self.links)
+        elif timer.kind in reviews.TIMER_KINDS:
+            reviews.fire_reminder(session, timer, now, self.settings.base_url)
         else:
             timer.done_at = now
 

@@ -452,3 +452,39 @@ def merge(
         after={"merged_incident_id": source.id, "alerts_moved": moved or 0},
     )
     return target
+
+
+def correct_impact_start(
+    session: Session, incident_id: int, actor: Actor, now: datetime, at: datetime
+) -> Incident:
+    """Set when the impact really began (a review's correction): never after the trigger (the
+    impact had started by the time it was detected) nor in the future. On the timeline."""
+    incident = get_incident(session, incident_id, lock=True)
+    if at > now:
+        raise ApiError(
+            422,
+            "the impact start is in the future",
+            [{"field": "impact_started_at", "message": "in the future"}],
+        )
+    if at > incident.triggered_at:
+        raise ApiError(
+            422,
+            "the impact start is after the incident was triggered: it had started by then",
+            [{"field": "impact_started_at", "message": "after the trigger"}],
+        )
+    before = incident.impact_started_at
+    if before == at:
+        return incident
+    incident.impact_started_at = at
+    incident.updated_at = now
+    add_event(
+        session,
+        incident.id,
+        "impact_start_corrected",
+        f"Impact start set to {at:%Y-%m-%d %H:%M:%S} UTC by {actor.name}",
+        now,
+        actor=actor,
+        before={"impact_started_at": before.isoformat() if before else None},
+        after={"impact_started_at": at.isoformat()},
+    )
+    return incident

@@ -79,6 +79,9 @@ class OutgoingMessage:
     html: str | None = None
     # Signed action links by action name: "ack", "resolve", "view".
     links: Mapping[str, str] = field(default_factory=dict)
+    # An event for a machine (an action item created or done): {"type", "data"}; a webhook
+    # sends it as its payload instead of the notification's text.
+    event: Mapping[str, Any] | None = None
 
 
 def clip(text: str) -> str:

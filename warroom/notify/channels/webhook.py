@@ -48,6 +48,12 @@ class WebhookTransport(Transport[WebhookConfig]):
 
     @staticmethod
     def payload(message: OutgoingMessage) -> dict[str, Any]:
+        if message.event is not None:
+            return {
+                "type": message.event.get("type"),
+                "idempotency_key": message.idempotency_key,
+                "data": message.event.get("data"),
+            }
         return {
             "type": "incident.notification",
             "idempotency_key": message.idempotency_key,

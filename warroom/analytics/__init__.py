@@ -1,0 +1,1 @@
+"""Incident metrics: pure functions over stored timestamps (`logic.py`) and their queries."""

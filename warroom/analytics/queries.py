@@ -1,0 +1,200 @@
+"""What the metrics read: incidents' timestamps, pages and alert counts for a period and filters.
+
+A handful of queries per period, each along an index (incidents by triggered_at, notifications
+by incident, alerts by service and created_at); the arithmetic is `logic.py`'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from warroom.alerts.models import Alert
+from warroom.analytics import logic
+from warroom.catalog.models import Service, User
+from warroom.incidents.models import Incident, incident_services
+from warroom.notify.models import Notification
+
+PAGE_KINDS = ("page", "mobilise")
+Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
+
+
+@dataclass(frozen=True)
+class Filter:
+    since: datetime
+    until: datetime
+    team_id: int | None = None
+    service_id: int | None = None
+    priority: int | None = None
+
+    def shifted(self, since: datetime, until: datetime) -> Filter:
+        return Filter(since, until, self.team_id, self.service_id, self.priority)
+
+
+@dataclass(frozen=True)
+class NoisyAlert:
+    service_id: int
+    summary: str
+    alerts: int
+    events: int
+
+
+def incident_ids(f: Filter) -> Select[int]:
+    query = select(Incident.id).where(
+        Incident.triggered_at >= f.since, Incident.triggered_at < f.until
+    )
+    return _narrow(query, f)
+
+
+def _narrow(query: Q, f: Filter) -> Q:
+    if f.priority is not None:
+        query = query.where(Incident.priority == f.priority)
+    if f.service_id is not None:
+        query = query.where(
+            Incident.id.in_(
+                select(incident_services.c.incident_id).where(
+                    incident_services.c.service_id == f.service_id
+                )
+            )
+        )
+    if f.team_id is not None:
+        query = query.where(
+            Incident.id.in_(
+                select(incident_services.c.incident_id)
+                .join(Service, Service.id == incident_services.c.service_id)
+                .where(Service.team_id == f.team_id)
+            )
+        )
+    return query
+
+
+def incidents(session: Session, f: Filter) -> list[logic.IncidentFacts]:
+    query = _narrow(
+        select(
+            Incident.id,
+            Incident.priority,
+            Incident.title,
+            Incident.service_id,
+            Incident.triggered_at,
+            Incident.impact_started_at,
+            Incident.acknowledged_at,
+            Incident.mitigated_at,
+            Incident.resolved_at,
+            Incident.merged_into_id,
+        ).where(Incident.triggered_at >= f.since, Incident.triggered_at < f.until),
+        f,
+    ).order_by(Incident.triggered_at, Incident.id)
+    return [logic.IncidentFacts(*row) for row in session.execute(query)]  # type: ignore[call-arg]
+
+
+def pages(session: Session, f: Filter) -> list[logic.PageFacts]:
+    """One fact per page: an escalation step's or a mobilisation's rows to one person share
+    the idempotency key up to "-r<rule>" (one row per contact method and fallback)."""
+    rows = session.execute(
+        select(
+            Notification.user_id,
+            Notification.created_at,
+            User.time_zone,
+            Notification.idempotency_key,
+        )
+        .join(User, User.id == Notification.user_id)
+        .where(
+            Notification.incident_id.in_(incident_ids(f)),
+            Notification.kind.in_(PAGE_KINDS),
+        )
+    )
+    first: dict[tuple[int, str], logic.PageFacts] = {}
+    for uid, at, zone, key in rows:
+        if uid is None:
+            continue
+        group = (uid, key.split("-r", 1)[0])
+        seen = first.get(group)
+        if seen is None or at < seen.at:
+            first[group] = logic.PageFacts(uid, at, zone)
+    return list(first.values())
+
+
+def noisy_alerts(session: Session, f: Filter, limit: int = 10) -> list[NoisyAlert]:
+    query = (
+        select(
+            Alert.service_id,
+            Alert.summary,
+            func.count().label("n"),
+            func.sum(Alert.event_count),
+        )
+        .where(Alert.created_at >= f.since, Alert.created_at < f.until)
+        .group_by(Alert.service_id, Alert.summary)
+        .order_by(func.count().desc(), Alert.summary)
+        .limit(limit)
+    )
+    if f.service_id is not None:
+        query = query.where(Alert.service_id == f.service_id)
+    if f.team_id is not None:
+        query = query.where(
+            Alert.service_id.in_(select(Service.id).where(Service.team_id == f.team_id))
+        )
+    if f.priority is not None:
+        query = query.where(Alert.incident_id.in_(incident_ids(f)))
+    return [
+        NoisyAlert(s, summary, int(n), int(e or 0)) for s, summary, n, e in session.execute(query)
+    ]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the metrics page, its CSV and the API show for one filter."""
+
+    filter: Filter
+    previous: Filter
+    summary: logic.Summary
+    previous_summary: logic.Summary
+    load: list[logic.Load]
+    noisy: list[NoisyAlert]
+    recurring: list[logic.Recurring]
+    names: dict[int, str]
+    services: dict[int, str]
+
+    def trend(self, metric: str) -> float | None:
+        now, before = _headline(self.summary, metric), _headline(self.previous_summary, metric)
+        return logic.trend(now, before)
+
+
+def _headline(summary: logic.Summary, metric: str) -> float | None:
+    if metric == "incidents":
+        return float(summary.incidents)
+    duration: logic.Duration = getattr(summary, metric)
+    return duration.mean_seconds
+
+
+def report(session: Session, f: Filter, now: datetime) -> Report:
+    since, until = logic.previous_period(f.since, f.until)
+    previous = f.shifted(since, until)
+    current = incidents(session, f)
+    load = logic.on_call_load(pages(session, f))
+    names = (
+        {
+            uid: name or username
+            for uid, name, username in session.execute(
+                select(User.id, User.name, User.username).where(
+                    User.id.in_([x.user_id for x in load])
+                )
+            )
+        }
+        if load
+        else {}
+    )
+    return Report(
+        filter=f,
+        previous=previous,
+        summary=logic.summarise(current, now),
+        previous_summary=logic.summarise(incidents(session, previous), now),
+        load=load,
+        noisy=noisy_alerts(session, f),
+        recurring=logic.recurring(current),
+        names=names,
+        services=dict(session.execute(select(Service.id, Service.name)).all()),
+    )
