@@ -196,5 +196,9 @@ def report(session: Session, f: Filter, now: datetime) -> Report:
         noisy=noisy_alerts(session, f),
         recurring=logic.recurring(current),
         names=names,
-        services=dict(session.execute(select(Service.id, Service.name)).all()),
+        services=service_names(session),
     )
+
+
+def service_names(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(Service.id, Service.name)).all())

@@ -1,0 +1,11 @@
+"""Review tests drive the API without the background engine (engine tests fire timers themselves)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+@pytest.fixture
+def client(quiet_client: TestClient) -> TestClient:
+    return quiet_client
