@@ -75,6 +75,23 @@ WEB: dict[tuple[str, str], str] = {
     # Overrides: responders, as in the API (deleting is a POST: HTML forms cannot DELETE).
     ("POST", "/oncall/schedules/{schedule_id}/overrides"): "responder",
     ("POST", "/oncall/schedules/{schedule_id}/overrides/{override_id}/delete"): "responder",
+    # Reviews, action items and the metrics page (warroom/web/review_pages.py).
+    ("GET", "/incidents/{incident_id}/review"): "stakeholder",
+    ("GET", "/incidents/{incident_id}/review.md"): "stakeholder",
+    ("GET", "/incidents/{incident_id}/review.pdf"): "stakeholder",
+    ("GET", "/incidents/{incident_id}/review/chart.svg"): "stakeholder",
+    ("GET", "/reviews"): "stakeholder",
+    ("GET", "/action-items"): "stakeholder",
+    ("GET", "/analytics"): "stakeholder",
+    ("GET", "/analytics/{table}.csv"): "stakeholder",
+    ("GET", "/analytics/charts/{name}.svg"): "stakeholder",
+    ("POST", "/incidents/{incident_id}/review"): "responder",
+    ("POST", "/incidents/{incident_id}/review/edit"): "responder",
+    ("POST", "/incidents/{incident_id}/review/workflow/{action}"): "responder",
+    ("POST", "/incidents/{incident_id}/review/stars/{event_id}"): "responder",
+    ("POST", "/incidents/{incident_id}/action-items"): "responder",
+    ("POST", "/action-items/{item_id}"): "responder",
+    ("POST", "/incidents/{incident_id}/feedback"): "responder",
     ("GET", "/admin/users"): "admin",
     ("POST", "/admin/users"): "admin",
     ("POST", "/admin/users/{user_id}/active"): "admin",
@@ -160,6 +177,27 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/users/{user_id}/quiet-hours"): "stakeholder",
     ("PUT", "/api/v1/users/{user_id}/quiet-hours"): "self",
     ("GET", "/api/v1/users/me/calendar-feed"): "stakeholder",
+    # Reviews, action items, feedback and metrics (warroom/api/reviews.py).
+    ("GET", "/api/v1/incidents/{incident_id}/review"): "stakeholder",
+    ("POST", "/api/v1/incidents/{incident_id}/review"): "responder",
+    ("GET", "/api/v1/reviews"): "stakeholder",
+    ("GET", "/api/v1/reviews/{review_id}"): "stakeholder",
+    ("PATCH", "/api/v1/reviews/{review_id}"): "responder",
+    ("POST", "/api/v1/reviews/{review_id}/{action}"): "responder",
+    ("PUT", "/api/v1/reviews/{review_id}/stars/{event_id}"): "responder",
+    ("DELETE", "/api/v1/reviews/{review_id}/stars/{event_id}"): "responder",
+    ("GET", "/api/v1/reviews/{review_id}/export.md"): "stakeholder",
+    ("GET", "/api/v1/reviews/{review_id}/export.pdf"): "stakeholder",
+    ("GET", "/api/v1/action-items"): "stakeholder",
+    ("POST", "/api/v1/incidents/{incident_id}/action-items"): "responder",
+    ("GET", "/api/v1/action-items/{item_id}"): "stakeholder",
+    ("PATCH", "/api/v1/action-items/{item_id}"): "responder",
+    ("GET", "/api/v1/incidents/{incident_id}/feedback"): "stakeholder",
+    ("PUT", "/api/v1/incidents/{incident_id}/feedback"): "responder",
+    ("GET", "/api/v1/metrics/summary"): "stakeholder",
+    ("GET", "/api/v1/metrics/on-call-load"): "stakeholder",
+    ("GET", "/api/v1/metrics/noisy-alerts"): "stakeholder",
+    ("GET", "/api/v1/metrics/recurring"): "stakeholder",
 }
 RANK = {"stakeholder": 0, "responder": 1, "admin": 2}
 # A body that passes authorization and then fails validation, so probing writes nothing.
@@ -231,19 +269,37 @@ def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
     assert send_pd(client, pd_event(world.pagerduty_key)).status_code == 202
     alert = client.get("/api/v1/alerts", headers=admin).json()["items"][0]
     team = client.post("/api/v1/teams", json={"name": "SRE"}, headers=admin).json()
-    task = client.post(
-        f"/api/v1/incidents/{alert['incident_id']}/tasks", json={"title": "check"}, headers=admin
-    ).json()
     spare = client.post(
         "/api/v1/integrations",
         json={"service_id": world.checkout_id, "type": "generic"},
         headers=admin,
     ).json()
+    reviewed = client.post(
+        "/api/v1/incidents",
+        json={"title": "reviewed", "impact": 2, "urgency": 2},
+        headers=admin,
+    ).json()["id"]
+    assert client.post(f"/api/v1/incidents/{reviewed}/resolve", headers=admin).status_code == 200
+    review = client.post(f"/api/v1/incidents/{reviewed}/review", headers=admin).json()
+    event = client.get(f"/api/v1/incidents/{reviewed}/timeline", headers=admin).json()["items"][0]
+    item = client.post(
+        f"/api/v1/incidents/{reviewed}/action-items", json={"title": "fix"}, headers=admin
+    ).json()
+    # The incident of the probes has a review (its GET answers 200), so it is a resolved one.
+    task = client.post(
+        f"/api/v1/incidents/{reviewed}/tasks", json={"title": "check"}, headers=admin
+    ).json()
     return {
+        "review_id": review["id"],
+        "table": "summary",
+        "name": "durations",
+        "event_id": event["id"],
+        "item_id": item["id"],
+        "action": "submit",
         "team_id": team["id"],
         "service_id": world.checkout_id,
         "alert_id": alert["id"],
-        "incident_id": alert["incident_id"],
+        "incident_id": reviewed,
         "task_id": task["id"],
         "role": "commander",
         "integration_id": spare["id"],
@@ -435,7 +491,14 @@ def test_intake_takes_routing_keys_not_user_tokens(client: TestClient, world: Wo
 
 # --- the web app: a session cookie, never a bearer token -----------------------------------------
 
-WEB_PARAMS = {"action": "acknowledge", "role": "commander"}
+WEB_PARAMS = {
+    "action": "acknowledge",
+    "role": "commander",
+    "table": "summary",
+    "name": "durations",
+    "item_id": 1,
+    "event_id": 1,
+}
 
 
 def _web_objects(client: TestClient, world: World) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Review tests drive the API without the background engine (engine tests fire timers themselves)."""
+"""Review tests drive the API without the background engine (engine tests fire timers)."""
 
 from __future__ import annotations
 

@@ -72,8 +72,20 @@ def _objects(web: Web) -> dict[str, Any]:
     task = web.base.post(
         f"/api/v1/incidents/{incident_id}/tasks", json={"title": "check"}, headers=web.world.auth()
     )
+    admin = web.world.auth("admin")
+    reviewed = declared(web, title="reviewed")
+    assert web.base.post(f"/api/v1/incidents/{reviewed}/resolve", headers=admin).status_code == 200
+    assert web.base.post(f"/api/v1/incidents/{reviewed}/review", headers=admin).status_code == 201
+    item = web.base.post(
+        f"/api/v1/incidents/{reviewed}/action-items", json={"title": "fix"}, headers=admin
+    ).json()
+    event = web.base.get(f"/api/v1/incidents/{reviewed}/timeline", headers=admin).json()
     return {
         **oncall_objects(web.base, web.world),
+        "item_id": item["id"],
+        "event_id": event["items"][0]["id"],
+        "table": "summary",
+        "name": "durations",
         "incident_id": incident_id,
         "task_id": task.json()["id"],
         "action": "acknowledge",

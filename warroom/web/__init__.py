@@ -36,6 +36,7 @@ def install(app: FastAPI) -> None:
         live,
         oncall_pages,
         pages,
+        review_pages,
         teams_admin,
     )
     from warroom.web.account import login_redirect
