@@ -152,3 +152,16 @@ def test_feedback_summary() -> None:
     assert (count, mean) == (4, 3.5)
     assert spread == {1: 1, 2: 0, 3: 0, 4: 2, 5: 1}
     assert logic.feedback_summary([]) == (0, None, {1: 0, 2: 0, 3: 0, 4: 0, 5: 0})
+
+
+def test_noisy_signatures_rank_by_the_alerts_their_incidents_collected() -> None:
+    incidents = [
+        facts(1, title="Disk 91% full on db-3", alert_count=40),
+        facts(2, title="disk 95% full on db-7", alert_count=5),
+        facts(3, title="Checkout latency", alert_count=30),
+        facts(4, title="Declared by hand", alert_count=0),
+        facts(5, title="Disk 99% full on db-1", alert_count=100, merged_into_id=1),
+    ]
+    ranked = [(n.signature, n.alerts, n.incidents) for n in logic.noisy(incidents)]
+    assert ranked == [("disk #% full on db-#", 45, 2), ("checkout latency", 30, 1)]
+    assert logic.noisy(incidents, limit=1)[0].alerts == 45

@@ -45,7 +45,8 @@ DEFINITIONS: dict[str, str] = {
     "(however many contact methods it went to), for incidents triggered in the period.",
     "out_of_hours": "Pages outside 09:00–18:00 Monday to Friday in the paged person's own time "
     "zone (daylight saving time included).",
-    "noisy": "Alert signatures (service and summary) with the most alerts created in the period.",
+    "noisy": "Alert signatures (the service and the summary of an incident's first alert, numbers "
+    "and ids blanked) ranked by the alerts their incidents in the period collected.",
     "recurring": "The same service and signature (the title with numbers and ids blanked) "
     "more than once in the period.",
     "feedback": "Responder feedback (1–5) given on incidents triggered in the period.",
@@ -67,6 +68,7 @@ class IncidentFacts:
     mitigated_at: datetime | None = None
     resolved_at: datetime | None = None
     merged_into_id: int | None = None
+    alert_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,14 @@ class Recurring:
     service_id: int | None
     signature: str
     incident_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Noisy:
+    service_id: int | None
+    signature: str
+    alerts: int
+    incidents: int
 
 
 @dataclass(frozen=True)
@@ -247,6 +257,23 @@ def recurring(incidents: Iterable[IncidentFacts]) -> list[Recurring]:
         Recurring(s, sig, tuple(sorted(ids))) for (s, sig), ids in groups.items() if len(ids) > 1
     ]
     return sorted(found, key=lambda r: (-len(r.incident_ids), r.signature))
+
+
+def noisy(incidents: Iterable[IncidentFacts], limit: int = 10) -> list[Noisy]:
+    """The signatures whose incidents collected the most alerts, most first.
+
+    Counted from each incident's alert count (kept by intake), so the period's alerts are not
+    scanned one by one: a million-alert table costs what its incidents cost."""
+    alerts: Counter[tuple[int | None, str]] = Counter()
+    count: Counter[tuple[int | None, str]] = Counter()
+    for i in counted(incidents):
+        if i.alert_count <= 0:
+            continue
+        key = (i.service_id, signature(i.title))
+        alerts[key] += i.alert_count
+        count[key] += 1
+    ranked = sorted(alerts.items(), key=lambda kv: (-kv[1], kv[0][1]))[:limit]
+    return [Noisy(s, sig, n, count[(s, sig)]) for (s, sig), n in ranked]
 
 
 def trend(current: float | None, previous: float | None) -> float | None:

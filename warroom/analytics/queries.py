@@ -1,7 +1,8 @@
-"""What the metrics read: incidents' timestamps, pages and alert counts for a period and filters.
+"""What the metrics read: incidents' timestamps and alert counts, and pages, for a period.
 
 A handful of queries per period, each along an index (incidents by triggered_at, notifications
-by incident, alerts by service and created_at); the arithmetic is `logic.py`'s.
+by incident); the alerts table itself is never scanned (each incident keeps its alert count).
+The arithmetic is `logic.py`'s.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from warroom.alerts.models import Alert
 from warroom.analytics import logic
 from warroom.catalog.models import Service, User
 from warroom.incidents.models import Incident, incident_services
@@ -33,14 +33,6 @@ class Filter:
 
     def shifted(self, since: datetime, until: datetime) -> Filter:
         return Filter(since, until, self.team_id, self.service_id, self.priority)
-
-
-@dataclass(frozen=True)
-class NoisyAlert:
-    service_id: int
-    summary: str
-    alerts: int
-    events: int
 
 
 def incident_ids(f: Filter) -> Select[int]:
@@ -85,10 +77,11 @@ def incidents(session: Session, f: Filter) -> list[logic.IncidentFacts]:
             Incident.mitigated_at,
             Incident.resolved_at,
             Incident.merged_into_id,
+            Incident.alert_count,
         ).where(Incident.triggered_at >= f.since, Incident.triggered_at < f.until),
         f,
     ).order_by(Incident.triggered_at, Incident.id)
-    return [logic.IncidentFacts(*row) for row in session.execute(query)]  # type: ignore[call-arg]
+    return [logic.IncidentFacts(*row) for row in session.execute(query)]
 
 
 def pages(session: Session, f: Filter) -> list[logic.PageFacts]:
@@ -118,32 +111,6 @@ def pages(session: Session, f: Filter) -> list[logic.PageFacts]:
     return list(first.values())
 
 
-def noisy_alerts(session: Session, f: Filter, limit: int = 10) -> list[NoisyAlert]:
-    query = (
-        select(
-            Alert.service_id,
-            Alert.summary,
-            func.count().label("n"),
-            func.sum(Alert.event_count),
-        )
-        .where(Alert.created_at >= f.since, Alert.created_at < f.until)
-        .group_by(Alert.service_id, Alert.summary)
-        .order_by(func.count().desc(), Alert.summary)
-        .limit(limit)
-    )
-    if f.service_id is not None:
-        query = query.where(Alert.service_id == f.service_id)
-    if f.team_id is not None:
-        query = query.where(
-            Alert.service_id.in_(select(Service.id).where(Service.team_id == f.team_id))
-        )
-    if f.priority is not None:
-        query = query.where(Alert.incident_id.in_(incident_ids(f)))
-    return [
-        NoisyAlert(s, summary, int(n), int(e or 0)) for s, summary, n, e in session.execute(query)
-    ]
-
-
 @dataclass(frozen=True)
 class Report:
     """Everything the metrics page, its CSV and the API show for one filter."""
@@ -153,7 +120,7 @@ class Report:
     summary: logic.Summary
     previous_summary: logic.Summary
     load: list[logic.Load]
-    noisy: list[NoisyAlert]
+    noisy: list[logic.Noisy]
     recurring: list[logic.Recurring]
     names: dict[int, str]
     services: dict[int, str]
@@ -193,7 +160,7 @@ def report(session: Session, f: Filter, now: datetime) -> Report:
         summary=logic.summarise(current, now),
         previous_summary=logic.summarise(incidents(session, previous), now),
         load=load,
-        noisy=noisy_alerts(session, f),
+        noisy=logic.noisy(current),
         recurring=logic.recurring(current),
         names=names,
         services=service_names(session),

@@ -507,12 +507,12 @@ def metrics_noisy(
     return [
         NoisyOut(
             service_id=n.service_id,
-            service=names.get(n.service_id, ""),
-            summary=n.summary,
+            service=names.get(n.service_id or 0, ""),
+            signature=n.signature,
             alerts=n.alerts,
-            events=n.events,
+            incidents=n.incidents,
         )
-        for n in metrics.noisy_alerts(session, f)
+        for n in metrics_logic.noisy(metrics.incidents(session, f))
     ]
 
 

@@ -226,11 +226,11 @@ class LoadOut(Out):
 
 
 class NoisyOut(Out):
-    service_id: int
+    service_id: int | None
     service: str
-    summary: str
+    signature: str
     alerts: int
-    events: int
+    incidents: int
 
 
 class RecurringOut(Out):

@@ -488,8 +488,9 @@ def csv_rows(table: str, r: metrics.Report, ratings: list[int]) -> list[list[Any
             [x.user_id, r.names.get(x.user_id, ""), x.pages, x.out_of_hours] for x in r.load
         ]
     if table == "noisy-alerts":
-        return [["service", "summary", "alerts", "events"]] + [
-            [r.services.get(n.service_id, ""), n.summary, n.alerts, n.events] for n in r.noisy
+        return [["service", "signature", "alerts", "incidents"]] + [
+            [r.services.get(n.service_id or 0, ""), n.signature, n.alerts, n.incidents]
+            for n in r.noisy
         ]
     return [["service", "signature", "incidents", "incident_ids"]] + [
         [
