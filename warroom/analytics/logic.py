@@ -20,9 +20,10 @@ from __future__ import annotations
 import re
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from warroom.incidents import sla
@@ -143,45 +144,52 @@ def counted(incidents: Iterable[IncidentFacts]) -> list[IncidentFacts]:
     return [i for i in incidents if i.merged_into_id is None]
 
 
-def _duration(spans: Sequence[timedelta], excluded: int) -> Duration:
+def _duration(spans: Sequence[float], excluded: int) -> Duration:
     if not spans:
         return Duration(0, None, None, excluded)
-    seconds = [s.total_seconds() for s in spans]
     return Duration(
         len(spans),
-        timedelta(seconds=statistics.fmean(seconds)),
-        timedelta(seconds=statistics.median(seconds)),
+        timedelta(seconds=statistics.fmean(spans)),
+        timedelta(seconds=statistics.median(spans)),
         excluded,
     )
 
 
-def _spans(
-    incidents: Sequence[IncidentFacts],
-    start: Callable[[IncidentFacts], datetime | None],
-    end: Callable[[IncidentFacts], datetime | None],
-) -> Duration:
-    spans = []
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None or end < start:
+        return None
+    return (end - start).total_seconds()
+
+
+def durations(incidents: Sequence[IncidentFacts]) -> dict[str, Duration]:
+    """MTTD, MTTA, MTTM and MTTR of these incidents, in one pass (see the definitions)."""
+    spans: dict[str, list[float]] = {"mttd": [], "mtta": [], "mttm": [], "mttr": []}
     for i in incidents:
-        a, b = start(i), end(i)
-        if a is not None and b is not None and b >= a:
-            spans.append(b - a)
-    return _duration(spans, len(incidents) - len(spans))
+        for name, value in (
+            ("mttd", _seconds(i.impact_started_at, i.triggered_at)),
+            ("mtta", _seconds(i.triggered_at, i.acknowledged_at)),
+            ("mttm", _seconds(i.triggered_at, i.mitigated_at or i.resolved_at)),
+            ("mttr", _seconds(i.triggered_at, i.resolved_at)),
+        ):
+            if value is not None:
+                spans[name].append(value)
+    return {name: _duration(values, len(incidents) - len(values)) for name, values in spans.items()}
 
 
 def mttd(incidents: Sequence[IncidentFacts]) -> Duration:
-    return _spans(incidents, lambda i: i.impact_started_at, lambda i: i.triggered_at)
+    return durations(incidents)["mttd"]
 
 
 def mtta(incidents: Sequence[IncidentFacts]) -> Duration:
-    return _spans(incidents, lambda i: i.triggered_at, lambda i: i.acknowledged_at)
+    return durations(incidents)["mtta"]
 
 
 def mttm(incidents: Sequence[IncidentFacts]) -> Duration:
-    return _spans(incidents, lambda i: i.triggered_at, lambda i: i.mitigated_at or i.resolved_at)
+    return durations(incidents)["mttm"]
 
 
 def mttr(incidents: Sequence[IncidentFacts]) -> Duration:
-    return _spans(incidents, lambda i: i.triggered_at, lambda i: i.resolved_at)
+    return durations(incidents)["mttr"]
 
 
 def sla_compliance(incidents: Sequence[IncidentFacts], now: datetime) -> list[SlaShare]:
@@ -198,17 +206,19 @@ def sla_compliance(incidents: Sequence[IncidentFacts], now: datetime) -> list[Sl
     return [SlaShare(p, kind, met[(p, kind)], missed[(p, kind)]) for p, kind in keys]
 
 
-def summarise(incidents: Iterable[IncidentFacts], now: datetime) -> Summary:
+def summarise(incidents: Iterable[IncidentFacts], now: datetime, with_sla: bool = True) -> Summary:
+    """Everything of the headline table; `with_sla=False` for a period only compared against."""
     population = counted(incidents)
     by_priority = Counter(i.priority for i in population)
+    d = durations(population)
     return Summary(
         incidents=len(population),
         by_priority=dict(sorted(by_priority.items())),
-        mttd=mttd(population),
-        mtta=mtta(population),
-        mttm=mttm(population),
-        mttr=mttr(population),
-        sla=sla_compliance(population, now),
+        mttd=d["mttd"],
+        mtta=d["mtta"],
+        mttm=d["mttm"],
+        mttr=d["mttr"],
+        sla=sla_compliance(population, now) if with_sla else [],
     )
 
 
@@ -243,6 +253,7 @@ _IDS = re.compile(r"\b[0-9a-f]{8,}\b|\d+")
 _SPACE = re.compile(r"\s+")
 
 
+@lru_cache(maxsize=8192)
 def signature(title: str) -> str:
     """A title with numbers and hex ids blanked: 'disk 91% on db-3' ~ 'disk 95% on db-7'."""
     return _SPACE.sub(" ", _IDS.sub("#", title.lower())).strip()
