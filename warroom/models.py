@@ -4,8 +4,16 @@ create_all. It lives above the domains (db/ is infrastructure and imports none o
 from warroom.alerts.models import Alert
 from warroom.catalog.models import ApiToken, Integration, Service, Team, User
 from warroom.db.base import Base
-from warroom.incidents.models import Incident, IncidentRole, Task, TimelineEvent
+from warroom.incidents.models import (
+    Incident,
+    IncidentRole,
+    StatusUpdate,
+    StatusUpdateRevision,
+    Task,
+    TimelineEvent,
+)
 from warroom.instance import InstanceSetting
+from warroom.maintenance.models import MaintenanceWindow
 from warroom.notify.models import ContactMethod, Notification, NotificationRule
 from warroom.oncall.models import (
     EscalationPolicy,
@@ -23,6 +31,7 @@ from warroom.reviews.models import (
     ReviewReviewer,
     StarredEntry,
 )
+from warroom.statuspage.models import Component, ComponentGroup, ComponentStatusChange
 from warroom.timers.models import Timer
 from warroom.web.models import LoginAttempt, WebSession
 
@@ -32,6 +41,12 @@ __all__ = [
     "Review",
     "ReviewReviewer",
     "StarredEntry",
+    "Component",
+    "ComponentGroup",
+    "ComponentStatusChange",
+    "MaintenanceWindow",
+    "StatusUpdate",
+    "StatusUpdateRevision",
     "Alert",
     "ContactMethod",
     "EscalationPolicy",

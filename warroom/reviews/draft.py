@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert, of_incident
 from warroom.catalog.models import Service, User
-from warroom.incidents.models import Incident, TimelineEvent, incident_services
+from warroom.incidents.models import Incident, StatusUpdate, TimelineEvent, incident_services
 from warroom.notify.models import Notification
 from warroom.reviews import logic
 from warroom.reviews.models import (
@@ -68,6 +68,15 @@ class FeedbackView:
     at: datetime
 
 
+@dataclass(frozen=True)
+class UpdateView:
+    at: datetime
+    visibility: str  # internal | public
+    stage: str
+    message: str
+    impact: str
+
+
 @dataclass
 class Draft:
     incident: Incident
@@ -89,6 +98,7 @@ class Draft:
     action_items: list[ItemView]
     feedback: list[FeedbackView] = field(default_factory=list)
     names: dict[int, str] = field(default_factory=dict)
+    status_updates: list[UpdateView] = field(default_factory=list)
 
     @property
     def starred(self) -> list[Entry]:
@@ -96,8 +106,14 @@ class Draft:
 
     @property
     def customers_told(self) -> str:
-        # Status updates (issue 8) are not recorded by this version: say so rather than guess.
-        return "No status updates were recorded in Warroom for this incident."
+        public = [u for u in self.status_updates if u.visibility == "public"]
+        if not public:
+            internal = len(self.status_updates)
+            return "No public status update was posted" + (
+                f" ({internal} internal)." if internal else "."
+            )
+        first = public[0].at.strftime("%Y-%m-%d %H:%M UTC")
+        return f"{len(public)} public status update(s), the first at {first}."
 
 
 def _names(session: Session, ids: set[int]) -> dict[int, str]:
@@ -211,6 +227,20 @@ def build(session: Session, incident: Incident, now: datetime) -> Draft:
             .order_by(ResponderFeedback.id)
         )
     )
+    updates = [
+        UpdateView(*row)
+        for row in session.execute(
+            select(
+                StatusUpdate.created_at,
+                StatusUpdate.visibility,
+                StatusUpdate.stage,
+                StatusUpdate.message,
+                StatusUpdate.impact,
+            )
+            .where(StatusUpdate.incident_id == incident.id)
+            .order_by(StatusUpdate.created_at, StatusUpdate.id)
+        )
+    ]
     names = _names(
         session,
         {h.user_id for h in holds}
@@ -258,4 +288,5 @@ def build(session: Session, incident: Incident, now: datetime) -> Draft:
             for f in feedback_rows
         ],
         names=names,
+        status_updates=updates,
     )

@@ -97,6 +97,13 @@ def markdown(d: Draft) -> str:
         "",
     ]
     out += [f"- {when(e.at)} {md(e.message)}" for e in d.response]
+    if d.status_updates:
+        out += ["", "## Status updates", ""]
+        out += [
+            f"- {when(u.at)} ({u.visibility}, {u.stage}) {md(u.message)}"
+            + (f" — impact: {md(u.impact)}" if u.impact else "")
+            for u in d.status_updates
+        ]
     out += ["", "## Alerts", "", f"{d.alert_total} alert(s)"]
     if d.alerts_by_severity:
         out[-1] += ": " + ", ".join(f"{n} {sev}" for sev, n in sorted(d.alerts_by_severity.items()))
