@@ -183,7 +183,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/reviews"): "stakeholder",
     ("GET", "/api/v1/reviews/{review_id}"): "stakeholder",
     ("PATCH", "/api/v1/reviews/{review_id}"): "responder",
-    ("POST", "/api/v1/reviews/{review_id}/{action}"): "responder",
+    ("POST", "/api/v1/reviews/{review_id}/actions/{action}"): "responder",
     ("PUT", "/api/v1/reviews/{review_id}/stars/{event_id}"): "responder",
     ("DELETE", "/api/v1/reviews/{review_id}/stars/{event_id}"): "responder",
     ("GET", "/api/v1/reviews/{review_id}/export.md"): "stakeholder",

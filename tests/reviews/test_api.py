@@ -125,14 +125,14 @@ def test_review_from_start_to_publish(client: TestClient, world: World, db: Data
     )
 
     # Workflow: submit, publish; then nothing changes.
-    r = client.post(f"/api/v1/reviews/{review['id']}/submit", headers=bob)
+    r = client.post(f"/api/v1/reviews/{review['id']}/actions/submit", headers=bob)
     assert r.status_code == 200 and r.json()["status"] == "in_review"
-    r = client.post(f"/api/v1/reviews/{review['id']}/publish", headers=bob)
+    r = client.post(f"/api/v1/reviews/{review['id']}/actions/publish", headers=bob)
     assert r.status_code == 200 and r.json()["status"] == "published"
     assert_error(
         client.patch(f"/api/v1/reviews/{review['id']}", json={"lessons": "more"}, headers=bob), 409
     )
-    assert_error(client.post(f"/api/v1/reviews/{review['id']}/return", headers=bob), 409)
+    assert_error(client.post(f"/api/v1/reviews/{review['id']}/actions/return", headers=bob), 409)
     assert client.get(f"/api/v1/reviews/{review['id']}", headers=bob).json()["lessons"] == ""
     with db.read_session() as s:
         left = list(

@@ -90,7 +90,10 @@ def test_review_and_action_item_reminders_reach_people_until_done(
     assert local_outbox[-1].message.subject.startswith(f"Review of #{iid} due")
     assert len(local_outbox) == 2
     # Publishing stops the rest of the review's reminders.
-    assert client.post(f"/api/v1/reviews/{review['id']}/publish", headers=bob).status_code == 200
+    assert (
+        client.post(f"/api/v1/reviews/{review['id']}/actions/publish", headers=bob).status_code
+        == 200
+    )
     assert _due(db, "review_reminder") == []
     run(review_times[-1])
     assert len(local_outbox) == 2

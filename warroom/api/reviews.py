@@ -195,7 +195,7 @@ def update_review(
 
 
 @router.post(
-    "/reviews/{review_id}/{action}",
+    "/reviews/{review_id}/actions/{action}",
     response_model=ReviewOut,
     tags=["reviews"],
     responses=responses(409),
