@@ -28,8 +28,9 @@ from sqlalchemy import delete, func, make_url, or_, select, update
 from warroom.config import Settings
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
-from warroom.engine import delivery, paging
+from warroom.engine import delivery, oversight, paging
 from warroom.incidents import timeline
+from warroom.incidents.oversight_store import LOOK
 from warroom.incidents.paging import ESCALATE
 from warroom.notify.models import Notification
 from warroom.notify.signing import make_action_token
@@ -121,6 +122,8 @@ class Engine:
     def _fire(self, session: Any, timer: Timer, now: datetime) -> None:
         if timer.kind == ESCALATE:
             paging.fire_escalation(session, timer, now, self.settings.base_url, self.links)
+        elif timer.kind == LOOK:
+            oversight.look(session, timer, now, self.settings, self.links, self.db.is_sqlite)
         else:
             timer.done_at = now
 
