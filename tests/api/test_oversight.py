@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from tests.api.helpers import assert_error, declare, timeline
 from tests.conftest import World
+from warroom.config import Settings
 
 
 def a_policy(client: TestClient, world: World, name: str = "incident managers") -> int:
@@ -134,3 +138,14 @@ def test_a_priority_change_re_targets_the_sla_from_the_start_on_the_timeline(
     assert retarget["message"].startswith("SLA re-targeted P3 → P1, still measured from the start")
     assert retarget["after"]["started_at"] is not None
     assert retarget["after"]["priority"] == 1
+
+
+def test_stale_minutes_come_from_the_environment_and_bad_ones_stop_the_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WARROOM_STALE_MINUTES", '{"1": 10, "3": 600}')
+    assert Settings().stale_minutes == {1: 10, 3: 600}
+    for bad in ('{"6": 10}', '{"1": -5}', "thirty"):
+        monkeypatch.setenv("WARROOM_STALE_MINUTES", bad)
+        with pytest.raises((ValidationError, SettingsError)):
+            Settings()

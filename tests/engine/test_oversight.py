@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import World
@@ -389,3 +390,26 @@ def test_a_team_oversight_policy_wins_over_the_installations(
     with db.read_session() as s:
         breach = s.scalars(select(Notification).where(Notification.kind == "sla_breach")).one()
     assert breach.user_id == world.responder_id
+
+
+def test_a_look_never_waits_for_a_transition_holding_the_incident(
+    world: World, db: Database, settings: Settings, local_outbox: Outbox
+) -> None:
+    """PostgreSQL: a transition holds the incident row (and may wait for the look's timer
+    row): the look skips it and tries again two seconds later instead of waiting."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: a look and a transition never overlap")
+    from warroom.incidents.models import Incident
+
+    contact(db, world.admin_id)
+    engine = make_engine(db, calm(settings), Clock())
+    iid = declare(db, world)
+    with db.session() as s:
+        service.assign_role(s, iid, "commander", world.admin_id, actor(db, world.admin_id), T0)
+    with db.session() as holder:
+        holder.execute(select(Incident.id).where(Incident.id == iid).with_for_update())
+        engine.run_once(T0 + 8 * MIN, wait=True)
+        assert [t.due_at for t in pending_looks(db, iid)] == [T0 + 8 * MIN + 2 * SEC]
+        assert not local_outbox
+    engine.run_once(T0 + 8 * MIN + 2 * SEC, wait=True)
+    assert subjects(local_outbox) == ["SLA warning: [P1 critical] #1 Checkout down"]

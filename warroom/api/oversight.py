@@ -97,8 +97,15 @@ def _rows(session: ReadDB) -> dict[int | None, OversightSetting]:
     return {r.team_id: r for r in session.scalars(select(OversightSetting))}
 
 
-def _minutes(body: OversightIn) -> dict[int, int] | None:
-    return {int(p): m for p, m in body.stale_minutes.items()} if body.stale_minutes else None
+def _put(session: WriteDB, team_id: int | None, body: OversightIn) -> None:
+    stale = {int(p): m for p, m in body.stale_minutes.items()} if body.stale_minutes else None
+    oversight_store.put_settings(
+        session,
+        team_id,
+        utcnow(),
+        escalation_policy_id=body.escalation_policy_id,
+        stale_minutes=stale,
+    )
 
 
 def _overview(request: Request, session: ReadDB) -> OversightOut:
@@ -134,13 +141,7 @@ def get_oversight(request: Request, _: Reader, session: ReadDB) -> OversightOut:
 @router.put("/oversight", response_model=OversightOut)
 def put_oversight(request: Request, body: OversightIn, _: Admin, session: WriteDB) -> OversightOut:
     """Set the installation's oversight settings as a whole."""
-    oversight_store.put_settings(
-        session,
-        None,
-        utcnow(),
-        escalation_policy_id=body.escalation_policy_id,
-        stale_minutes=_minutes(body),
-    )
+    _put(session, None, body)
     return _overview(request, session)
 
 
@@ -167,11 +168,5 @@ def put_team_oversight(
     request: Request, team_id: PathId, body: OversightIn, _: Admin, session: WriteDB
 ) -> TeamOversightOut:
     """Set a team's oversight settings as a whole (null fields inherit the installation's)."""
-    oversight_store.put_settings(
-        session,
-        team_id,
-        utcnow(),
-        escalation_policy_id=body.escalation_policy_id,
-        stale_minutes=_minutes(body),
-    )
+    _put(session, team_id, body)
     return _team(request, session, team_id)

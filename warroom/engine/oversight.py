@@ -46,7 +46,6 @@ def look(
     is_sqlite: bool,
 ) -> None:
     """Act on what is due for the timer's incident at `now` and schedule the next look."""
-    timer.done_at = now
     query = (
         select(Incident)
         .where(Incident.id == timer.incident_id)
@@ -55,12 +54,17 @@ def look(
     if not is_sqlite:
         # Never wait for a transition holding the incident (it may be waiting for this very
         # timer's row): look again in a moment instead. Holding the row serialises two looks.
+        # The lock comes before any write: a second update of a row this transaction already
+        # changed re-checks its foreign key, which would wait for the incident after all.
         query = query.with_for_update(skip_locked=True)
     incident = session.scalars(query).first()
     if incident is None:
         if session.scalar(select(Incident.id).where(Incident.id == timer.incident_id)):
-            timer.done_at, timer.due_at = None, now + BUSY_RETRY
+            timer.due_at = now + BUSY_RETRY
+        else:
+            timer.done_at = now
         return
+    timer.done_at = now
     config = oversight_store.load_config(session, settings.stale_minutes)
     team_id = oversight_store.team_of(session, incident.service_id)
     decision = oversight.decide(
