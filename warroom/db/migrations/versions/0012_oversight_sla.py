@@ -1,7 +1,7 @@
 """oversight: settings per installation and team, outbox context, person-activity index (issue 13)
 
 Revision ID: 0012
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02 02:00:00.000000
 
 oversight_settings: the escalation policy paged at an SLA breach and the stale time per
@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 import warroom.db.base
 
 revision = '0012'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
