@@ -137,8 +137,8 @@ def test_warnings_at_half_and_three_quarters_then_the_oversight_policy_at_the_br
     [warned] = events(db, iid, "sla_warning")
     assert warned.startswith(
         "50 % of the P1 response SLA used; due 2030-01-07 10:15:00 UTC (in 7m 30s); "
-        "no commander; on call for 'policy-"
-    ) and warned.endswith(": Bob")
+        "whoever 'policy-"
+    ) and warned.endswith("pages now (no commander): Bob")
     engine.run_once(T0 + 11 * MIN + 15 * SEC, wait=True)
     assert "75 % of the P1 response SLA used" in local_outbox[-1].message.text
     engine.run_once(T0 + 15 * MIN, wait=True)
@@ -178,7 +178,7 @@ def test_with_no_oversight_policy_the_breach_goes_to_the_commander(
     engine.run_once(T0 + 20 * MIN, wait=True)  # a late look: only the breach, once
     assert subjects(local_outbox) == ["SLA BREACHED: [P1 critical] #1 Checkout down"]
     [breached] = events(db, iid, "sla_breached")
-    assert "no oversight policy is set; telling the commander: Alice" in breached
+    assert "no oversight policy is set; telling the commander instead: Alice" in breached
 
 
 def test_acknowledging_cancels_a_queued_response_warning_and_keeps_watching(

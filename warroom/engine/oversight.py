@@ -99,7 +99,7 @@ def _act(
                 if policy_id
                 else "no oversight policy is set"
             )
-            who = f"{reason}; telling {who}"
+            who = f"{reason}; telling {who} instead"
     else:
         user_ids, who = watchers(session, incident, now)
     names = (
@@ -153,7 +153,7 @@ def watchers(session: Session, incident: Incident, now: datetime) -> tuple[list[
     if not users:
         return [], "no commander, and the escalation policy pages nobody now"
     name = session.scalar(select(EscalationPolicy.name).where(EscalationPolicy.id == policy_id))
-    return users, f"no commander; on call for {name!r}"
+    return users, f"whoever {name!r} pages now (no commander)"
 
 
 def first_step(session: Session, policy_id: int | None, now: datetime) -> list[int]:
