@@ -16,6 +16,7 @@ from warroom import errors
 from warroom.alerts.service import IngestResult
 from warroom.api import catalog as catalog_api
 from warroom.api import incidents as incidents_api
+from warroom.api import monitors as monitors_api
 from warroom.api import notifications as paging_api
 from warroom.api import oncall as oncall_api
 from warroom.api import openapi as api_openapi
@@ -27,6 +28,8 @@ from warroom.intake.committer import GroupCommitter
 from warroom.intake.routes import IntakeFastPath
 from warroom.intake.routes import router as intake_router
 from warroom.metrics import LatencyMiddleware, Metrics
+from warroom.monitors.routes import router as ping_router
+from warroom.monitors.runner import MonitorLoop
 from warroom.security import redact_routing_keys
 from warroom.web import install as install_web
 
@@ -60,6 +63,7 @@ def create_app(
     metrics = Metrics(db)
     install_log_redaction()
     engine_box: list[Engine] = []
+    monitor_box: list[MonitorLoop] = []
 
     def wake() -> None:
         if engine_box:
@@ -86,10 +90,16 @@ def create_app(
             engine = Engine(db, settings, app_.state.secret, metrics=metrics)
             engine_box.append(engine)
             engine.start()
+            # Heartbeat sweeps and checks: a sibling of the engine with its own thread pool.
+            monitors = MonitorLoop(db, settings, on_commit=after_commit)
+            monitor_box.append(monitors)
+            monitors.start()
         try:
             yield
         finally:
             committer.stop()
+            for loop in monitor_box:
+                loop.stop()
             for engine in engine_box:
                 engine.stop()
             # Close every pooled connection: SQLite checkpoints and removes its -wal/-shm files
@@ -111,12 +121,14 @@ def create_app(
     app.state.wake = wake
     errors.install(app)
     app.include_router(intake_router)
+    app.include_router(ping_router)
     app.include_router(catalog_api.router)
     app.include_router(incidents_api.router)
     install_web(app)
     app.include_router(paging_api.router)
     app.include_router(paging_api.links_router)
     app.include_router(oncall_api.router)
+    app.include_router(monitors_api.router)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     def healthz() -> dict[str, str]:

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     # Done timers and sent/cancelled/failed notifications older than this are pruned by the
     # engine (in small batches); 0 keeps them forever.
     retention_days: int = Field(default=90, ge=0)
+    # --- monitors (issue 11) ---------------------------------------------------------------
+    # Threads that run HTTP/TCP checks, apart from the paging engine's: at most this many
+    # checks are in flight at once, so slow targets delay other checks, never a page.
+    check_workers: int = Field(default=16, ge=1, le=256)
     # Test hook for the fault tests: "<point>:<seconds>" makes the engine print
     # "warroom-engine-paused <point>" and wait there (points: before_claim, after_claim,
     # after_send), so a SIGKILL lands exactly in that window.

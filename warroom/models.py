@@ -6,6 +6,7 @@ from warroom.catalog.models import ApiToken, Integration, Service, Team, User
 from warroom.db.base import Base
 from warroom.incidents.models import Incident, IncidentRole, Task, TimelineEvent
 from warroom.instance import InstanceSetting
+from warroom.monitors.models import Check, CheckResult, Heartbeat, HeartbeatPing
 from warroom.notify.models import ContactMethod, Notification, NotificationRule
 from warroom.oncall.models import (
     EscalationPolicy,
@@ -21,6 +22,10 @@ from warroom.web.models import LoginAttempt, WebSession
 
 __all__ = [
     "Alert",
+    "Check",
+    "CheckResult",
+    "Heartbeat",
+    "HeartbeatPing",
     "ContactMethod",
     "EscalationPolicy",
     "EscalationStep",

@@ -37,6 +37,15 @@ PUBLIC: set[tuple[str, str]] = {
     # iCalendar feeds: calendar apps send no header; the HMAC token in the URL is the credential.
     ("GET", "/calendar/schedules/{schedule_id}.ics"),
     ("GET", "/calendar/users/{user_id}.ics"),
+    # Heartbeat pings (issue 11): the ping key in the path is the credential, like a routing key.
+    ("GET", "/ping/{key}"),
+    ("POST", "/ping/{key}"),
+    ("GET", "/ping/{key}/start"),
+    ("POST", "/ping/{key}/start"),
+    ("GET", "/ping/{key}/fail"),
+    ("POST", "/ping/{key}/fail"),
+    ("GET", "/ping/{key}/{exit_status}"),
+    ("POST", "/ping/{key}/{exit_status}"),
     # The web app's sign-in form and its static files.
     ("GET", "/login"),
     ("POST", "/login"),
@@ -160,6 +169,18 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/users/{user_id}/quiet-hours"): "stakeholder",
     ("PUT", "/api/v1/users/{user_id}/quiet-hours"): "self",
     ("GET", "/api/v1/users/me/calendar-feed"): "stakeholder",
+    # Warroom's own monitors (warroom/api/monitors.py): defined by admins, read by everyone.
+    ("GET", "/api/v1/heartbeats"): "stakeholder",
+    ("POST", "/api/v1/heartbeats"): "admin",
+    ("GET", "/api/v1/heartbeats/{heartbeat_id}"): "stakeholder",
+    ("DELETE", "/api/v1/heartbeats/{heartbeat_id}"): "admin",
+    ("GET", "/api/v1/heartbeats/{heartbeat_id}/pings"): "stakeholder",
+    ("GET", "/api/v1/checks"): "stakeholder",
+    ("POST", "/api/v1/checks"): "admin",
+    ("GET", "/api/v1/checks/{check_id}"): "stakeholder",
+    ("PATCH", "/api/v1/checks/{check_id}"): "admin",
+    ("DELETE", "/api/v1/checks/{check_id}"): "admin",
+    ("GET", "/api/v1/checks/{check_id}/results"): "stakeholder",
 }
 RANK = {"stakeholder": 0, "responder": 1, "admin": 2}
 # A body that passes authorization and then fails validation, so probing writes nothing.
@@ -239,7 +260,25 @@ def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
         json={"service_id": world.checkout_id, "type": "generic"},
         headers=admin,
     ).json()
+    heartbeat = client.post(
+        "/api/v1/heartbeats",
+        json={"service_id": world.checkout_id, "name": "cron", "period_seconds": 3600},
+        headers=admin,
+    ).json()
+    check = client.post(
+        "/api/v1/checks",
+        json={
+            "service_id": world.checkout_id,
+            "name": "shop",
+            "kind": "tcp",
+            "target": "192.0.2.1:443",
+            "enabled": False,
+        },
+        headers=admin,
+    ).json()
     return {
+        "heartbeat_id": heartbeat["id"],
+        "check_id": check["id"],
         "team_id": team["id"],
         "service_id": world.checkout_id,
         "alert_id": alert["id"],

@@ -310,6 +310,9 @@ def _integration_out(request: Request, integ: Integration, admin: bool) -> Integ
     url = (
         f"{base}/v2/enqueue"
         if integ.type == "pagerduty"
+        # Warroom's own monitors: no sender; their heartbeats and checks are on the service.
+        else f"{base}/services/{integ.service_id}"
+        if integ.type == "monitor"
         else (
             f"{base}/integrations/{integ.type}/" + (integ.routing_key if admin else "<routing key>")
         )

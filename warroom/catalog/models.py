@@ -112,7 +112,9 @@ class Service(Base):
     )
 
 
-INTEGRATION_TYPES = ("pagerduty", "alertmanager", "generic")
+# "monitor": the one integration per service that Warroom's own monitors (heartbeats, checks)
+# send their signals under; it has no endpoint of its own (warroom/monitors).
+INTEGRATION_TYPES = ("pagerduty", "alertmanager", "generic", "monitor")
 
 
 class Integration(Base):
