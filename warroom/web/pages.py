@@ -25,6 +25,7 @@ from warroom.web.queries import (
     catalog_data,
     dashboard_data,
     live_stamps,
+    monitors_data,
     refs,
     war_room_data,
 )
@@ -234,6 +235,8 @@ def integration_snippets(base_url: str, integration_type: str, key: str) -> dict
                 f"            credentials: {key}\n"
             ),
         }
+    if integration_type == "monitor":
+        return {}  # Warroom's own heartbeats and checks send under it: nothing to set up
     if integration_type == "pagerduty":
         return {
             "PagerDuty-compatible tool": (
@@ -258,6 +261,7 @@ def integration_snippets(base_url: str, integration_type: str, key: str) -> dict
 def service_page(request: Request, service_id: int, me: Viewer) -> HTMLResponse:
     with _db(request).read_session() as session:
         page = catalog_data.service_page(session, service_id)
+        monitors = monitors_data.service_monitors(session, service_id, utcnow())
     base_url = request.app.state.settings.base_url
     # Routing keys are credentials: only admins see them (as in the API).
     shown = [
@@ -269,4 +273,8 @@ def service_page(request: Request, service_id: int, me: Viewer) -> HTMLResponse:
         )
         for integ in page.integrations
     ]
-    return render(request, "service.html", {"page": page, "integrations": shown})
+    return render(
+        request,
+        "service.html",
+        {"page": page, "integrations": shown, "monitors": monitors, "base_url": base_url},
+    )
