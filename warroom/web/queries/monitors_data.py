@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,15 +37,16 @@ class ServiceMonitors:
     checks: list[CheckRow]
 
 
-def _newest(session: Session, model: type, column: str, ids: list[int]) -> dict[int, list]:  # type: ignore[type-arg]
+def _newest(session: Session, model: Any, column: str, ids: list[int]) -> dict[int, list[Any]]:
     """The SHOWN newest rows of each owner in one query (at most 100-200 are kept per owner)."""
-    found: dict[int, list] = defaultdict(list)  # type: ignore[type-arg]
+    found: dict[int, list[Any]] = defaultdict(list)
     if not ids:
         return found
     owner = getattr(model, column)
-    for row in session.scalars(
-        select(model).where(owner.in_(ids)).order_by(owner, model.id.desc())  # type: ignore[attr-defined]
-    ):
+    rows: list[Any] = list(
+        session.scalars(select(model).where(owner.in_(ids)).order_by(owner, model.id.desc()))
+    )
+    for row in rows:
         bucket = found[getattr(row, column)]
         if len(bucket) < SHOWN:
             bucket.append(row)
