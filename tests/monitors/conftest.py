@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -33,8 +34,8 @@ class Website:
             self.server.server_close()
 
 
-@pytest.fixture
-def website() -> Iterator[Website]:
+@contextmanager
+def serve_website() -> Iterator[Website]:
     site = Website()
 
     class Handler(BaseHTTPRequestHandler):
@@ -50,5 +51,13 @@ def website() -> Iterator[Website]:
 
     site.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=site.server.serve_forever, daemon=True).start()
-    yield site
-    site.turn_off()
+    try:
+        yield site
+    finally:
+        site.turn_off()
+
+
+@pytest.fixture
+def website() -> Iterator[Website]:
+    with serve_website() as site:
+        yield site

@@ -100,8 +100,14 @@ class MonitorLoop:
 
     def run_once(self, now: datetime | None = None, wait: bool = False) -> None:
         now = now or self.clock()
-        self.sweep(now)
-        self.start_checks(now, wait=wait)
+        # One read first: an idle pass takes no write lock (on SQLite, intake's writer lock).
+        with self.db.read_session() as session:
+            deadline = service.next_deadline(session)
+            due_check = checks.next_run(session)
+        if deadline is not None and deadline <= now:
+            self.sweep(now)
+        if due_check is not None and due_check <= now:
+            self.start_checks(now, wait=wait)
         self.record_finished(now if wait else self.clock())
 
     def _committed(self, results: list[IngestResult]) -> None:

@@ -1,0 +1,104 @@
+"""Monitors in the real server process: `curl` pings a heartbeat; a check watches a local HTTP
+server that the test turns off."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.server import Server, run_server
+from tests.monitors.conftest import Website, serve_website
+
+# The demo's services; the first one is enough.
+ALLOW_LOCAL = {"WARROOM_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8"}
+
+
+@pytest.fixture
+def website() -> Iterator[Website]:
+    with serve_website() as site:
+        yield site
+
+
+def _service_id(server: Server) -> int:
+    r = httpx.get(f"{server.base_url}/api/v1/services", headers=server.auth(), timeout=10)
+    return int(r.json()["items"][0]["id"])
+
+
+def _alerts(server: Server, dedup_key: str) -> list[dict[str, Any]]:
+    r = httpx.get(f"{server.base_url}/api/v1/alerts?limit=200", headers=server.auth(), timeout=10)
+    return [a for a in r.json()["items"] if a["dedup_key"] == dedup_key]
+
+
+def _curl(*args: str) -> str:
+    done = subprocess.run(
+        ["curl", "-fsS", "--max-time", "10", *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def _wait(predicate: Any, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting")
+
+
+def test_curl_pings_a_heartbeat_and_a_check_sees_the_site_go_down(
+    own_database_url: str, website: Website
+) -> None:
+    with run_server(own_database_url, env=ALLOW_LOCAL, timeout=90) as server:
+        service_id = _service_id(server)
+        hb = httpx.post(
+            f"{server.base_url}/api/v1/heartbeats",
+            json={"service_id": service_id, "name": "backup", "period_seconds": 3600},
+            headers=server.auth(),
+        ).json()
+        url = hb["ping_url"]
+        assert _curl(url) == "OK"
+        assert _curl("-X", "POST", "--data-binary", "exit 1: disk full", url + "/1") == "OK"
+        key = f"heartbeat:{hb['id']}"
+        [alert] = _alerts(server, key)
+        assert alert["status"] == "triggered" and alert["incident_id"]
+        assert _curl("-I", url).startswith("HTTP/1.1 200")  # HEAD works too
+        assert _alerts(server, key)[0]["status"] == "resolved"
+        unknown = subprocess.run(
+            ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", url + "x"],
+            capture_output=True,
+            text=True,
+        )
+        assert unknown.stdout == "404"
+        # The access log never shows the ping key.
+        assert hb["ping_url"].rsplit("/", 1)[1] not in server.output()
+
+        check = httpx.post(
+            f"{server.base_url}/api/v1/checks",
+            json={
+                "service_id": service_id,
+                "name": "shop",
+                "kind": "http",
+                "target": website.url,
+                "interval_seconds": 10,
+                "confirm_failures": 1,
+                "confirm_window": 1,
+                "timeout_seconds": 2,
+            },
+            headers=server.auth(),
+        ).json()
+        check_url = f"{server.base_url}/api/v1/checks/{check['id']}"
+
+        def status() -> str:
+            return str(httpx.get(check_url, headers=server.auth()).json()["status"])
+
+        _wait(lambda: status() == "up")
+        assert website.hits
+        website.turn_off()
+        _wait(lambda: status() == "down", timeout=40)
+        [alert] = _alerts(server, f"check:{check['id']}")
+        assert alert["status"] == "triggered" and "shop" in alert["summary"]
