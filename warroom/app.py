@@ -28,6 +28,7 @@ from warroom.intake.committer import GroupCommitter
 from warroom.intake.routes import IntakeFastPath
 from warroom.intake.routes import router as intake_router
 from warroom.metrics import LatencyMiddleware, Metrics
+from warroom.monitors.logs import LogReceiver
 from warroom.monitors.routes import router as ping_router
 from warroom.monitors.runner import MonitorLoop
 from warroom.security import redact_routing_keys
@@ -82,10 +83,20 @@ def create_app(
         deadline=settings.intake_deadline_seconds,
     )
 
+    # Log rules count syslog lines (listeners off unless a port is set) and JSON log lines.
+    logs = LogReceiver(
+        db,
+        committer.submit,
+        host=settings.syslog_host,
+        udp_port=settings.syslog_udp_port,
+        tcp_port=settings.syslog_tcp_port,
+    )
+
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         app_.state.secret = secret_key(db, settings.secret_key)
         committer.start()
+        logs.start()
         if run_engine:
             engine = Engine(db, settings, app_.state.secret, metrics=metrics)
             engine_box.append(engine)
@@ -97,6 +108,7 @@ def create_app(
         try:
             yield
         finally:
+            logs.stop()
             committer.stop()
             for loop in monitor_box:
                 loop.stop()
@@ -117,6 +129,7 @@ def create_app(
     app.state.db = db
     app.state.metrics = metrics
     app.state.committer = committer
+    app.state.logs = logs
     metrics.watch_committer(committer)
     app.state.wake = wake
     errors.install(app)

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # Threads that run HTTP/TCP checks, apart from the paging engine's: at most this many
     # checks are in flight at once, so slow targets delay other checks, never a page.
     check_workers: int = Field(default=16, ge=1, le=256)
+    # The syslog receiver (RFC 5424/3164) of `warroom serve` (roles all and api): off unless a
+    # port is set. 0 takes any free port (tests). Bind to 0.0.0.0 to hear other hosts.
+    syslog_host: str = "127.0.0.1"
+    syslog_udp_port: int | None = Field(default=None, ge=0, le=65535)
+    syslog_tcp_port: int | None = Field(default=None, ge=0, le=65535)
     # Test hook for the fault tests: "<point>:<seconds>" makes the engine print
     # "warroom-engine-paused <point>" and wait there (points: before_claim, after_claim,
     # after_send), so a SIGKILL lands exactly in that window.

@@ -6,7 +6,7 @@ from warroom.catalog.models import ApiToken, Integration, Service, Team, User
 from warroom.db.base import Base
 from warroom.incidents.models import Incident, IncidentRole, Task, TimelineEvent
 from warroom.instance import InstanceSetting
-from warroom.monitors.models import Check, CheckResult, Heartbeat, HeartbeatPing
+from warroom.monitors.models import Check, CheckResult, Heartbeat, HeartbeatPing, LogRule
 from warroom.notify.models import ContactMethod, Notification, NotificationRule
 from warroom.oncall.models import (
     EscalationPolicy,
@@ -31,6 +31,7 @@ __all__ = [
     "EscalationStep",
     "EscalationTarget",
     "LayerMember",
+    "LogRule",
     "LoginAttempt",
     "Notification",
     "NotificationRule",

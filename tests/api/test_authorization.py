@@ -46,6 +46,9 @@ PUBLIC: set[tuple[str, str]] = {
     ("POST", "/ping/{key}/fail"),
     ("GET", "/ping/{key}/{exit_status}"),
     ("POST", "/ping/{key}/{exit_status}"),
+    # JSON log lines: authenticated by the service's monitor integration routing key.
+    ("POST", "/logs"),
+    ("POST", "/logs/{routing_key}"),
     # The web app's sign-in form and its static files.
     ("GET", "/login"),
     ("POST", "/login"),
@@ -181,6 +184,10 @@ RULES: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/checks/{check_id}"): "admin",
     ("DELETE", "/api/v1/checks/{check_id}"): "admin",
     ("GET", "/api/v1/checks/{check_id}/results"): "stakeholder",
+    ("GET", "/api/v1/log-rules"): "stakeholder",
+    ("POST", "/api/v1/log-rules"): "admin",
+    ("GET", "/api/v1/log-rules/{rule_id}"): "stakeholder",
+    ("DELETE", "/api/v1/log-rules/{rule_id}"): "admin",
 }
 RANK = {"stakeholder": 0, "responder": 1, "admin": 2}
 # A body that passes authorization and then fails validation, so probing writes nothing.
@@ -276,7 +283,17 @@ def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
         },
         headers=admin,
     ).json()
+    rule = client.post(
+        "/api/v1/log-rules",
+        json={
+            "service_id": world.checkout_id,
+            "name": "errors",
+            "conditions": [{"field": "severity", "op": "eq", "value": "err"}],
+        },
+        headers=admin,
+    ).json()
     return {
+        "rule_id": rule["id"],
         "heartbeat_id": heartbeat["id"],
         "check_id": check["id"],
         "team_id": team["id"],

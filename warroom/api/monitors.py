@@ -16,14 +16,17 @@ from warroom.db.base import utcnow
 from warroom.errors import ApiError, responses
 from warroom.monitors import checks as check_service
 from warroom.monitors import heartbeat as heartbeat_logic
+from warroom.monitors import logs as log_service
 from warroom.monitors import service as heartbeat_service
-from warroom.monitors.models import Check, Heartbeat
+from warroom.monitors.models import Check, Heartbeat, LogRule
 from warroom.monitors.schemas import (
     CheckIn,
     CheckOut,
     CheckPatch,
     HeartbeatIn,
     HeartbeatOut,
+    LogRuleIn,
+    LogRuleOut,
     PingOut,
     ResultOut,
 )
@@ -194,4 +197,53 @@ def list_results(check_id: PathId, _: Reader, session: ReadDB) -> list[ResultOut
 def delete_check(request: Request, check_id: PathId, _: Admin, session: WriteDB) -> Response:
     check = _check(session, check_id)
     check_service.delete_check(session, check, utcnow(), request.app.state.settings.priority_matrix)
+    return Response(status_code=204)
+
+
+# --- log rules -------------------------------------------------------------------------------
+
+
+@router.get("/log-rules", response_model=Page[LogRuleOut], tags=["logs"])
+def list_log_rules(
+    _: Reader,
+    session: ReadDB,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    service_id: QueryId = None,
+) -> Page[LogRuleOut]:
+    query = select(LogRule)
+    if service_id is not None:
+        query = query.where(LogRule.service_id == service_id)
+    rows, nxt = page(session, query, LogRule.id, limit, cursor)
+    return Page(items=[LogRuleOut.model_validate(r) for r in rows], next_cursor=nxt)
+
+
+@router.post(
+    "/log-rules",
+    response_model=LogRuleOut,
+    status_code=201,
+    tags=["logs"],
+    responses=responses(422),
+)
+def create_log_rule(body: LogRuleIn, _: Admin, session: WriteDB) -> LogRuleOut:
+    _service_exists(session, body.service_id)
+    rule = log_service.create_rule(session, **body.model_dump())
+    return LogRuleOut.model_validate(rule)
+
+
+def _log_rule(session: Session, rule_id: int) -> LogRule:
+    rule = session.get(LogRule, rule_id)
+    if rule is None:
+        raise ApiError(404, f"log rule {rule_id} does not exist")
+    return rule
+
+
+@router.get("/log-rules/{rule_id}", response_model=LogRuleOut, tags=["logs"])
+def get_log_rule(rule_id: PathId, _: Reader, session: ReadDB) -> LogRuleOut:
+    return LogRuleOut.model_validate(_log_rule(session, rule_id))
+
+
+@router.delete("/log-rules/{rule_id}", status_code=204, tags=["logs"])
+def delete_log_rule(rule_id: PathId, _: Admin, session: WriteDB) -> Response:
+    session.delete(_log_rule(session, rule_id))
     return Response(status_code=204)

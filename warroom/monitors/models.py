@@ -128,3 +128,25 @@ class CheckResult(Base):
     latency_ms: Mapped[float | None] = mapped_column(Float, default=None)
     status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     error: Mapped[str] = mapped_column(Text, default="")
+
+
+class LogRule(Base):
+    """A rule over syslog and JSON log lines (monitors/logrules.py decides; the receiver counts)."""
+
+    __tablename__ = "log_rules"
+    __table_args__ = (CheckConstraint("threshold >= 1", name="threshold"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), index=True
+    )
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120))
+    # [{"field": ..., "op": eq|ne|contains|regex|gt|ge|lt|le, "value": ...}], all must hold.
+    conditions: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list)
+    threshold: Mapped[int] = mapped_column(Integer, default=1)
+    window_seconds: Mapped[int] = mapped_column(Integer, default=60)
+    group_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    severity: Mapped[str] = mapped_column(String(16), default="error")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,4 +1,6 @@
-"""The heartbeat ping endpoints (healthchecks' URLs): the ping key in the path is the credential.
+"""The heartbeat ping endpoints and the JSON log lines endpoint.
+
+Heartbeat pings (healthchecks' URLs): the ping key in the path is the credential.
 
 `/ping/{key}` (success), `/ping/{key}/start`, `/ping/{key}/fail` and `/ping/{key}/{exit status}`
 take GET, POST and HEAD; a POST body is kept (cut to 10,000 characters). An unknown key is 404
@@ -7,14 +9,22 @@ and stores nothing. Each ping is answered after its commit.
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from warroom.catalog.models import Integration
+from warroom.catalog.service import MONITOR_INTEGRATION
 from warroom.db.base import utcnow
 from warroom.errors import error_response
 from warroom.monitors import service
+from warroom.monitors.logs import json_line
 from warroom.monitors.service import PING_BODY_CHARS, Ping
+from warroom.monitors.syslog import LogLine
 
 router = APIRouter(tags=["heartbeats"])
 # Bytes of a ping body read at most; the rest of a larger body is not read (and not kept).
@@ -101,3 +111,104 @@ for _path, _handler, _summary in (
             operation_id=f"{_handler.__name__}_{_method.lower()}",
             include_in_schema=_method != "HEAD",
         )
+
+
+# --- JSON log lines ---------------------------------------------------------------------------
+
+MAX_LOG_LINES = 10_000
+
+
+def _known_monitor_key(db: Any, key: str) -> bool:
+    with db.read_session() as session:
+        return (
+            session.scalar(
+                select(Integration.id).where(
+                    Integration.routing_key == key, Integration.type == MONITOR_INTEGRATION
+                )
+            )
+            is not None
+        )
+
+
+async def _log_lines(request: Request, path_key: str | None) -> object:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    key = path_key or (token.strip() if scheme.lower() == "bearer" else "")
+    if not key:
+        return error_response(
+            401,
+            "the routing key of the service's 'Warroom monitors' integration is required: "
+            "in the URL or as 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    limit = request.app.state.settings.max_batch_bytes
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        return error_response(413, f"the request body is larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return error_response(413, f"the request body is larger than {limit} bytes")
+    if not await run_in_threadpool(_known_monitor_key, request.app.state.db, key):
+        return error_response(404, "unknown routing key: use the 'Warroom monitors' integration's")
+    items, errors = _parse_lines(bytes(body))
+    if errors and not items:
+        return error_response(400, "no valid log line in the body", errors[:20])
+    if len(items) > MAX_LOG_LINES:
+        return error_response(413, f"at most {MAX_LOG_LINES} lines per request")
+    receiver = request.app.state.logs
+    decisions = receiver.observe(items)
+    if decisions:
+        await receiver.send(decisions)
+    return JSONResponse(
+        {"accepted": len(items), "rejected": errors[:100], "alerts": len(decisions)},
+        status_code=202,
+    )
+
+
+async def _keyless_log_lines(request: Request) -> object:
+    return await _log_lines(request, None)
+
+
+async def log_lines(request: Request, routing_key: str) -> object:
+    return await _log_lines(request, routing_key)
+
+
+def _parse_lines(body: bytes) -> tuple[list[LogLine], list[str]]:
+    """A JSON array of objects, or one JSON object per line (NDJSON)."""
+    text = body.strip()
+    values: list[Any] = []
+    errors: list[str] = []
+    if text.startswith(b"["):
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            return [], [f"JSON parse error: {exc}"]
+        values = parsed if isinstance(parsed, list) else []
+    else:
+        for number, raw in enumerate(text.split(b"\n"), start=1):
+            if not raw.strip():
+                continue
+            try:
+                values.append(orjson.loads(raw))
+            except orjson.JSONDecodeError:
+                errors.append(f"line {number}: not a JSON object")
+    lines: list[LogLine] = []
+    for index, value in enumerate(values):
+        line = json_line(value)
+        if line is None:
+            errors.append(f"item {index}: not a JSON object")
+        else:
+            lines.append(line)
+    return lines, errors
+
+
+for _path in ("/logs", "/logs/{routing_key}"):
+    router.add_api_route(
+        _path,
+        log_lines if _path == "/logs/{routing_key}" else _keyless_log_lines,
+        methods=["POST"],
+        summary="JSON log lines for the log rules",
+        status_code=202,
+        tags=["logs"],
+    )

@@ -108,3 +108,39 @@ class CheckOut(Out):
     next_run_at: datetime
     last_result: dict[str, Any]
     created_at: datetime
+
+
+class ConditionIn(In):
+    field: str = Field(min_length=1, max_length=64)
+    op: Literal["eq", "ne", "contains", "regex", "gt", "ge", "lt", "le"]
+    value: str = Field(max_length=1000)
+
+
+class LogRuleIn(In):
+    service_id: Id
+    name: str = Field(min_length=1, max_length=120, pattern=NONBLANK)
+    conditions: list[ConditionIn] = Field(min_length=1, max_length=10)
+    threshold: int = Field(default=1, ge=1, le=1_000_000)
+    window_seconds: int = Field(default=60, ge=1, le=86400)
+    group_by: str | None = Field(default=None, min_length=1, max_length=64)
+    severity: Severity = "error"
+    enabled: bool = True
+
+
+class ConditionOut(Out):
+    field: str
+    op: str
+    value: str
+
+
+class LogRuleOut(Out):
+    id: int
+    service_id: int
+    name: str
+    conditions: list[ConditionOut]
+    threshold: int
+    window_seconds: int
+    group_by: str | None
+    severity: str
+    enabled: bool
+    created_at: datetime

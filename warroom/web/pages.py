@@ -236,7 +236,15 @@ def integration_snippets(base_url: str, integration_type: str, key: str) -> dict
             ),
         }
     if integration_type == "monitor":
-        return {}  # Warroom's own heartbeats and checks send under it: nothing to set up
+        # Heartbeats and checks send under it themselves; its key takes JSON log lines.
+        return {
+            "JSON log lines (for the log rules)": (
+                f"curl -sS -X POST {base}/logs \\\n"
+                f"  -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
+                '  --data-binary \'{"message": "upstream timed out", "host": "web-1", '
+                '"status": 504}\'\n'
+            ),
+        }
     if integration_type == "pagerduty":
         return {
             "PagerDuty-compatible tool": (

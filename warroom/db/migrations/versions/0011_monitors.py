@@ -10,6 +10,7 @@ Create Date: 2026-12-02 02:15:00.000000
   silence turns one down) and heartbeat_pings (the newest 100 per heartbeat, bodies cut).
 - checks (HTTP/TCP target, expectations, interval, N-of-M confirmation, next_run_at and a
   claim for several engines) and check_results.
+- log_rules: conditions, threshold, window and group_by over syslog and JSON log lines.
 """
 
 import sqlalchemy as sa
@@ -131,8 +132,31 @@ def upgrade() -> None:
         batch_op.create_index('ix_heartbeat_pings_heartbeat_id', ['heartbeat_id', 'id'], unique=False)
 
 
+    op.create_table('log_rules',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('service_id', sa.Integer(), nullable=False),
+    sa.Column('integration_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('conditions', JSONType, nullable=False),
+    sa.Column('threshold', sa.Integer(), nullable=False),
+    sa.Column('window_seconds', sa.Integer(), nullable=False),
+    sa.Column('group_by', sa.String(length=64), nullable=True),
+    sa.Column('severity', sa.String(length=16), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('created_at', UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('threshold >= 1', name=op.f('ck_log_rules_threshold')),
+    sa.ForeignKeyConstraint(['integration_id'], ['integrations.id'], name=op.f('fk_log_rules_integration_id_integrations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['service_id'], ['services.id'], name=op.f('fk_log_rules_service_id_services'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_log_rules'))
+    )
+    with op.batch_alter_table('log_rules', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_log_rules_service_id'), ['service_id'], unique=False)
+
+
 
 def downgrade() -> None:
+    op.drop_table('log_rules')
     with op.batch_alter_table('heartbeat_pings', schema=None) as batch_op:
         batch_op.drop_index('ix_heartbeat_pings_heartbeat_id')
 
