@@ -13,6 +13,7 @@ import pytest
 
 from tests.e2e.server import Server, run_server
 from tests.monitors.conftest import Website, serve_website
+from tests.pgserver import free_port
 
 # The demo's services; the first one is enough.
 ALLOW_LOCAL = {"WARROOM_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8"}
@@ -102,3 +103,43 @@ def test_curl_pings_a_heartbeat_and_a_check_sees_the_site_go_down(
         _wait(lambda: status() == "down", timeout=40)
         [alert] = _alerts(server, f"check:{check['id']}")
         assert alert["status"] == "triggered" and "shop" in alert["summary"]
+
+
+def test_logger_sends_to_the_syslog_port(own_database_url: str) -> None:
+    """util-linux `logger` over UDP (RFC 5424) and TCP (RFC 3164, octet counting)."""
+    udp_port, tcp_port = free_port(), free_port()
+    env = {"WARROOM_SYSLOG_UDP_PORT": str(udp_port), "WARROOM_SYSLOG_TCP_PORT": str(tcp_port)}
+    with run_server(own_database_url, env=env, timeout=90) as server:
+        service_id = _service_id(server)
+        rule = httpx.post(
+            f"{server.base_url}/api/v1/log-rules",
+            json={
+                "service_id": service_id,
+                "name": "payment errors",
+                "conditions": [
+                    {"field": "app", "op": "eq", "value": "payments"},
+                    {"field": "message", "op": "regex", "value": "declined|timeout"},
+                ],
+                "threshold": 2,
+                "window_seconds": 60,
+                "group_by": "host",
+            },
+            headers=server.auth(),
+        ).json()
+        time.sleep(6)  # the receiver reloads its rules every 5 s
+        base = ["logger", "-n", "127.0.0.1", "-t", "payments", "--id=42"]
+        subprocess.run([*base, "-d", "-P", str(udp_port), "--rfc5424", "card declined"], check=True)
+        subprocess.run(
+            [*base, "-T", "-P", str(tcp_port), "--rfc3164", "--octet-count", "gateway timeout"],
+            check=True,
+        )
+        subprocess.run([*base, "-d", "-P", str(udp_port), "all fine"], check=True)
+
+        def alerts() -> list[dict[str, Any]]:
+            r = httpx.get(f"{server.base_url}/api/v1/alerts", headers=server.auth())
+            return [a for a in r.json()["items"] if a["dedup_key"].startswith("logrule:")]
+
+        _wait(lambda: len(alerts()) == 1)
+        [alert] = alerts()
+        assert alert["dedup_key"].startswith(f"logrule:{rule['id']}:")
+        assert "payment errors" in alert["summary"]
