@@ -25,6 +25,7 @@ from warroom.db.engine import Database
 from warroom.engine.runner import Engine
 from warroom.instance import secret_key
 from warroom.intake.committer import GroupCommitter
+from warroom.intake.mail_listener import MailListener
 from warroom.intake.routes import IntakeFastPath
 from warroom.intake.routes import router as intake_router
 from warroom.metrics import LatencyMiddleware, Metrics
@@ -92,11 +93,24 @@ def create_app(
         tcp_port=settings.syslog_tcp_port,
     )
 
+    mail: list[MailListener] = []
+
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         app_.state.secret = secret_key(db, settings.secret_key)
         committer.start()
         logs.start()
+        if settings.inbound_smtp_port is not None:
+            listener = MailListener(
+                db,
+                committer.submit,
+                host=settings.inbound_smtp_host,
+                port=settings.inbound_smtp_port,
+                max_bytes=settings.inbound_smtp_max_bytes,
+                dedup_rule=settings.email_dedup,
+            )
+            listener.start()
+            mail.append(listener)
         if run_engine:
             engine = Engine(db, settings, app_.state.secret, metrics=metrics)
             engine_box.append(engine)
@@ -108,6 +122,8 @@ def create_app(
         try:
             yield
         finally:
+            for listener in mail:
+                listener.stop()
             logs.stop()
             committer.stop()
             for loop in monitor_box:
@@ -130,6 +146,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.committer = committer
     app.state.logs = logs
+    app.state.mail = mail
     metrics.watch_committer(committer)
     app.state.wake = wake
     errors.install(app)

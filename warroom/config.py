@@ -6,7 +6,7 @@ import ipaddress
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -78,6 +78,15 @@ class Settings(BaseSettings):
     syslog_host: str = "127.0.0.1"
     syslog_udp_port: int | None = Field(default=None, ge=0, le=65535)
     syslog_tcp_port: int | None = Field(default=None, ge=0, le=65535)
+    # The inbound SMTP listener (mail to <email integration key>@...): off unless a port is set.
+    inbound_smtp_host: str = "127.0.0.1"
+    inbound_smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    # Larger messages are refused at the SMTP level (552) while they are being sent.
+    inbound_smtp_max_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # subject_without_numbers | subject | message_id (warroom/intake/email.py).
+    email_dedup: Literal["subject_without_numbers", "subject", "message_id"] = (
+        "subject_without_numbers"
+    )
     # Test hook for the fault tests: "<point>:<seconds>" makes the engine print
     # "warroom-engine-paused <point>" and wait there (points: before_claim, after_claim,
     # after_send), so a SIGKILL lands exactly in that window.

@@ -4,8 +4,8 @@ Revision ID: 0011
 Revises: 0006
 Create Date: 2026-12-02 02:15:00.000000
 
-- integrations.type gains 'monitor': the one integration per service that heartbeats and
-  checks send their signals under (no endpoint of its own).
+- integrations.type gains 'monitor' (the one integration per service that heartbeats, checks
+  and log rules send their signals under) and 'email' (inbound mail to <key>@...).
 - heartbeats (ping key, period or cron + zone, grace, status, alert_after: the indexed instant
   silence turns one down) and heartbeat_pings (the newest 100 per heartbeat, bodies cut).
 - checks (HTTP/TCP target, expectations, interval, N-of-M confirmation, next_run_at and a
@@ -24,7 +24,7 @@ branch_labels = None
 depends_on = None
 
 BEFORE = ('pagerduty', 'alertmanager', 'generic')
-WITH_MONITOR = ('pagerduty', 'alertmanager', 'generic', 'monitor')
+WITH_MONITOR = ('pagerduty', 'alertmanager', 'generic', 'monitor', 'email')
 
 
 def upgrade() -> None:
@@ -175,7 +175,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_checks_due')
 
     op.drop_table('checks')
-    op.execute("DELETE FROM integrations WHERE type = 'monitor'")
+    op.execute("DELETE FROM integrations WHERE type IN ('monitor', 'email')")
     with op.batch_alter_table('integrations') as batch_op:
         batch_op.drop_constraint(op.f('ck_integrations_type'), type_='check')
         batch_op.create_check_constraint('type', f"type IN {BEFORE!r}")
