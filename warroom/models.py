@@ -17,6 +17,7 @@ from warroom.oncall.models import (
     ScheduleLayer,
     ScheduleOverride,
 )
+from warroom.reports.models import UserReport
 from warroom.timers.models import Timer
 from warroom.web.models import LoginAttempt, WebSession
 
@@ -51,4 +52,5 @@ __all__ = [
     "Team",
     "TimelineEvent",
     "User",
+    "UserReport",
 ]

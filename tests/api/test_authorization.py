@@ -188,6 +188,10 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/log-rules"): "admin",
     ("GET", "/api/v1/log-rules/{rule_id}"): "stakeholder",
     ("DELETE", "/api/v1/log-rules/{rule_id}"): "admin",
+    # User reports: anyone signed in may say that something is wrong.
+    ("GET", "/api/v1/reports"): "stakeholder",
+    ("POST", "/api/v1/reports"): "stakeholder",
+    ("GET", "/api/v1/reports/{report_id}"): "stakeholder",
 }
 RANK = {"stakeholder": 0, "responder": 1, "admin": 2}
 # A body that passes authorization and then fails validation, so probing writes nothing.
@@ -292,7 +296,13 @@ def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
         },
         headers=admin,
     ).json()
+    report = client.post(
+        "/api/v1/reports",
+        json={"service_id": world.checkout_id, "description": "checkout hangs"},
+        headers=admin,
+    ).json()
     return {
+        "report_id": report["id"],
         "rule_id": rule["id"],
         "heartbeat_id": heartbeat["id"],
         "check_id": check["id"],
@@ -369,6 +379,8 @@ def test_stakeholder_reads_but_never_writes(client: TestClient, world: World) ->
             assert r.status_code == 200, (path, r.text)  # the objects exist
         elif (method, path) == ("DELETE", "/api/v1/tokens/{token_id}"):
             assert_error(r, 404)  # another user's token is not even shown to exist
+        elif (method, path) == ("POST", "/api/v1/reports"):
+            assert_error(r, 422)  # anyone may report; the probe body is refused as invalid
         elif (method, path) == ("POST", "/api/v1/tokens"):
             assert r.status_code == 201  # self-service: a stakeholder makes their own tokens
         elif (method, path) == ("PATCH", "/api/v1/users/me"):

@@ -31,6 +31,7 @@ from warroom.monitors.probe import (
 from warroom.monitors.signals import send
 
 KEEP_RESULTS = 200
+PRUNE_EVERY = 20
 
 
 def check_key(check_id: int) -> str:
@@ -179,8 +180,10 @@ def record_results(
     if rows:
         session.execute(insert(CheckResult), rows)
     session.flush()
-    for check_id in checks:
-        _prune(session, check_id)
+    for check_id, check in checks.items():
+        # Past the newest KEEP_RESULTS; pruned at one run in PRUNE_EVERY (spread over checks).
+        if (check_id + int(now.timestamp() // max(check.interval_seconds, 1))) % PRUNE_EVERY == 0:
+            _prune(session, check_id)
     return send(session, signals, now, matrix)
 
 

@@ -24,6 +24,9 @@ from warroom.monitors.probe import ProbeResult, probe
 log = logging.getLogger("warroom.monitors")
 # Even with nothing due, look again this often; a new heartbeat or check is seen by then.
 IDLE_POLL = 1.0
+# Finished check runs wait at most this long to be recorded together; also the shortest
+# sleep of the loop, so a backlog of due checks never makes it spin.
+RECORD_EVERY = 0.5
 
 
 class MonitorLoop:
@@ -79,7 +82,9 @@ class MonitorLoop:
         with self._lock:
             self._finished.append((claimed.check_id, result))
             self._busy -= 1
-        self._wake.set()
+        # No wake-up per result: the loop records what finished at most every RECORD_EVERY
+        # seconds, in one transaction (a write per result would take SQLite's writer lock
+        # from paging once per check).
 
     def record_finished(self, now: datetime) -> int:
         with self._lock:
@@ -148,5 +153,5 @@ class MonitorLoop:
                 self._stop.wait(1.0)
             delay = IDLE_POLL
             if due is not None:
-                delay = min(max((due - self.clock()).total_seconds(), 0.05), IDLE_POLL)
+                delay = min(max((due - self.clock()).total_seconds(), RECORD_EVERY), IDLE_POLL)
             self._wake.wait(delay)

@@ -28,6 +28,8 @@ KEEP_PINGS = 100
 PING_BODY_CHARS = 10_000
 # Heartbeats the sweep turns down per transaction (the rest wait for the next pass).
 SWEEP_BATCH = 500
+# Old pings (past the newest KEEP_PINGS) are deleted at every PRUNE_EVERY-th ping.
+PRUNE_EVERY = 20
 
 
 def new_ping_key() -> str:
@@ -144,7 +146,8 @@ def record_ping(
         hb.last_ping_kind = kind
     hb.pings += 1
     session.flush()
-    _prune_pings(session, hb.id)
+    if hb.pings % PRUNE_EVERY == 0:  # the newest KEEP_PINGS stay; pruned now and then
+        _prune_pings(session, hb.id)
     if outcome.action is not None:
         send(
             session,

@@ -11,6 +11,7 @@ Create Date: 2026-12-02 02:15:00.000000
 - checks (HTTP/TCP target, expectations, interval, N-of-M confirmation, next_run_at and a
   claim for several engines) and check_results.
 - log_rules: conditions, threshold, window and group_by over syslog and JSON log lines.
+- user_reports: what people report per service, and the incident each attached to or raised.
 """
 
 import sqlalchemy as sa
@@ -154,8 +155,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_log_rules_service_id'), ['service_id'], unique=False)
 
 
+    op.create_table('user_reports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('service_id', sa.Integer(), nullable=False),
+    sa.Column('reporter_id', sa.Integer(), nullable=True),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('source', sa.String(length=8), nullable=False),
+    sa.Column('incident_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("source IN ('form', 'api')", name=op.f('ck_user_reports_source')),
+    sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_user_reports_incident_id_incidents'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['reporter_id'], ['users.id'], name=op.f('fk_user_reports_reporter_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['service_id'], ['services.id'], name=op.f('fk_user_reports_service_id_services'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_user_reports'))
+    )
+    with op.batch_alter_table('user_reports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_user_reports_incident_id'), ['incident_id'], unique=False)
+        batch_op.create_index('ix_user_reports_service_created', ['service_id', 'created_at'], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_table('user_reports')
     op.drop_table('log_rules')
     with op.batch_alter_table('heartbeat_pings', schema=None) as batch_op:
         batch_op.drop_index('ix_heartbeat_pings_heartbeat_id')
