@@ -71,6 +71,8 @@ WEB: dict[tuple[str, str], str] = {
     ("GET", "/account"): "stakeholder",
     ("GET", "/oncall"): "stakeholder",
     ("GET", "/oncall/schedules/{schedule_id}"): "stakeholder",
+    ("GET", "/report"): "stakeholder",
+    ("POST", "/report"): "self",
     ("POST", "/account/password"): "self",
     ("POST", "/logout"): "self",
     ("GET", "/incidents/new"): "responder",
