@@ -1,7 +1,7 @@
 """Warroom's own monitors: heartbeats and their pings, HTTP/TCP checks and their results (issue 11)
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02 02:15:00.000000
 
 - integrations.type gains 'monitor' (the one integration per service that heartbeats, checks
@@ -20,7 +20,7 @@ from alembic import op
 from warroom.db.base import JSONType, UTCDateTime
 
 revision = '0011'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
