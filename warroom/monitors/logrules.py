@@ -108,12 +108,13 @@ def _holds(condition: Condition, line: LogLine, compiled: Any) -> bool:
     if number is None:
         return False
     limit = float(condition.value)
-    return {
-        "gt": number > limit,
-        "ge": number >= limit,
-        "lt": number < limit,
-        "le": number <= limit,
-    }[op]
+    if op == "gt":
+        return number > limit
+    if op == "ge":
+        return number >= limit
+    if op == "lt":
+        return number < limit
+    return number <= limit
 
 
 @dataclass
@@ -128,69 +129,86 @@ class RuleSet:
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules = list(rules)
-        # eq-indexed rules: field -> value -> rules; the rest are checked on every line.
+        # Each rule has an anchor looked up rather than tested: an eq condition (field -> value
+        # -> rules), else a message regex (its index in the RE2 set), else none (the rule is
+        # tested on every line). Only the other conditions are tested per candidate.
         self._by_value: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        self._by_pattern: dict[int, list[int]] = defaultdict(list)
         self._always: list[int] = []
-        self._regex_of: dict[tuple[int, int], Any] = {}
-        # Message regexes of all rules in one RE2 set: which of them match, in one pass.
+        self._rest: list[list[tuple[Condition, Any, int | None]]] = []
         self._message_set: Any = None
-        self._set_rules: dict[int, tuple[int, int]] = {}  # set index -> (rule, condition)
-        patterns: list[tuple[int, int, str]] = []
+        patterns: dict[str, int] = {}
+        rset = re2.Set.SearchSet(_options())
+
+        def pattern_index(pattern: str) -> int:
+            if pattern not in patterns:
+                patterns[pattern] = rset.Add(pattern)
+            return patterns[pattern]
+
         for index, rule in enumerate(self.rules):
-            anchor = next((c for c in rule.conditions if c.op == "eq"), None)
+            anchor: Condition | None = next((c for c in rule.conditions if c.op == "eq"), None)
             if anchor is not None:
                 self._by_value[anchor.field][anchor.value].append(index)
             else:
-                self._always.append(index)
-            for c_index, c in enumerate(rule.conditions):
-                if c.op == "regex":
-                    self._regex_of[(index, c_index)] = re2.compile(c.value, options=_options())
-                    if c.field in ("message", "msg"):
-                        patterns.append((index, c_index, c.value))
+                anchor = next(
+                    (
+                        c
+                        for c in rule.conditions
+                        if c.op == "regex" and c.field in ("message", "msg")
+                    ),
+                    None,
+                )
+                if anchor is not None:
+                    self._by_pattern[pattern_index(anchor.value)].append(index)
+                else:
+                    self._always.append(index)
+            rest: list[tuple[Condition, Any, int | None]] = []
+            for c in rule.conditions:
+                if c is anchor:
+                    continue
+                if c.op == "regex" and c.field in ("message", "msg"):
+                    rest.append((c, None, pattern_index(c.value)))
+                elif c.op == "regex":
+                    rest.append((c, re2.compile(c.value, options=_options()), None))
+                else:
+                    rest.append((c, None, None))
+            self._rest.append(rest)
         if patterns:
-            rset = re2.Set.SearchSet(_options())
-            for index, c_index, pattern in patterns:
-                self._set_rules[rset.Add(pattern)] = (index, c_index)
             rset.Compile()
-            self._message_set = rset
+            # The compiled set itself where the wrapper exposes it (the wrapper only adds a
+            # str check per call); the wrapper otherwise.
+            self._message_set = getattr(rset, "_set", rset)
         self.windows: list[dict[str, _Window]] = [{} for _ in self.rules]
-
-    def _candidates(self, line: LogLine) -> list[int]:
-        found = list(self._always)
-        for name, values in self._by_value.items():
-            value = line.get(name)
-            if value is not None:
-                hit = values.get(value)
-                if hit:
-                    found.extend(hit)
-        return found
 
     def matching(self, line: LogLine) -> list[Rule]:
         return [self.rules[i] for i in self._matching(line)]
 
     def _matching(self, line: LogLine) -> list[int]:
-        candidates = self._candidates(line)
-        if not candidates:
-            return []
-        message_hits: set[tuple[int, int]] | None = None
+        hits: set[int] = set()
+        if self._message_set is not None:
+            found = self._message_set.Match(line.message.encode("utf-8", "replace"))
+            hits = set(found or ())
+        candidates = list(self._always)
+        for name, values in self._by_value.items():
+            value = line.get(name)
+            if value is not None:
+                found = values.get(value)
+                if found:
+                    candidates.extend(found)
+        by_pattern = self._by_pattern
+        for hit in hits:
+            found = by_pattern.get(hit)
+            if found:
+                candidates.extend(found)
         matched: list[int] = []
         for index in candidates:
-            rule = self.rules[index]
-            ok = True
-            for c_index, condition in enumerate(rule.conditions):
-                if condition.op == "regex" and condition.field in ("message", "msg"):
-                    if message_hits is None:
-                        message_hits = {
-                            self._set_rules[i]
-                            for i in (self._message_set.Match(line.message) or ())
-                        }
-                    if (index, c_index) not in message_hits:
-                        ok = False
+            for condition, compiled, in_set in self._rest[index]:
+                if in_set is not None:
+                    if in_set not in hits:
                         break
-                elif not _holds(condition, line, self._regex_of.get((index, c_index))):
-                    ok = False
+                elif not _holds(condition, line, compiled):
                     break
-            if ok:
+            else:
                 matched.append(index)
         return matched
 
