@@ -33,6 +33,7 @@ from warroom.metrics import LatencyMiddleware, Metrics
 from warroom.monitors.logs import LogReceiver
 from warroom.monitors.routes import router as ping_router
 from warroom.monitors.runner import MonitorLoop
+from warroom.reports.public import RateLimit
 from warroom.security import redact_routing_keys
 from warroom.web import install as install_web
 
@@ -147,6 +148,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.committer = committer
     app.state.logs = logs
+    app.state.public_reports = RateLimit()
     app.state.mail = mail
     metrics.watch_committer(committer)
     app.state.wake = wake
@@ -161,6 +163,7 @@ def create_app(
     app.include_router(oncall_api.router)
     app.include_router(monitors_api.router)
     app.include_router(reports_api.router)
+    app.include_router(reports_api.public_router)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     def healthz() -> dict[str, str]:

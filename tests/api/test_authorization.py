@@ -46,6 +46,8 @@ PUBLIC: set[tuple[str, str]] = {
     ("POST", "/ping/{key}/fail"),
     ("GET", "/ping/{key}/{exit_status}"),
     ("POST", "/ping/{key}/{exit_status}"),
+    # The status page's public report form: rate-limited per address (warroom/reports/public.py).
+    ("POST", "/status/report"),
     # JSON log lines: authenticated by the service's monitor integration routing key.
     ("POST", "/logs"),
     ("POST", "/logs/{routing_key}"),

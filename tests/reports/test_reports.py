@@ -119,3 +119,25 @@ def test_bad_reports(client: TestClient, world: World) -> None:
     ):
         assert_error(client.post("/api/v1/reports", json=body, headers=auth), 422)
     assert_error(client.post("/api/v1/reports", json={"service_id": 1, "description": "x"}), 401)
+
+
+def test_public_reports_are_rate_limited_and_bots_dropped(client: TestClient, world: World) -> None:
+    form = {"service_id": str(world.checkout_id), "description": "the shop will not load"}
+    r = client.post("/status/report", data=form)
+    assert r.status_code == 202, r.text
+    [stored] = client.get("/api/v1/reports", headers=world.auth()).json()["items"]
+    assert stored["source"] == "public" and stored["reporter_id"] is None
+    # A bot fills the hidden field: thanked, not stored. An unknown service: the same.
+    assert (
+        client.post("/status/report", data={**form, "website": "spam.example"}).status_code == 202
+    )
+    assert client.post("/status/report", json={**form, "service_id": 999_999}).status_code == 202
+    assert len(client.get("/api/v1/reports", headers=world.auth()).json()["items"]) == 1
+    assert_error(client.post("/status/report", data={**form, "description": "short"}), 422)
+    assert_error(client.post("/status/report", content=b"x" * 9000), 413)
+    # Five per address per 10 minutes: the sixth is 429 with Retry-After.
+    client.post("/status/report", data=form)
+    client.post("/status/report", data=form)
+    r = client.post("/status/report", data=form)
+    assert_error(r, 429)
+    assert int(r.headers["retry-after"]) > 0

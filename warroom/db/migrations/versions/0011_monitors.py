@@ -163,7 +163,7 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=8), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=True),
     sa.Column('created_at', UTCDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("source IN ('form', 'api')", name=op.f('ck_user_reports_source')),
+    sa.CheckConstraint("source IN ('form', 'api', 'public')", name=op.f('ck_user_reports_source')),
     sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_user_reports_incident_id_incidents'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['reporter_id'], ['users.id'], name=op.f('fk_user_reports_reporter_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['service_id'], ['services.id'], name=op.f('fk_user_reports_service_id_services'), ondelete='CASCADE'),
