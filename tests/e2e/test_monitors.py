@@ -3,9 +3,11 @@ server that the test turns off."""
 
 from __future__ import annotations
 
+import smtplib
 import subprocess
 import time
 from collections.abc import Iterator
+from email.message import EmailMessage
 from typing import Any
 
 import httpx
@@ -105,10 +107,17 @@ def test_curl_pings_a_heartbeat_and_a_check_sees_the_site_go_down(
         assert alert["status"] == "triggered" and "shop" in alert["summary"]
 
 
-def test_logger_sends_to_the_syslog_port(own_database_url: str) -> None:
-    """util-linux `logger` over UDP (RFC 5424) and TCP (RFC 3164, octet counting)."""
-    udp_port, tcp_port = free_port(), free_port()
-    env = {"WARROOM_SYSLOG_UDP_PORT": str(udp_port), "WARROOM_SYSLOG_TCP_PORT": str(tcp_port)}
+def test_logger_sends_to_the_syslog_port_and_smtplib_to_the_mail_port(
+    own_database_url: str,
+) -> None:
+    """util-linux `logger` over UDP (RFC 5424) and TCP (RFC 3164, octet counting); Python's
+    smtplib to the inbound SMTP listener."""
+    udp_port, tcp_port, smtp_port = free_port(), free_port(), free_port()
+    env = {
+        "WARROOM_SYSLOG_UDP_PORT": str(udp_port),
+        "WARROOM_SYSLOG_TCP_PORT": str(tcp_port),
+        "WARROOM_INBOUND_SMTP_PORT": str(smtp_port),
+    }
     with run_server(own_database_url, env=env, timeout=90) as server:
         service_id = _service_id(server)
         rule = httpx.post(
@@ -143,3 +152,21 @@ def test_logger_sends_to_the_syslog_port(own_database_url: str) -> None:
         [alert] = alerts()
         assert alert["dedup_key"].startswith(f"logrule:{rule['id']}:")
         assert "payment errors" in alert["summary"]
+
+        mail = httpx.post(
+            f"{server.base_url}/api/v1/integrations",
+            json={"service_id": service_id, "type": "email", "name": "mail"},
+            headers=server.auth(),
+        ).json()
+        msg = EmailMessage()
+        msg["From"] = "cron@example.com"
+        msg["Subject"] = "PROBLEM: backup 3 failed"
+        msg.set_content("rsync exited with 23")
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as smtp:
+            smtp.send_message(msg, to_addrs=[f"{mail['routing_key']}@warroom.example"])
+            msg.replace_header("Subject", "RECOVERY: backup 4 failed")
+            with pytest.raises(smtplib.SMTPRecipientsRefused):
+                smtp.send_message(msg, to_addrs=["nobody@warroom.example"])
+        r = httpx.get(f"{server.base_url}/api/v1/alerts", headers=server.auth())
+        [mailed] = [a for a in r.json()["items"] if a["dedup_key"].startswith("email:")]
+        assert mailed["summary"] == "PROBLEM: backup 3 failed" and mailed["status"] == "triggered"
