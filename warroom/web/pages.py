@@ -25,6 +25,7 @@ from warroom.web.queries import (
     catalog_data,
     dashboard_data,
     live_stamps,
+    monitors_data,
     refs,
     war_room_data,
 )
@@ -238,6 +239,16 @@ def integration_snippets(base_url: str, integration_type: str, key: str) -> dict
                 f"            credentials: {key}\n"
             ),
         }
+    if integration_type == "monitor":
+        # Heartbeats and checks send under it themselves; its key takes JSON log lines.
+        return {
+            "JSON log lines (for the log rules)": (
+                f"curl -sS -X POST {base}/logs \\\n"
+                f"  -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
+                '  --data-binary \'{"message": "upstream timed out", "host": "web-1", '
+                '"status": 504}\'\n'
+            ),
+        }
     if integration_type == "pagerduty":
         return {
             "PagerDuty-compatible tool": (
@@ -262,6 +273,7 @@ def integration_snippets(base_url: str, integration_type: str, key: str) -> dict
 def service_page(request: Request, service_id: int, me: Viewer) -> HTMLResponse:
     with _db(request).read_session() as session:
         page = catalog_data.service_page(session, service_id)
+        monitors = monitors_data.service_monitors(session, service_id, utcnow())
     base_url = request.app.state.settings.base_url
     # Routing keys are credentials: only admins see them (as in the API).
     shown = [
@@ -273,4 +285,8 @@ def service_page(request: Request, service_id: int, me: Viewer) -> HTMLResponse:
         )
         for integ in page.integrations
     ]
-    return render(request, "service.html", {"page": page, "integrations": shown})
+    return render(
+        request,
+        "service.html",
+        {"page": page, "integrations": shown, "monitors": monitors, "base_url": base_url},
+    )
