@@ -16,6 +16,7 @@ from warroom import errors
 from warroom.alerts.service import IngestResult
 from warroom.api import catalog as catalog_api
 from warroom.api import incidents as incidents_api
+from warroom.api import noise as noise_api
 from warroom.api import notifications as paging_api
 from warroom.api import oncall as oncall_api
 from warroom.api import openapi as api_openapi
@@ -117,6 +118,7 @@ def create_app(
     app.include_router(paging_api.router)
     app.include_router(paging_api.links_router)
     app.include_router(oncall_api.router)
+    app.include_router(noise_api.router)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     def healthz() -> dict[str, str]:

@@ -160,6 +160,15 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/users/{user_id}/quiet-hours"): "stakeholder",
     ("PUT", "/api/v1/users/{user_id}/quiet-hours"): "self",
     ("GET", "/api/v1/users/me/calendar-feed"): "stakeholder",
+    # Silences and maintenance windows (warroom/api/noise.py).
+    ("GET", "/api/v1/silences"): "stakeholder",
+    ("POST", "/api/v1/silences"): "responder",
+    ("GET", "/api/v1/silences/{silence_id}"): "stakeholder",
+    ("DELETE", "/api/v1/silences/{silence_id}"): "responder",
+    ("GET", "/api/v1/services/{service_id}/maintenance-windows"): "stakeholder",
+    ("POST", "/api/v1/services/{service_id}/maintenance-windows"): "responder",
+    ("GET", "/api/v1/maintenance-windows/{window_id}"): "stakeholder",
+    ("POST", "/api/v1/maintenance-windows/{window_id}/cancel"): "responder",
 }
 RANK = {"stakeholder": 0, "responder": 1, "admin": 2}
 # A body that passes authorization and then fails validation, so probing writes nothing.
@@ -239,7 +248,26 @@ def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
         json={"service_id": world.checkout_id, "type": "generic"},
         headers=admin,
     ).json()
+    silence = client.post(
+        "/api/v1/silences",
+        json={
+            "matchers": [{"name": "alertname", "value": "Probe"}],
+            "endsAt": "2999-01-01T00:00:00Z",
+        },
+        headers=admin,
+    ).json()
+    window = client.post(
+        f"/api/v1/services/{world.checkout_id}/maintenance-windows",
+        json={
+            "title": "Probe",
+            "starts_at": "2999-01-01T00:00:00Z",
+            "ends_at": "2999-01-01T01:00:00Z",
+        },
+        headers=admin,
+    ).json()
     return {
+        "silence_id": silence["id"],
+        "window_id": window["id"],
         "team_id": team["id"],
         "service_id": world.checkout_id,
         "alert_id": alert["id"],

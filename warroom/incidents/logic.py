@@ -58,6 +58,9 @@ class IncidentState:
     impact_started_at: datetime | None = None
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
+    # The incident on a dependency this one is caused by (an id, or the ref of one opened in the
+    # same batch): it joined that one and does not page.
+    caused_by_ref: int | None = None
     changed: bool = False
 
     @property

@@ -1,0 +1,154 @@
+"""Alertmanager's label matchers over an alert's labels and fields (pure).
+
+A matcher is `name op value` with op one of `=`, `!=`, `=~`, `!~`. As in Alertmanager, a name
+the alert does not have reads as the empty string, and a regular expression is anchored at both
+ends (`=~ "db.*"` is `^(?:db.*)$`). Regular expressions run on RE2 (google-re2): linear time,
+so a pattern like `(a+)+$` cannot backtrack catastrophically; constructs RE2 does not support
+(backreferences, lookaround) are refused at save time.
+
+Warroom's alerts carry fields besides labels; a matcher names either. The fields are `service`
+(the service's name), `integration`, `severity`, `summary`, `source` and `dedup_key`; a label of
+the same name wins (an Alertmanager alert's own `severity` label is what its silences mean).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import re2
+
+OPS = ("=", "!=", "=~", "!~")
+FIELDS = ("service", "integration", "severity", "summary", "source", "dedup_key")
+NAME_MAX = 100
+VALUE_MAX = 1_000
+# RE2's compiled program size (its own unit) at most: a regular expression so large that its
+# automaton is expensive is refused, as a slow one would be elsewhere.
+PROGRAM_MAX = 4_000
+
+
+class MatcherError(ValueError):
+    """A matcher that cannot be saved; the message says why."""
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    op: str
+    value: str
+
+    @property
+    def is_regex(self) -> bool:
+        return self.op in ("=~", "!~")
+
+    @property
+    def is_equal(self) -> bool:
+        return self.op in ("=", "=~")
+
+    def matches(self, fields: Mapping[str, str]) -> bool:
+        actual = fields.get(self.name, "")
+        if self.is_regex:
+            found = _compiled(self.value).fullmatch(actual) is not None
+        else:
+            found = actual == self.value
+        return found if self.is_equal else not found
+
+    def to_json(self) -> dict[str, Any]:
+        """Alertmanager's v2 API shape."""
+        return {
+            "name": self.name,
+            "value": self.value,
+            "isRegex": self.is_regex,
+            "isEqual": self.is_equal,
+        }
+
+    def __str__(self) -> str:
+        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{self.name}{self.op}"{escaped}"'
+
+
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False  # a refused pattern is the user's mistake, answered, not logged
+
+
+@lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> Any:
+    return re2.compile(pattern, _OPTIONS)
+
+
+def _reason(exc: Exception) -> str:
+    arg = exc.args[0] if exc.args else exc
+    return arg.decode(errors="replace") if isinstance(arg, bytes) else str(arg)
+
+
+def matcher(name: str, op: str, value: str) -> Matcher:
+    """A checked matcher, or MatcherError saying what is wrong with it."""
+    if not name or len(name) > NAME_MAX:
+        raise MatcherError(f"a matcher needs a name of 1 to {NAME_MAX} characters")
+    if op not in OPS:
+        raise MatcherError(f"unknown matcher operator {op!r}; expected one of {', '.join(OPS)}")
+    if len(value) > VALUE_MAX:
+        raise MatcherError(f"matcher {name!r}: the value is longer than {VALUE_MAX} characters")
+    if op in ("=~", "!~"):
+        try:
+            compiled = _compiled(value)
+        except re2.error as exc:
+            raise MatcherError(
+                f"matcher {name!r}: {value!r} is not a regular expression RE2 accepts "
+                f"({_reason(exc)}); "
+                "backreferences and lookaround are not supported (they can take exponential time)"
+            ) from None
+        if compiled.programsize > PROGRAM_MAX:
+            raise MatcherError(f"matcher {name!r}: the regular expression is too large")
+    return Matcher(name, op, value)
+
+
+def from_json(item: Mapping[str, Any]) -> Matcher:
+    """Alertmanager's v2 shape: {"name", "value", "isRegex", "isEqual" (default true)}."""
+    is_regex = bool(item.get("isRegex", False))
+    is_equal = bool(item.get("isEqual", True))
+    op = ("=~" if is_equal else "!~") if is_regex else ("=" if is_equal else "!=")
+    return matcher(str(item.get("name", "")), op, str(item.get("value", "")))
+
+
+def check_set(matchers: Iterable[Matcher]) -> tuple[Matcher, ...]:
+    """A silence's (or rule's) matchers, refused as Alertmanager refuses them: none at all, or
+    only matchers that an alert without those labels would pass (they would match everything)."""
+    found = tuple(matchers)
+    if not found:
+        raise MatcherError("at least one matcher is needed")
+    if all(m.matches({}) for m in found):
+        raise MatcherError(
+            "these matchers match every alert (each also matches an empty or missing value); "
+            'at least one must require a value, e.g. alertname="HighLatency"'
+        )
+    return found
+
+
+def matches_all(matchers: Iterable[Matcher], fields: Mapping[str, str]) -> bool:
+    return all(m.matches(fields) for m in matchers)
+
+
+def alert_fields(
+    labels: Mapping[str, str],
+    *,
+    service: str = "",
+    integration: str = "",
+    severity: str = "",
+    summary: str = "",
+    source: str = "",
+    dedup_key: str = "",
+) -> dict[str, str]:
+    """What matchers read of one alert: its fields, then its labels (a label wins)."""
+    fields = {
+        "service": service,
+        "integration": integration,
+        "severity": severity,
+        "summary": summary,
+        "source": source,
+        "dedup_key": dedup_key,
+    }
+    fields.update(labels)
+    return fields
