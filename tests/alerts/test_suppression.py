@@ -198,3 +198,32 @@ def test_the_index_finds_a_matching_silence_exactly_when_one_matches(
     else:
         # The one that lasts longest.
         assert found is not None and found.ends_at == max(s.ends_at for s in matching)
+
+
+def test_impact_accounts_for_the_blast_radius_and_explains_itself() -> None:
+    from warroom.incidents.logic import Dependant, catalog_impact
+
+    assert catalog_impact("wiki", 3) == (3, "tier-3 wiki affected")
+    impact, why = catalog_impact(
+        "payments-db",
+        2,
+        (Dependant("checkout-api", 1), Dependant("web", 1), Dependant("reports", 3)),
+    )
+    assert impact == 1
+    assert why == (
+        "tier-2 payments-db affected; 3 services depend on it, 2 of them tier 1 "
+        "(impact raised to high)"
+    )
+    assert catalog_impact("search", 3, (Dependant("a", 2),))[0] == 3  # one tier-2 dependant
+    assert catalog_impact("search", 3, tuple(Dependant(n, 3) for n in "abc"))[0] == 2
+    # In the planner: the new incident's priority and its first event say why.
+    supp = Suppression(
+        service_names=NAMES, dependants={DB: (Dependant("checkout-api", 1), Dependant("web", 2))}
+    )
+    plan = held_plan(supp, sub(DB, fire("d")))
+    [inc] = plan.new_incidents
+    assert (inc.impact, inc.priority) == (1, 1)
+    assert plan.timeline[0]["message"].endswith(
+        "P1: tier-2 payments-db affected; 2 services depend on it, 1 of them tier 1 "
+        "(impact raised to high)"
+    )

@@ -75,6 +75,13 @@ WEB: dict[tuple[str, str], str] = {
     # Overrides: responders, as in the API (deleting is a POST: HTML forms cannot DELETE).
     ("POST", "/oncall/schedules/{schedule_id}/overrides"): "responder",
     ("POST", "/oncall/schedules/{schedule_id}/overrides/{override_id}/delete"): "responder",
+    # Silences and maintenance windows (warroom/web/noise_pages.py).
+    ("GET", "/silences"): "stakeholder",
+    ("POST", "/silences"): "responder",
+    ("POST", "/silences/{silence_id}/expire"): "responder",
+    ("POST", "/alerts/{alert_id}/silence"): "responder",
+    ("POST", "/services/{service_id}/maintenance"): "responder",
+    ("POST", "/maintenance/{window_id}/cancel"): "responder",
     ("GET", "/admin/users"): "admin",
     ("POST", "/admin/users"): "admin",
     ("POST", "/admin/users/{user_id}/active"): "admin",
@@ -483,6 +490,9 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
         "service_id": world.checkout_id,
         "user_id": world.responder_id,
         "team_id": team["id"],
+        "silence_id": 1,
+        "window_id": 1,
+        "alert_id": 1,
     }
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select
 from warroom.alerts.silences import active_silences
 from warroom.alerts.suppression import Suppression, dependency_closure
 from warroom.catalog.models import Service, service_dependencies
+from warroom.incidents.logic import Dependant
 from warroom.incidents.models import OPEN_STATUSES, Incident, incident_services
 from warroom.maintenance.service import maintenance_now
 
@@ -35,28 +36,47 @@ def load_suppression(conn: Connection, service_ids: Sequence[int], now: datetime
         ):
             # The oldest open incident on the dependency; its root if it has a cause itself.
             upstream.setdefault(service_id, caused_by if caused_by is not None else incident_id)
+    above = _dependants(conn, service_ids)
     names: dict[int, str] = {}
-    if silences.count or depends_on:
-        wanted_names = set(service_ids) | {d for deps in depends_on.values() for d in deps}
+    tiers: dict[int, int] = {}
+    if silences.count or depends_on or above:
+        wanted_names = (
+            set(service_ids)
+            | {d for deps in depends_on.values() for d in deps}
+            | {d for deps in above.values() for d in deps}
+        )
         t = Service.__table__.c
-        names = {
-            r.id: r.name
-            for r in conn.execute(select(t.id, t.name).where(t.id.in_(sorted(wanted_names))))
-        }
-    return Suppression(silences, maintenance, depends_on, upstream, names)
+        for r in conn.execute(select(t.id, t.name, t.tier).where(t.id.in_(sorted(wanted_names)))):
+            names[r.id], tiers[r.id] = r.name, r.tier
+    dependants = {
+        sid: tuple(Dependant(names.get(d, ""), tiers.get(d, 3)) for d in deps)
+        for sid, deps in above.items()
+    }
+    return Suppression(silences, maintenance, depends_on, upstream, names, dependants)
 
 
 def _dependencies(conn: Connection, service_ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
-    """The batch's services -> what they depend on, transitively. The edges are walked from the
-    batch's services outwards, one query per level (catalogs are a few levels deep)."""
+    """The batch's services -> what they depend on, transitively."""
+    return _walk(conn, service_ids, upwards=False)
+
+
+def _dependants(conn: Connection, service_ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
+    """The batch's services -> the services that depend on them, transitively."""
+    return _walk(conn, service_ids, upwards=True)
+
+
+def _walk(
+    conn: Connection, service_ids: Sequence[int], upwards: bool
+) -> dict[int, tuple[int, ...]]:
+    """The catalog's edges walked from the batch's services outwards, one query per level
+    (catalogs are a few levels deep), then closed (nearest first, cycles cut)."""
     t = service_dependencies.c
+    start, end = (t.depends_on_id, t.service_id) if upwards else (t.service_id, t.depends_on_id)
     edges: list[tuple[int, int]] = []
     frontier = set(service_ids)
     seen = set(frontier)
     while frontier:
-        rows = conn.execute(
-            select(t.service_id, t.depends_on_id).where(t.service_id.in_(sorted(frontier)))
-        ).all()
+        rows = conn.execute(select(start, end).where(start.in_(sorted(frontier)))).all()
         edges += [(r[0], r[1]) for r in rows]
         frontier = {r[1] for r in rows} - seen
         seen |= frontier

@@ -16,6 +16,7 @@ from warroom.incidents.logic import (
     DEFAULT_MATRIX,
     IncidentState,
     Matrix,
+    catalog_impact,
     impact_for_tier,
     priority_for,
     urgency_for_severity,
@@ -259,7 +260,13 @@ def plan_batch(
                 inc = _joinable(latest_open_incident, incidents, sub.service_id, rule, now)
                 if inc is None:
                     new_incident_seq -= 1
-                    impact = impact_for_tier(rule.tier)
+                    impact, impact_reason = impact_for_tier(rule.tier), ""
+                    if suppress is not None and sub.service_id in suppress.dependants:
+                        impact, impact_reason = catalog_impact(
+                            suppress.service_names.get(sub.service_id, "the service"),
+                            rule.tier,
+                            suppress.dependants[sub.service_id],
+                        )
                     urgency = urgency_for_severity(sig.severity)
                     inc = IncidentState(
                         ref=new_incident_seq,
@@ -287,6 +294,8 @@ def plan_batch(
                     latest_open_incident[sub.service_id] = inc.ref
                     plan.new_incidents.append(inc)
                     message = f"Triggered by alert: {sig.summary}"
+                    if impact_reason:
+                        message += f". P{inc.priority}: {impact_reason}"
                     if cause is not None:
                         inc.caused_by_ref, dependency = cause
                         name = suppress.service_names.get(dependency, "") if suppress else ""
@@ -307,6 +316,7 @@ def plan_batch(
                                 "impact": inc.impact,
                                 "urgency": inc.urgency,
                                 "dedup_key": sig.dedup_key,
+                                **({"impact_reason": impact_reason} if impact_reason else {}),
                             },
                         )
                     )

@@ -152,3 +152,17 @@ def alert_fields(
     }
     fields.update(labels)
     return fields
+
+
+def parse_text(text: str) -> Matcher:
+    """One matcher as Alertmanager writes it: `name="value"` (or `!=`, `=~`, `!~`); the quotes
+    may be left out."""
+    text = text.strip()
+    for op in ("!~", "=~", "!=", "="):
+        name, sep, value = text.partition(op)
+        if sep and name.strip() and not any(o in name for o in ("=", "!", "~")):
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+            return matcher(name.strip(), op, value)
+    raise MatcherError(f'{text!r}: expected name="value" (or name!="value", =~, !~)')

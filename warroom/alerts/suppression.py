@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from warroom.alerts.matchers import Matcher, alert_fields
+from warroom.incidents.logic import Dependant
 from warroom.maintenance.occurrences import Occurrence
 
 
@@ -104,10 +105,13 @@ class Suppression:
     upstream: Mapping[int, int] = field(default_factory=dict)
     # Service id -> name, for the matchers' `service` field.
     service_names: Mapping[int, str] = field(default_factory=dict)
+    # Batch service id -> the services that depend on it (transitively): its blast radius,
+    # for the impact of its new incidents. Not a hold; loaded with the dependencies.
+    dependants: Mapping[int, tuple[Dependant, ...]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
-        return not (self.silences.count or self.maintenance or self.depends_on)
+        return not (self.silences.count or self.maintenance or self.depends_on or self.dependants)
 
     def hold(
         self,

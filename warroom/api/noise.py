@@ -22,7 +22,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from warroom.alerts import silences
-from warroom.alerts.matchers import MatcherError, from_json
+from warroom.alerts.matchers import MatcherError, parse_text
 from warroom.alerts.models import Silence
 from warroom.alerts.release_timers import schedule_releases
 from warroom.api.deps import ReadDB, Reader, Responder, WriteDB
@@ -118,24 +118,10 @@ def list_silences(
 
 
 def _filter_matcher(text: str) -> dict[str, Any]:
-    for op in ("!~", "=~", "!=", "="):
-        name, sep, value = text.partition(op)
-        if sep and name:
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            try:
-                return from_json(
-                    {
-                        "name": name.strip(),
-                        "value": value,
-                        "isRegex": "~" in op,
-                        "isEqual": not op.startswith("!"),
-                    }
-                ).to_json()
-            except MatcherError as exc:
-                raise ApiError(422, f"filter {text!r}: {exc}") from None
-    raise ApiError(422, f'filter {text!r}: expected name="value" (or !=, =~, !~)')
+    try:
+        return parse_text(text).to_json()
+    except MatcherError as exc:
+        raise ApiError(422, f"filter: {exc}") from None
 
 
 @router.get(
