@@ -50,10 +50,11 @@ def test_silence_like_this_from_the_alerts_page_holds_the_next_alert(web: Web) -
     assert count_rows(web.db, "incidents") == 1
     assert "silenced" in bob.get("/alerts").text
     # Expire it from the page.
-    r = bob.post(f"/silences/{silence.id}/expire")
+    r = bob.post(f"/silences/{silence.id}/expire", {"confirm": "yes"})
     assert r.status_code == 303
     assert "expired" in bob.get("/silences").text
-    assert bob.post(f"/silences/{silence.id}/expire").status_code == 409
+    assert bob.post(f"/silences/{silence.id}/expire", {"confirm": "yes"}).status_code == 409
+    assert bob.post(f"/silences/{silence.id}/expire").status_code == 422
 
 
 def test_the_silence_form_refuses_bad_matchers_and_keeps_what_was_typed(web: Web) -> None:
@@ -104,7 +105,8 @@ def test_a_maintenance_window_from_the_service_page_holds_paging_and_shows_on_th
         from warroom.maintenance.models import MaintenanceWindow
 
         window_id = s.scalars(select(MaintenanceWindow.id)).one()
-    r = bob.post(f"/maintenance/{window_id}/cancel", {"service_id": str(sid)})
+    assert bob.post(f"/maintenance/{window_id}/cancel", {}).status_code == 422
+    r = bob.post(f"/maintenance/{window_id}/cancel", {"service_id": str(sid), "confirm": "yes"})
     assert r.status_code == 303
     assert "None planned" in bob.get(f"/services/{sid}").text
 

@@ -33,9 +33,15 @@ def _db(request: Request) -> Database:
     return db
 
 
+def _confirmed(posted: ResponderPost) -> None:
+    """Forms that end something carry confirm=yes: an empty post changes nothing."""
+    if posted.text("confirm") != "yes":
+        raise PageError(422, "The form was incomplete; nothing was changed. Use the button.")
+
+
 def _hours(posted: ResponderPost) -> int:
     try:
-        hours = int(posted.text("hours", str(DEFAULT_HOURS)))
+        hours = int(posted.text("hours"))
     except ValueError:
         hours = 0
     if hours not in DURATIONS:
@@ -131,6 +137,7 @@ def silence_alert(request: Request, alert_id: int, posted: ResponderPost) -> Res
 
 @router.post("/silences/{silence_id}/expire", response_class=HTMLResponse)
 def expire_silence(request: Request, silence_id: int, posted: ResponderPost) -> Response:
+    _confirmed(posted)
     try:
         with _db(request).session() as session:
             silences.expire_silence(session, silence_id, utcnow())
@@ -194,6 +201,7 @@ def create_window(request: Request, service_id: int, posted: ResponderPost) -> R
 
 @router.post("/maintenance/{window_id}/cancel", response_class=HTMLResponse)
 def cancel_window(request: Request, window_id: int, posted: ResponderPost) -> Response:
+    _confirmed(posted)
     now = utcnow()
     back = posted.text("service_id")
     try:
