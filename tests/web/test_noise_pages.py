@@ -126,5 +126,8 @@ def test_an_incident_on_a_dependency_shows_its_dependants_incidents_as_caused_by
     assert "joined as caused by it" in page.text and f"/incidents/{api_inc['id']}" in page.text
     page = bob.get(f"/incidents/{api_inc['id']}")
     assert f'Caused by <a href="/incidents/{db_inc["id"]}">' in page.text
+    # Its alert shows as inhibited, with the silence action of the war room.
+    assert "inhibited" in page.text and "Silence like this 2 h" in page.text
+    assert "Silence like this" not in web.browser("stakeholder").get(page.url.path).text
     events = web.base.get(f"/api/v1/incidents/{db_inc['id']}/timeline", headers=admin).json()
     assert any(e["kind"] == "dependants_joined" for e in events["items"])
