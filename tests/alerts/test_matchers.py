@@ -117,3 +117,19 @@ def test_negation_and_regex_agree_with_equality(
     escaped = "".join(f"[{c}]" for c in value) or ""
     assert matcher(name, "=~", escaped).matches(labels) is eq
     assert matcher(name, "!~", escaped).matches(labels) is not eq
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    pattern=st.text(alphabet="ab-.*+?|()", min_size=0, max_size=6),
+    value=st.text(alphabet="ab-", max_size=5),
+)
+def test_the_shortcuts_before_re2_agree_with_re2(pattern: str, value: str) -> None:
+    import re2
+
+    try:
+        compiled = re2.compile(pattern)
+    except re2.error:
+        return
+    m = matcher("x", "=~", pattern)
+    assert m.matches({"x": value}) is (compiled.fullmatch(value) is not None), (pattern, value)

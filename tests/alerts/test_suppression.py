@@ -178,14 +178,16 @@ def test_silence_states() -> None:
 SPEC = st.tuples(
     st.sampled_from(["a", "b", "c"]),
     st.sampled_from(["=", "!=", "=~", "!~"]),
-    st.sampled_from(["", "x", "y", "x|y", ".*"]),
+    st.sampled_from(["", "x", "y", "x|y", ".*", "x.*", "xy?", "y+"]),
 )
 
 
 @settings(max_examples=200, deadline=None, database=None)
 @given(
     silences=st.lists(st.lists(SPEC, min_size=1, max_size=3), max_size=8),
-    labels=st.dictionaries(st.sampled_from(["a", "b", "c"]), st.sampled_from(["", "x", "y"])),
+    labels=st.dictionaries(
+        st.sampled_from(["a", "b", "c"]), st.sampled_from(["", "x", "y", "xy", "xx", "yy"])
+    ),
 )
 def test_the_index_finds_a_matching_silence_exactly_when_one_matches(
     silences: list[list[tuple[str, str, str]]], labels: dict[str, str]

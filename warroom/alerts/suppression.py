@@ -45,25 +45,48 @@ class ActiveSilence:
 
 @dataclass(frozen=True)
 class SilenceIndex:
-    """Active silences by one of their `=` matchers (name -> value -> silences); those without
-    one are checked for every alert."""
+    """Active silences by one matcher each that any alert they match must pass: an `=` matcher
+    (name -> value), a `=~` of plain alternatives (each value), or a `=~` with a literal prefix
+    (name -> prefix length -> prefix). An alert is compared only with the silences under its
+    own values; the rest (no such matcher) are compared with every alert."""
 
     by_label: Mapping[str, Mapping[str, tuple[ActiveSilence, ...]]] = field(default_factory=dict)
+    by_prefix: Mapping[str, Mapping[int, Mapping[str, tuple[ActiveSilence, ...]]]] = field(
+        default_factory=dict
+    )
     unindexed: tuple[ActiveSilence, ...] = ()
     count: int = 0
 
     @classmethod
     def build(cls, silences: Sequence[ActiveSilence]) -> SilenceIndex:
         by_label: dict[str, dict[str, list[ActiveSilence]]] = defaultdict(lambda: defaultdict(list))
+        by_prefix: dict[str, dict[int, dict[str, list[ActiveSilence]]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(list))
+        )
         unindexed: list[ActiveSilence] = []
         for s in silences:
-            key = next((m for m in s.matchers if m.op == "="), None)
-            if key is None:
-                unindexed.append(s)
-            else:
-                by_label[key.name][key.value].append(s)
+            exact = next((m for m in s.matchers if m.op == "="), None)
+            if exact is not None:
+                by_label[exact.name][exact.value].append(s)
+                continue
+            alternatives = next(
+                (m for m in s.matchers if m.op == "=~" and m.literals is not None), None
+            )
+            if alternatives is not None and alternatives.literals is not None:
+                for value in alternatives.literals:
+                    by_label[alternatives.name][value].append(s)
+                continue
+            prefixed = next((m for m in s.matchers if m.op == "=~" and m.prefix), None)
+            if prefixed is not None:
+                by_prefix[prefixed.name][len(prefixed.prefix)][prefixed.prefix].append(s)
+                continue
+            unindexed.append(s)
         return cls(
             {n: {v: tuple(ss) for v, ss in vals.items()} for n, vals in by_label.items()},
+            {
+                n: {ln: {p: tuple(ss) for p, ss in ps.items()} for ln, ps in lens.items()}
+                for n, lens in by_prefix.items()
+            },
             tuple(unindexed),
             len(silences),
         )
@@ -71,17 +94,22 @@ class SilenceIndex:
     def first_match(self, fields: Mapping[str, str]) -> ActiveSilence | None:
         """The silence that holds these fields longest, or None."""
         best: ActiveSilence | None = None
-        for name, values in self.by_label.items():
-            for s in values.get(fields.get(name, ""), ()):
+
+        def consider(candidates: Sequence[ActiveSilence]) -> None:
+            nonlocal best
+            for s in candidates:
                 if (best is None or s.ends_at > best.ends_at) and all(
                     m.matches(fields) for m in s.matchers
                 ):
                     best = s
-        for s in self.unindexed:
-            if (best is None or s.ends_at > best.ends_at) and all(
-                m.matches(fields) for m in s.matchers
-            ):
-                best = s
+
+        for name, values in self.by_label.items():
+            consider(values.get(fields.get(name, ""), ()))
+        for name, lengths in self.by_prefix.items():
+            value = fields.get(name, "")
+            for length, prefixes in lengths.items():
+                consider(prefixes.get(value[:length], ()))
+        consider(self.unindexed)
         return best
 
 
