@@ -91,6 +91,13 @@ WEB: dict[tuple[str, str], str] = {
     # Overrides: responders, as in the API (deleting is a POST: HTML forms cannot DELETE).
     ("POST", "/oncall/schedules/{schedule_id}/overrides"): "responder",
     ("POST", "/oncall/schedules/{schedule_id}/overrides/{override_id}/delete"): "responder",
+    # Silences and maintenance windows (warroom/web/noise_pages.py).
+    ("GET", "/silences"): "stakeholder",
+    ("POST", "/silences"): "responder",
+    ("POST", "/silences/{silence_id}/expire"): "responder",
+    ("POST", "/alerts/{alert_id}/silence"): "responder",
+    ("POST", "/services/{service_id}/maintenance"): "responder",
+    ("POST", "/maintenance/{window_id}/cancel"): "responder",
     ("GET", "/admin/users"): "admin",
     ("POST", "/admin/users"): "admin",
     ("POST", "/admin/users/{user_id}/active"): "admin",
@@ -201,6 +208,15 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/reports"): "stakeholder",
     ("POST", "/api/v1/reports"): "stakeholder",
     ("GET", "/api/v1/reports/{report_id}"): "stakeholder",
+    # Silences and maintenance windows (warroom/api/noise.py).
+    ("GET", "/api/v1/silences"): "stakeholder",
+    ("POST", "/api/v1/silences"): "responder",
+    ("GET", "/api/v1/silences/{silence_id}"): "stakeholder",
+    ("DELETE", "/api/v1/silences/{silence_id}"): "responder",
+    ("GET", "/api/v1/services/{service_id}/maintenance-windows"): "stakeholder",
+    ("POST", "/api/v1/services/{service_id}/maintenance-windows"): "responder",
+    ("GET", "/api/v1/maintenance-windows/{window_id}"): "stakeholder",
+    ("POST", "/api/v1/maintenance-windows/{window_id}/cancel"): "responder",
 }
 RANK = {"stakeholder": 0, "responder": 1, "admin": 2}
 # A body that passes authorization and then fails validation, so probing writes nothing.
@@ -310,11 +326,30 @@ def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
         json={"service_id": world.checkout_id, "description": "checkout hangs"},
         headers=admin,
     ).json()
+    silence = client.post(
+        "/api/v1/silences",
+        json={
+            "matchers": [{"name": "alertname", "value": "Probe"}],
+            "endsAt": "2999-01-01T00:00:00Z",
+        },
+        headers=admin,
+    ).json()
+    window = client.post(
+        f"/api/v1/services/{world.checkout_id}/maintenance-windows",
+        json={
+            "title": "Probe",
+            "starts_at": "2999-01-01T00:00:00Z",
+            "ends_at": "2999-01-01T01:00:00Z",
+        },
+        headers=admin,
+    ).json()
     return {
         "report_id": report["id"],
         "rule_id": rule["id"],
         "heartbeat_id": heartbeat["id"],
         "check_id": check["id"],
+        "silence_id": silence["id"],
+        "window_id": window["id"],
         "team_id": team["id"],
         "service_id": world.checkout_id,
         "alert_id": alert["id"],
@@ -532,6 +567,9 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
         "service_id": world.checkout_id,
         "user_id": world.responder_id,
         "team_id": team["id"],
+        "silence_id": 1,
+        "window_id": 1,
+        "alert_id": 1,
     }
 
 

@@ -19,7 +19,7 @@ import pytest
 from tests.api.test_authorization import PUBLIC, WEB
 from tests.oncall.helpers import oncall_objects
 from tests.web.conftest import Browser, Web
-from tests.web.helpers import declared
+from tests.web.helpers import alert, declared
 from warroom.app import create_app
 from warroom.config import Settings
 from warroom.web import live
@@ -79,11 +79,37 @@ def _objects(web: Web) -> dict[str, Any]:
         "action": "acknowledge",
         "role": "commander",
         "service_id": web.world.checkout_id,
+        **noise_objects(web),
         "user_id": web.world.stakeholder_id,
         "team_id": web.base.post(
             "/api/v1/teams", json={"name": "probe team"}, headers=web.world.auth("admin")
         ).json()["id"],
     }
+
+
+def noise_objects(web: Web) -> dict[str, int]:
+    """A silence, a maintenance window and an alert for the routes that name them."""
+    admin = web.world.auth("admin")
+    silence = web.base.post(
+        "/api/v1/silences",
+        json={
+            "matchers": [{"name": "alertname", "value": "Probe"}],
+            "endsAt": "2999-01-01T00:00:00Z",
+        },
+        headers=admin,
+    ).json()
+    window = web.base.post(
+        f"/api/v1/services/{web.world.checkout_id}/maintenance-windows",
+        json={
+            "title": "Probe",
+            "starts_at": "2999-01-01T00:00:00Z",
+            "ends_at": "2999-01-01T01:00:00Z",
+        },
+        headers=admin,
+    ).json()
+    alert(web, dedup_key="probe")
+    alerts = web.base.get("/api/v1/alerts", headers=admin).json()["items"]
+    return {"silence_id": silence["id"], "window_id": window["id"], "alert_id": alerts[0]["id"]}
 
 
 def _url(path: str, objects: dict[str, Any]) -> str:

@@ -25,6 +25,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, make_url, or_, select, update
 
+from warroom.alerts.release_timers import RELEASE_HELD
+from warroom.alerts.service import release_held
 from warroom.config import Settings
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
@@ -76,9 +78,16 @@ def _look(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
     oversight.look(session, timer, now, engine.settings, engine.links, engine.db.is_sqlite)
 
 
+def _release_held(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
+    """A silence or maintenance occurrence ended: alerts it held that still fire page now."""
+    release_held(session, now, engine.settings.priority_matrix)
+    timer.done_at = now
+
+
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     ESCALATE: _fire_escalation,
     LOOK: _look,
+    RELEASE_HELD: _release_held,
 }
 
 

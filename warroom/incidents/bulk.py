@@ -145,9 +145,26 @@ def _insert_new(
         insert(incident_services),
         [{"incident_id": new_ids[inc.ref], "service_id": inc.service_id} for inc in incidents],
     )
+    # Caused by an incident on a dependency (maybe one inserted just now): linked, not paged.
+    caused = [inc for inc in incidents if inc.caused_by_ref is not None]
+    if caused:
+        conn.execute(
+            update(INCIDENTS).where(INCIDENTS.c.id == bindparam("ref")),
+            [
+                {
+                    "ref": new_ids[inc.ref],
+                    "caused_by_id": new_ids.get(inc.caused_by_ref or 0, inc.caused_by_ref),
+                }
+                for inc in caused
+            ],
+        )
     # Paging starts in the same transaction as the incident: a timer due now per incident whose
     # service has a policy; the engine is woken after commit.
-    paged = [(new_ids[inc.ref], policies.get(inc.service_id or -1)) for inc in incidents]
+    paged = [
+        (new_ids[inc.ref], policies.get(inc.service_id or -1))
+        for inc in incidents
+        if inc.caused_by_ref is None
+    ]
     # Oversight watches every new incident: a look due now times its warnings and stale check.
     timers = escalation_timer_rows(paged, now) + oversight_store.look_rows(new_ids.values(), now)
     if timers:

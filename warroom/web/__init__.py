@@ -34,6 +34,7 @@ def install(app: FastAPI) -> None:
         account,
         actions,
         live,
+        noise_pages,
         oncall_pages,
         pages,
         report_pages,

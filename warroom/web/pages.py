@@ -26,6 +26,7 @@ from warroom.web.queries import (
     dashboard_data,
     live_stamps,
     monitors_data,
+    noise_data,
     refs,
     war_room_data,
 )
@@ -70,7 +71,9 @@ def _dashboard_context(request: Request, user_id: int, now: datetime) -> dict[st
         )
         services = refs.service_refs(session)
         version = live_stamps.version_tag(live_stamps.dashboard_version(session))
+        in_maintenance = noise_data.in_maintenance_now(session, now)
     return {
+        "in_maintenance": in_maintenance,
         "board": board,
         "filter": f,
         "services": services,
@@ -115,6 +118,7 @@ def war_room_context(
             "participants": war_room_data.participants(session, incident_id),
             "messages": messages,
             "message_total": message_total,
+            "caused_here": noise_data.caused_here(session, incident_id),
         }
         if forms and me is not None and me.role in ("responder", "admin"):
             context.update(
@@ -271,9 +275,24 @@ def integration_snippets(base_url: str, integration_type: str, key: str) -> dict
 
 @router.get("/services/{service_id}", response_class=HTMLResponse)
 def service_page(request: Request, service_id: int, me: Viewer) -> HTMLResponse:
+    return service_view(request, service_id)
+
+
+def service_view(
+    request: Request,
+    service_id: int,
+    error: str | None = None,
+    status: int = 200,
+    form: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The service page, also re-rendered with a refused maintenance form and what was typed."""
+    me = current_user(request)
+    assert me is not None
+    now = now_utc()
     with _db(request).read_session() as session:
         page = catalog_data.service_page(session, service_id)
         monitors = monitors_data.service_monitors(session, service_id, utcnow())
+        windows = noise_data.service_windows(session, service_id, now)
     base_url = request.app.state.settings.base_url
     # Routing keys are credentials: only admins see them (as in the API).
     shown = [
@@ -288,5 +307,15 @@ def service_page(request: Request, service_id: int, me: Viewer) -> HTMLResponse:
     return render(
         request,
         "service.html",
-        {"page": page, "integrations": shown, "monitors": monitors, "base_url": base_url},
+        {
+            "page": page,
+            "integrations": shown,
+            "monitors": monitors,
+            "base_url": base_url,
+            "windows": windows,
+            "error": error,
+            "form": form or {},
+        },
+        status=status,
+        now=now,
     )
