@@ -313,7 +313,5 @@ def webhook_secrets(session: Session, ids: Sequence[int]) -> dict[int, str | Non
     return dict(
         session.execute(
             select(StatusSubscriber.id, StatusSubscriber.secret).where(StatusSubscriber.id.in_(ids))
-        )
-        .tuples()
-        .all()
+        ).all()
     )

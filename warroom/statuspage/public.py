@@ -274,9 +274,7 @@ def build(session: Session, now: datetime) -> Snapshot:
             )
             .where(ComponentStatusChange.component_id.in_([c.id for c in rows]))
             .group_by(ComponentStatusChange.component_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     components = []
     for c in rows:

@@ -316,7 +316,7 @@ def last_recorded(session: Session, ids: Sequence[int] | None = None) -> dict[in
             sub, sub.c.id == ComponentStatusChange.id
         )
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def reconcile(session: Session, now: datetime, only: Sequence[int] | None = None) -> int:

@@ -61,7 +61,12 @@ class _Limiter:
             return True
 
 
-LIMITER = _Limiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW)
+def _limiter(request: Request) -> _Limiter:
+    state = request.app.state
+    limiter = getattr(state, "status_limiter", None)
+    if limiter is None:
+        limiter = state.status_limiter = _Limiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW)
+    return limiter
 
 
 def _db(request: Request) -> Database:
@@ -230,7 +235,7 @@ async def subscribe(request: Request) -> Response:
 
 def _subscribe(request: Request, typed: dict[str, Any], bad_ids: bool) -> Response:
     s = snapshot(request)
-    if not LIMITER.allow(client_ip(request)):
+    if not _limiter(request).allow(client_ip(request)):
         return _subscribe_form(
             s, 429, "Too many subscriptions from your address; try again in a few minutes.", typed
         )
