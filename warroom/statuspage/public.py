@@ -8,7 +8,8 @@ feeds show is read from a snapshot, so nothing private can reach them by another
 
 The cache holds one snapshot per process, keyed by `service.version` (one cheap read per
 request) and valid until the next moment the page changes by itself (a maintenance window
-starting or ending, the next UTC day of the uptime bars, at most a minute).
+starting or ending, the next UTC day of the uptime bars, at most MAX_AGE). While one request
+rebuilds, the others serve the previous snapshot rather than wait.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from warroom.statuspage import logic, service
 from warroom.statuspage.models import Component, ComponentGroup, ComponentStatusChange
 
 HISTORY_PAGE = 25
-MAX_AGE = timedelta(minutes=1)
+MAX_AGE = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -358,8 +359,13 @@ class SnapshotCache:
             current = self._snapshot
             if current is not None and key == self._key and now < current.valid_until:
                 return current
-            with self._lock:
+            # One rebuild at a time; meanwhile the others serve the snapshot they have.
+            if not self._lock.acquire(blocking=current is None):
+                return current  # type: ignore[return-value]
+            try:
                 snapshot = build(session, now)
                 self._key, self._snapshot = key, snapshot
                 self.builds += 1
                 return snapshot
+            finally:
+                self._lock.release()

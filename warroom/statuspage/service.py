@@ -113,27 +113,32 @@ def touch(session: Session) -> None:
 
 
 def version(session: Session) -> tuple[Any, ...]:
-    """What the public page depends on, in one cheap read: it changes with every write that
-    can change the page (status-page writes touch the version; incidents, their updates and
-    maintenance windows are seen through their newest rows and times)."""
+    """What the public page depends on, in two cheap reads (primary keys and the open
+    incidents, which the (status, priority, ...) index finds): status-page writes touch the
+    version; a new status update, timer (every public update and edit schedules its fan-out),
+    maintenance window or recorded status change is a new id; an incident opening, moving or
+    closing changes the open set. Anything else (an edited text that schedules nothing) shows
+    within public.MAX_AGE."""
     from warroom.incidents.models import StatusUpdate
     from warroom.maintenance.models import MaintenanceWindow
 
-    row = session.execute(
+    stamps = session.execute(
         select(
             select(InstanceSetting.value)
             .where(InstanceSetting.name == VERSION_NAME)
             .scalar_subquery(),
-            select(func.max(Incident.updated_at)).scalar_subquery(),
-            select(func.count(StatusUpdate.id)).scalar_subquery(),
             select(func.max(StatusUpdate.id)).scalar_subquery(),
-            select(func.max(StatusUpdate.edited_at)).scalar_subquery(),
+            select(func.max(Timer.id)).scalar_subquery(),
             select(func.max(MaintenanceWindow.id)).scalar_subquery(),
-            select(func.max(MaintenanceWindow.cancelled_at)).scalar_subquery(),
             select(func.max(ComponentStatusChange.id)).scalar_subquery(),
         )
     ).one()
-    return tuple(row)
+    open_set = session.execute(
+        select(Incident.id, Incident.status, Incident.priority)
+        .where(Incident.status.in_(OPEN_STATUSES))
+        .order_by(Incident.id)
+    ).all()
+    return (*stamps, tuple(tuple(r) for r in open_set))
 
 
 # --- components and groups ---------------------------------------------------------------------
