@@ -33,6 +33,8 @@ from warroom.notify.retry import RetryPolicy, after_failure
 from warroom.statuspage import fanout
 from warroom.statuspage.fanout import SUBSCRIBER_KIND
 
+# Free delivery workers that status-page subscribers' mails never take (see claim_due).
+RESERVED_FOR_PAGES = 2
 # Channels whose attempts take a network timeout (the lease must outlast it, see config.py).
 TIMED_CHANNELS = ("email", "webhook", "apprise", "sms", "voice")
 
@@ -78,10 +80,11 @@ def claim_due(
             due = due.with_for_update(skip_locked=True)
         # Pages and every other message first; status-page subscribers' mails fill what is left.
         rows = list(session.scalars(due.where(Notification.kind != SUBSCRIBER_KIND).limit(limit)))
-        if len(rows) < limit:
-            rows += session.scalars(
-                due.where(Notification.kind == SUBSCRIBER_KIND).limit(limit - len(rows))
-            )
+        # ... and never the last RESERVED_FOR_PAGES free workers, so a page due a moment later
+        # finds one free instead of waiting behind a fan-out.
+        room = limit - len(rows) - RESERVED_FOR_PAGES
+        if room > 0:
+            rows += session.scalars(due.where(Notification.kind == SUBSCRIBER_KIND).limit(room))
         secrets: dict[int, str | None] = {}
         cm_ids = [
             r.contact_method_id for r in rows if r.channel == "webhook" and r.contact_method_id

@@ -5,7 +5,8 @@ The fan-out runs on its timer in slices of FANOUT_BATCH subscribers (in id order
 payload keeps the last id), and writes the next slice only once fewer than FANOUT_BATCH // 2
 subscriber rows wait in the outbox: the outbox never holds more than one and a half slices of
 them, write transactions stay short, and a page to an on-call person is never queued behind
-thousands of status mails (delivery also claims pages before subscriber rows).
+thousands of status mails (delivery also claims pages before subscriber rows, and leaves two
+workers to them).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from warroom.timers.models import Timer
 FANOUT = "status_page_fanout"
 SUBSCRIBER_KIND = "subscriber"
 CONFIRM_KIND = "sub-confirm"
-FANOUT_BATCH = 500
+FANOUT_BATCH = 200
 FANOUT_WAIT = timedelta(seconds=1)
 STAGE_WORDS = {
     "investigating": "Investigating",
