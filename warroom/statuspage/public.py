@@ -6,9 +6,10 @@ status), incidents appear only once they have a public update and then only with
 updates, maintenance windows only when public. Everything the HTML page, the JSON API and the
 feeds show is read from a snapshot, so nothing private can reach them by another path.
 
-The cache holds one snapshot per process, keyed by `service.version` (one cheap read per
-request) and valid until the next moment the page changes by itself (a maintenance window
-starting or ending, the next UTC day of the uptime bars, at most MAX_AGE). While one request
+The cache holds one snapshot per process, keyed by `service.version` (one cheap read, at most
+once per CHECK_EVERY: a write shows within a second) and valid until the next moment the page
+changes by itself (a maintenance window starting or ending, the next UTC day of the uptime
+bars, at most MAX_AGE). While one request
 rebuilds, the others serve the previous snapshot rather than wait.
 """
 
@@ -19,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 from sqlalchemy import func, select
@@ -37,6 +39,8 @@ from warroom.statuspage.models import Component, ComponentGroup, ComponentStatus
 
 HISTORY_PAGE = 25
 MAX_AGE = timedelta(seconds=10)
+# The version is read at most this often per process: a burst of readers costs no query.
+CHECK_EVERY = 1.0
 
 
 @dataclass(frozen=True)
@@ -351,12 +355,17 @@ class SnapshotCache:
         self._lock = threading.Lock()
         self._key: tuple[Any, ...] | None = None
         self._snapshot: Snapshot | None = None
+        self._checked = float("-inf")
         self.builds = 0
 
     def get(self, read_session: Callable[[], Any], now: datetime) -> Snapshot:
+        current = self._snapshot
+        fresh = monotonic() - self._checked < CHECK_EVERY
+        if current is not None and fresh and now < current.valid_until:
+            return current  # checked a moment ago: no read at all
         with read_session() as session:
             key = service.version(session)
-            current = self._snapshot
+            self._checked = monotonic()
             if current is not None and key == self._key and now < current.valid_until:
                 return current
             # One rebuild at a time; meanwhile the others serve the snapshot they have.
