@@ -356,16 +356,18 @@ class SnapshotCache:
         self._key: tuple[Any, ...] | None = None
         self._snapshot: Snapshot | None = None
         self._checked = float("-inf")
+        self._writes = -1
         self.builds = 0
 
     def get(self, read_session: Callable[[], Any], now: datetime) -> Snapshot:
         current = self._snapshot
-        fresh = monotonic() - self._checked < CHECK_EVERY
+        writes = service.LOCAL_WRITES[0]
+        fresh = monotonic() - self._checked < CHECK_EVERY and writes == self._writes
         if current is not None and fresh and now < current.valid_until:
             return current  # checked a moment ago: no read at all
         with read_session() as session:
             key = service.version(session)
-            self._checked = monotonic()
+            self._checked, self._writes = monotonic(), writes
             if current is not None and key == self._key and now < current.valid_until:
                 return current
             # One rebuild at a time; meanwhile the others serve the snapshot they have.

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from warroom.catalog.models import Service
@@ -107,9 +107,20 @@ def save_settings(session: Session, settings: PageSettings) -> PageSettings:
     return settings
 
 
+# Status-page writes committed by this process: its cache looks at the version again at once
+# instead of after public.CHECK_EVERY.
+LOCAL_WRITES = [0]
+
+
+def _committed(_session: Session) -> None:
+    LOCAL_WRITES[0] += 1
+
+
 def touch(session: Session) -> None:
     """Mark the public page stale (every process's cache sees the new version)."""
     _put_setting(session, VERSION_NAME, uuid.uuid4().hex)
+    if not event.contains(session, "after_commit", _committed):
+        event.listen(session, "after_commit", _committed, once=True)
 
 
 def version(session: Session) -> tuple[Any, ...]:
