@@ -28,8 +28,9 @@ from sqlalchemy import delete, func, make_url, or_, select, update
 from warroom.config import Settings
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
-from warroom.engine import delivery, paging
+from warroom.engine import delivery, oversight, paging
 from warroom.incidents import timeline
+from warroom.incidents.oversight_store import LOOK
 from warroom.incidents.paging import ESCALATE
 from warroom.maintenance.windows import MAINTENANCE_NOTICE
 from warroom.notify.models import Notification
@@ -100,11 +101,16 @@ def _status_page_reconcile(engine: Engine, session: Any, timer: Timer, now: date
     timer.due_at = now + statuspage.RECONCILE_EVERY
 
 
+def _look(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
+    oversight.look(session, timer, now, engine.settings, engine.links, engine.db.is_sqlite)
+
+
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     ESCALATE: _fire_escalation,
     fanout.FANOUT: _status_page_fanout,
     MAINTENANCE_NOTICE: _status_page_maintenance,
     statuspage.RECONCILE: _status_page_reconcile,
+    LOOK: _look,
 }
 
 

@@ -1,7 +1,7 @@
 """status page subscribers, their components, and the outbox's subscriber column (issue 8)
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0012
 Create Date: 2026-12-02 02:15:00
 
 Subscribers of the public status page (email with double opt-in, or signed webhooks), the
@@ -15,7 +15,7 @@ from alembic import op
 import warroom.db.base
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
