@@ -23,6 +23,7 @@ from warroom.api import oncall as oncall_api
 from warroom.api import openapi as api_openapi
 from warroom.api import oversight as oversight_api
 from warroom.api import reports as reports_api
+from warroom.api import statuspage as statuspage_api
 from warroom.config import Settings, get_settings
 from warroom.db.engine import Database
 from warroom.engine.runner import Engine
@@ -163,6 +164,7 @@ def create_app(
     app.include_router(paging_api.router)
     app.include_router(paging_api.links_router)
     app.include_router(oncall_api.router)
+    app.include_router(statuspage_api.router)
     app.include_router(oversight_api.router)
     app.include_router(monitors_api.router)
     app.include_router(reports_api.router)

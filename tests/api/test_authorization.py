@@ -55,6 +55,29 @@ PUBLIC: set[tuple[str, str]] = {
     ("GET", "/login"),
     ("POST", "/login"),
     ("GET", "/static"),
+    # The public status page, its feeds and Statuspage-compatible JSON: public by design
+    # (only public components, incidents with public updates and public maintenance show).
+    ("GET", "/status"),
+    ("GET", "/status/theme.css"),
+    ("GET", "/status/history"),
+    ("GET", "/status/history.rss"),
+    ("GET", "/status/history.atom"),
+    ("GET", "/status/incidents/{incident_id}"),
+    ("GET", "/status/api/v2/summary.json"),
+    ("GET", "/status/api/v2/status.json"),
+    ("GET", "/status/api/v2/components.json"),
+    ("GET", "/status/api/v2/incidents.json"),
+    ("GET", "/status/api/v2/incidents/unresolved.json"),
+    ("GET", "/status/api/v2/scheduled-maintenances.json"),
+    ("GET", "/status/api/v2/scheduled-maintenances/upcoming.json"),
+    ("GET", "/status/api/v2/scheduled-maintenances/active.json"),
+    # Subscribing (rate-limited; email needs the confirmation link) and the signed links.
+    ("GET", "/status/subscribe"),
+    ("POST", "/status/subscribe"),
+    ("GET", "/status/confirm/{token}"),
+    ("POST", "/status/confirm/{token}"),
+    ("GET", "/status/unsubscribe/{token}"),
+    ("POST", "/status/unsubscribe/{token}"),
 }
 
 # The web app's pages and forms (session cookie, CSRF token on every POST): the least role.
@@ -104,6 +127,13 @@ WEB: dict[tuple[str, str], str] = {
     ("POST", "/admin/users/{user_id}/password"): "admin",
     ("POST", "/admin/teams"): "admin",
     ("POST", "/admin/teams/{team_id}"): "admin",
+    ("GET", "/admin/status-page"): "admin",
+    ("POST", "/admin/status-page/settings"): "admin",
+    ("POST", "/admin/status-page/components"): "admin",
+    ("POST", "/admin/status-page/components/{component_id}"): "admin",
+    ("POST", "/admin/status-page/maintenance"): "admin",
+    ("POST", "/admin/status-page/maintenance/{window_id}"): "admin",
+    ("POST", "/admin/status-page/maintenance/{window_id}/cancel"): "admin",
 }
 
 # The least role each /api/v1 route needs. "self" = any signed-in user, acting on their own
@@ -183,6 +213,24 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/users/{user_id}/quiet-hours"): "stakeholder",
     ("PUT", "/api/v1/users/{user_id}/quiet-hours"): "self",
     ("GET", "/api/v1/users/me/calendar-feed"): "stakeholder",
+    # The status page (warroom/api/statuspage.py); subscribers' addresses are for admins only.
+    ("GET", "/api/v1/status-page"): "stakeholder",
+    ("PUT", "/api/v1/status-page"): "admin",
+    ("GET", "/api/v1/components"): "stakeholder",
+    ("POST", "/api/v1/components"): "admin",
+    ("GET", "/api/v1/components/{component_id}"): "stakeholder",
+    ("PATCH", "/api/v1/components/{component_id}"): "admin",
+    ("DELETE", "/api/v1/components/{component_id}"): "admin",
+    ("GET", "/api/v1/component-groups"): "stakeholder",
+    ("POST", "/api/v1/component-groups"): "admin",
+    ("PATCH", "/api/v1/component-groups/{group_id}"): "admin",
+    ("DELETE", "/api/v1/component-groups/{group_id}"): "admin",
+    ("GET", "/api/v1/maintenance-windows"): "stakeholder",
+    ("POST", "/api/v1/maintenance-windows"): "admin",
+    ("PATCH", "/api/v1/maintenance-windows/{window_id}"): "admin",
+    ("GET", "/api/v1/status-subscribers"): "admin",
+    ("POST", "/api/v1/status-subscribers"): "admin",
+    ("DELETE", "/api/v1/status-subscribers/{subscriber_id}"): "admin",
     # Oversight settings (warroom/api/oversight.py).
     ("GET", "/api/v1/oversight"): "stakeholder",
     ("PUT", "/api/v1/oversight"): "admin",
@@ -343,13 +391,34 @@ def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
         },
         headers=admin,
     ).json()
+    group = client.post("/api/v1/component-groups", json={"name": "Shop"}, headers=admin).json()
+    component = client.post(
+        "/api/v1/components", json={"name": "Checkout", "group_id": group["id"]}, headers=admin
+    ).json()
+    window = client.post(
+        "/api/v1/maintenance-windows",
+        json={
+            "title": "DB upgrade",
+            "starts_at": "2030-01-01T00:00:00Z",
+            "ends_at": "2030-01-01T01:00:00Z",
+        },
+        headers=admin,
+    ).json()
+    subscriber = client.post(
+        "/api/v1/status-subscribers",
+        json={"channel": "email", "address": "fan@example.com"},
+        headers=admin,
+    ).json()
     return {
         "report_id": report["id"],
         "rule_id": rule["id"],
         "heartbeat_id": heartbeat["id"],
         "check_id": check["id"],
         "silence_id": silence["id"],
+        "group_id": group["id"],
+        "component_id": component["id"],
         "window_id": window["id"],
+        "subscriber_id": subscriber["id"],
         "team_id": team["id"],
         "service_id": world.checkout_id,
         "alert_id": alert["id"],
@@ -418,7 +487,9 @@ def test_stakeholder_reads_but_never_writes(client: TestClient, world: World) ->
         if RULES[(method, path)] == "self":
             body = {"name": "Mallory"}  # valid: only the ownership check may refuse it
         r = _call(client, method, _url(path, objects), carol, body)
-        if method == "GET":
+        if method == "GET" and RULES[(method, path)] == "admin":
+            assert_error(r, 403, "forbidden")
+        elif method == "GET":
             assert 200 <= r.status_code < 300 or r.status_code == 404, (path, r.status_code)
             assert r.status_code == 200, (path, r.text)  # the objects exist
         elif (method, path) == ("DELETE", "/api/v1/tokens/{token_id}"):
@@ -559,8 +630,16 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
         f"/api/v1/incidents/{inc['id']}/tasks", json={"title": "t"}, headers=admin
     ).json()
     team = client.post("/api/v1/teams", json={"name": "web team"}, headers=admin).json()
+    component = client.post("/api/v1/components", json={"name": "Web"}, headers=admin).json()
+    window = client.post(
+        "/api/v1/maintenance-windows",
+        json={"title": "w", "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-02T00:00Z"},
+        headers=admin,
+    ).json()
     return {
         **WEB_PARAMS,
+        "component_id": component["id"],
+        "window_id": window["id"],
         **oncall_objects(client, world),
         "incident_id": inc["id"],
         "task_id": task["id"],
@@ -568,7 +647,6 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
         "user_id": world.responder_id,
         "team_id": team["id"],
         "silence_id": 1,
-        "window_id": 1,
         "alert_id": 1,
     }
 

@@ -30,7 +30,11 @@ from warroom.notify import channels
 from warroom.notify.channels import DeliveryResult, OutgoingMessage
 from warroom.notify.models import ContactMethod, Notification
 from warroom.notify.retry import RetryPolicy, after_failure
+from warroom.statuspage import fanout
+from warroom.statuspage.fanout import SUBSCRIBER_KIND
 
+# Free delivery workers that status-page subscribers' mails never take (see claim_due).
+RESERVED_FOR_PAGES = 2
 # Channels whose attempts take a network timeout (the lease must outlast it, see config.py).
 TIMED_CHANNELS = ("email", "webhook", "apprise", "sms", "voice")
 
@@ -63,7 +67,7 @@ def claim_due(
     if limit <= 0:
         return []
     with db.session() as session:
-        query = (
+        due = (
             select(Notification)
             .where(
                 Notification.status == "pending",
@@ -71,12 +75,17 @@ def claim_due(
                 or_(Notification.claimed_until.is_(None), Notification.claimed_until < now),
             )
             .order_by(Notification.next_attempt_at, Notification.id)
-            .limit(limit)
         )
         if not db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
-        rows = list(session.scalars(query))
-        secrets = {}
+            due = due.with_for_update(skip_locked=True)
+        # Pages and every other message first; status-page subscribers' mails fill what is left.
+        rows = list(session.scalars(due.where(Notification.kind != SUBSCRIBER_KIND).limit(limit)))
+        # ... and never the last RESERVED_FOR_PAGES free workers, so a page due a moment later
+        # finds one free instead of waiting behind a fan-out.
+        room = limit - len(rows) - RESERVED_FOR_PAGES
+        if room > 0:
+            rows += session.scalars(due.where(Notification.kind == SUBSCRIBER_KIND).limit(room))
+        secrets: dict[int, str | None] = {}
         cm_ids = [
             r.contact_method_id for r in rows if r.channel == "webhook" and r.contact_method_id
         ]
@@ -88,6 +97,8 @@ def claim_due(
                     )
                 ).all()
             )
+        sub_ids = [r.subscriber_id for r in rows if r.channel == "webhook" and r.subscriber_id]
+        sub_secrets = fanout.webhook_secrets(session, sub_ids)
         user_ids = {r.user_id for r in rows if r.user_id}
         names = (
             {
@@ -111,7 +122,9 @@ def claim_due(
                     row.contact_method_id,
                     row.channel,
                     row.target,
-                    secrets.get(row.contact_method_id or -1),
+                    sub_secrets.get(row.subscriber_id)
+                    if row.subscriber_id
+                    else secrets.get(row.contact_method_id or -1),
                     row.kind,
                     row.urgency,
                     row.subject,
@@ -148,6 +161,8 @@ def unwanted(session: Any, row: Notification) -> str | None:
             return f"the incident is {status}"
         if status in ("resolved", "closed"):
             return f"the incident is {status}"
+    if row.subscriber_id is not None:
+        return fanout.still_wanted(session, row.kind, row.subscriber_id)
     if row.user_id is not None:
         active = session.scalar(select(User.active).where(User.id == row.user_id))
         if not active:

@@ -34,8 +34,11 @@ from warroom.engine import delivery, oversight, paging
 from warroom.incidents import timeline
 from warroom.incidents.oversight_store import LOOK
 from warroom.incidents.paging import ESCALATE
+from warroom.maintenance.windows import MAINTENANCE_NOTICE
 from warroom.notify.models import Notification
 from warroom.notify.signing import make_action_token
+from warroom.statuspage import fanout
+from warroom.statuspage import service as statuspage
 from warroom.timers.models import Timer
 
 if TYPE_CHECKING:
@@ -74,6 +77,32 @@ def _fire_escalation(engine: Engine, session: Any, timer: Timer, now: datetime) 
     paging.fire_escalation(session, timer, now, engine.settings.base_url, engine.links)
 
 
+def _status_page_fanout(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
+    # A public status update (payload {"update_id"}): its subscribers, slice by slice.
+    if not timer.payload.get("after_id"):
+        statuspage.reconcile(session, now)
+    name = statuspage.page_settings(session).name
+    notice = fanout.update_notice(session, int(timer.payload["update_id"]), name)
+    fanout.run_fanout_timer(session, timer, notice, now, engine.settings.base_url, engine.secret)
+
+
+def _status_page_maintenance(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
+    # A maintenance window announced, moved, started, ended or cancelled.
+    if not timer.payload.get("after_id"):
+        statuspage.reconcile(session, now)
+    name = statuspage.page_settings(session).name
+    notice = fanout.maintenance_notice(
+        session, int(timer.payload["window_id"]), str(timer.payload["event"]), name
+    )
+    fanout.run_fanout_timer(session, timer, notice, now, engine.settings.base_url, engine.secret)
+
+
+def _status_page_reconcile(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
+    # The components' status history follows their derived status (statuspage/service.py).
+    statuspage.reconcile(session, now)
+    timer.due_at = now + statuspage.RECONCILE_EVERY
+
+
 def _look(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
     oversight.look(session, timer, now, engine.settings, engine.links, engine.db.is_sqlite)
 
@@ -86,6 +115,9 @@ def _release_held(engine: Engine, session: Any, timer: Timer, now: datetime) -> 
 
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     ESCALATE: _fire_escalation,
+    fanout.FANOUT: _status_page_fanout,
+    MAINTENANCE_NOTICE: _status_page_maintenance,
+    statuspage.RECONCILE: _status_page_reconcile,
     LOOK: _look,
     RELEASE_HELD: _release_held,
 }

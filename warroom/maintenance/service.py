@@ -16,6 +16,7 @@ from sqlalchemy import Connection, insert, or_, select
 from sqlalchemy.orm import Session
 
 from warroom.common.zones import known_zone
+from warroom.maintenance import windows
 from warroom.maintenance.models import MaintenanceWindow, maintenance_services
 from warroom.maintenance.occurrences import (
     Occurrence,
@@ -109,6 +110,8 @@ def cancel_window(session: Session, window_id: int, now: datetime) -> Maintenanc
     if window.cancelled_at is not None:
         raise WindowError("the window is already cancelled")
     window.cancelled_at = now
+    # The status page's notices for it stop, and its subscribers hear it was cancelled.
+    windows.announce_cancel(session, window, now)
     return window
 
 

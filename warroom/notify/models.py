@@ -56,6 +56,7 @@ class Notification(Base):
         CheckConstraint(f"status IN {OUTBOX_STATUSES!r}", name="status"),
         Index("ix_notifications_due", "status", "next_attempt_at"),
         Index("ix_notifications_incident", "incident_id", "id"),
+        Index("ix_notifications_subscriber", "subscriber_id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
@@ -90,3 +91,7 @@ class Notification(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # A status-page subscriber's message (kind "subscriber"): not sent once they unsubscribed.
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("status_subscribers.id", ondelete="CASCADE"), default=None
+    )
