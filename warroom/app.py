@@ -15,6 +15,7 @@ from sqlalchemy import text
 from warroom import errors
 from warroom.alerts.service import IngestResult
 from warroom.api import catalog as catalog_api
+from warroom.api import comms as comms_api
 from warroom.api import incidents as incidents_api
 from warroom.api import notifications as paging_api
 from warroom.api import oncall as oncall_api
@@ -113,6 +114,7 @@ def create_app(
     app.include_router(intake_router)
     app.include_router(catalog_api.router)
     app.include_router(incidents_api.router)
+    app.include_router(comms_api.router)
     install_web(app)
     app.include_router(paging_api.router)
     app.include_router(paging_api.links_router)

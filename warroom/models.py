@@ -15,6 +15,7 @@ from warroom.incidents.models import (
 from warroom.instance import InstanceSetting
 from warroom.maintenance.models import MaintenanceWindow
 from warroom.notify.models import ContactMethod, Notification, NotificationRule
+from warroom.notify.stakeholders import StakeholderList, StakeholderMember
 from warroom.oncall.models import (
     EscalationPolicy,
     EscalationStep,
@@ -45,6 +46,8 @@ __all__ = [
     "Notification",
     "NotificationRule",
     "Schedule",
+    "StakeholderList",
+    "StakeholderMember",
     "ScheduleLayer",
     "ScheduleOverride",
     "Timer",

@@ -30,6 +30,7 @@ from warroom.notify import channels
 from warroom.notify.channels import DeliveryResult, OutgoingMessage
 from warroom.notify.models import ContactMethod, Notification
 from warroom.notify.retry import RetryPolicy, after_failure
+from warroom.notify.stakeholders import StakeholderMember
 
 # Channels whose attempts take a network timeout (the lease must outlast it, see config.py).
 TIMED_CHANNELS = ("email", "webhook", "apprise", "sms", "voice")
@@ -63,19 +64,7 @@ def claim_due(
     if limit <= 0:
         return []
     with db.session() as session:
-        query = (
-            select(Notification)
-            .where(
-                Notification.status == "pending",
-                Notification.next_attempt_at <= now,
-                or_(Notification.claimed_until.is_(None), Notification.claimed_until < now),
-            )
-            .order_by(Notification.next_attempt_at, Notification.id)
-            .limit(limit)
-        )
-        if not db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
-        rows = list(session.scalars(query))
+        rows = _due_rows(session, db, now, limit)
         secrets = {}
         cm_ids = [
             r.contact_method_id for r in rows if r.channel == "webhook" and r.contact_method_id
@@ -88,6 +77,22 @@ def claim_due(
                     )
                 ).all()
             )
+        member_ids = [
+            r.stakeholder_member_id
+            for r in rows
+            if r.channel == "webhook" and r.stakeholder_member_id and not r.contact_method_id
+        ]
+        member_secrets = (
+            dict(
+                session.execute(
+                    select(StakeholderMember.id, StakeholderMember.secret).where(
+                        StakeholderMember.id.in_(member_ids)
+                    )
+                ).all()
+            )
+            if member_ids
+            else {}
+        )
         user_ids = {r.user_id for r in rows if r.user_id}
         names = (
             {
@@ -111,7 +116,8 @@ def claim_due(
                     row.contact_method_id,
                     row.channel,
                     row.target,
-                    secrets.get(row.contact_method_id or -1),
+                    secrets.get(row.contact_method_id or -1)
+                    or member_secrets.get(row.stakeholder_member_id or -1),
                     row.kind,
                     row.urgency,
                     row.subject,
@@ -125,12 +131,41 @@ def claim_due(
     return jobs
 
 
+# --- which due rows go first ------------------------------------------------------------------
+# Pages and mobilisations are claimed before anything else that is due (reminders, role and
+# stakeholder notices, the status page's subscriber mails): a fan-out of 10,000 queued mails
+# never stands between a page and its delivery worker. Within each class, oldest due first.
+URGENT_KINDS = ("page", "mobilise")
+
+
+def _due_rows(session: Any, db: Database, now: datetime, limit: int) -> list[Notification]:
+    due = (
+        Notification.status == "pending",
+        Notification.next_attempt_at <= now,
+        or_(Notification.claimed_until.is_(None), Notification.claimed_until < now),
+    )
+    rows: list[Notification] = []
+    for kinds in (Notification.kind.in_(URGENT_KINDS), Notification.kind.not_in(URGENT_KINDS)):
+        if len(rows) >= limit:
+            break
+        query = (
+            select(Notification)
+            .where(*due, kinds)
+            .order_by(Notification.next_attempt_at, Notification.id)
+            .limit(limit - len(rows))
+        )
+        if not db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        rows.extend(session.scalars(query))
+    return rows
+
+
 def unwanted(session: Any, row: Notification) -> str | None:
     """Why this outbox row should no longer be sent, or None while it is still wanted.
 
     A page is wanted while its incident is triggered; a mobilisation (people pulled onto an
     incident already being worked) while the incident is open and not merged away."""
-    if row.kind in ("page", "mobilise") and row.incident_id is not None:
+    if row.kind in ("page", "mobilise", "reminder") and row.incident_id is not None:
         found = session.execute(
             select(Incident.status, Incident.merged_into_id).where(Incident.id == row.incident_id)
         ).first()
@@ -244,7 +279,11 @@ def record(
         row.attempts += 1
         row.claimed_by = row.claimed_until = row.lease_token = None
         user = session.get(User, job.user_id) if job.user_id else None
-        who = (user.name or user.username) if user else "someone"
+        who = (
+            (user.name or user.username)
+            if user
+            else ("a stakeholder list member" if job.kind == "stakeholder" else "someone")
+        )
         via = channels.label(job.channel)
         if result.ok:
             row.status, row.sent_at = "sent", now
@@ -301,6 +340,8 @@ def record(
 
 def _fall_back(session: Any, row: Notification, who: str, now: datetime) -> bool:
     """Queue the person's next contact method not yet tried for this page."""
+    if row.user_id is None:
+        return False  # an address of a stakeholder list: there is no other method to try
     group = row.idempotency_key.split("-r", 1)[0]
     tried = set(
         session.scalars(

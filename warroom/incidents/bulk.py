@@ -19,6 +19,7 @@ from warroom.incidents.logic import IncidentState
 from warroom.incidents.models import Incident, incident_services
 from warroom.incidents.paging import cancel_paging, escalation_timer_rows, wake_peers
 from warroom.incidents.timeline import add_events, warn_nobody_paged
+from warroom.incidents.updates import comms_check_rows, stop_reminders
 from warroom.timers.models import Timer
 
 INCIDENTS = cast(Table, Incident.__table__)
@@ -86,6 +87,8 @@ def apply_alert_decisions(
         inc.ref for inc in decisions.changed_incidents if inc.status in ("acknowledged", "resolved")
     ]
     cancel_paging(conn, stopped, now)
+    resolved = [inc.ref for inc in decisions.changed_incidents if inc.status == "resolved"]
+    stop_reminders(conn, resolved, now)
     return new_ids
 
 
@@ -136,7 +139,8 @@ def _insert_new(
     # Paging starts in the same transaction as the incident: a timer due now per incident whose
     # service has a policy; the engine is woken after commit.
     paged = [(new_ids[inc.ref], policies.get(inc.service_id or -1)) for inc in incidents]
-    timers = escalation_timer_rows(paged, now)
+    # And the update reminders and stakeholder notices (the engine decides if any are owed).
+    timers = escalation_timer_rows(paged, now) + comms_check_rows(list(new_ids.values()), now)
     if timers:
         conn.execute(insert(TIMERS), timers)
         wake_peers(conn)

@@ -21,6 +21,9 @@ from warroom.notify.models import Notification
 from warroom.timers.models import Timer
 
 ESCALATE = "escalate"
+# The outbox kinds that are paging (stopped by an acknowledgement); reminders, role and
+# stakeholder notices and the status page's mails are not.
+PAGING_KINDS = ("page", "mobilise", "fyi")
 
 
 def wake_peers(conn: Connection | Session) -> None:
@@ -73,13 +76,18 @@ def cancel_paging(session: Session | Connection, incident_ids: list[int], now: d
     notes = cast(Table, Notification.__table__)
     session.execute(
         update(timers)
-        .where(timers.c.incident_id.in_(incident_ids), timers.c.done_at.is_(None))
+        .where(
+            timers.c.incident_id.in_(incident_ids),
+            timers.c.kind == ESCALATE,
+            timers.c.done_at.is_(None),
+        )
         .values(done_at=now)
     )
     session.execute(
         update(notes)
         .where(
             notes.c.incident_id.in_(incident_ids),
+            notes.c.kind.in_(PAGING_KINDS),
             notes.c.status == "pending",
         )
         .values(status="cancelled", last_error="incident acknowledged or resolved")
