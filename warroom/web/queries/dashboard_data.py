@@ -4,14 +4,15 @@ and commanders in batched queries, and the "I am on call" filter asked as paging
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from warroom.catalog.models import Service, User
+from warroom.incidents.comms import next_update_due, overdue
 from warroom.incidents.models import (
     OPEN_STATUSES,
     Incident,
@@ -20,6 +21,7 @@ from warroom.incidents.models import (
     incident_services,
 )
 from warroom.incidents.sla import Clock, clocks
+from warroom.incidents.updates import last_updates
 from warroom.web.queries.refs import Ref
 
 DASHBOARD_LIMIT = 200
@@ -49,6 +51,8 @@ class IncidentRow:
     commander: Ref | None
     clocks: list[Clock]
     mine: bool
+    update_due: datetime | None = None  # when the next status update is owed
+    update_overdue: bool = False
 
 
 @dataclass
@@ -130,7 +134,12 @@ def _filtered(
 
 
 def dashboard(
-    session: Session, f: DashboardFilter, user_id: int, now: datetime, limit: int = DASHBOARD_LIMIT
+    session: Session,
+    f: DashboardFilter,
+    user_id: int,
+    now: datetime,
+    limit: int = DASHBOARD_LIMIT,
+    cadence: Mapping[int, timedelta] | None = None,
 ) -> Dashboard:
     base = _filtered(select(Incident), f, user_id)
     counts = dict(
@@ -159,16 +168,21 @@ def dashboard(
                 )
             )
         )
-    rows = [
-        IncidentRow(
-            i,
-            services[i.id],
-            commanders.get(i.id),
-            incident_clocks(i, now, changed.get(i.id)),
-            i.id in mine,
+    last = last_updates(session, ids)
+    rows = []
+    for i in incidents:
+        due = next_update_due(i.priority, cadence or {}, i.triggered_at, last.get(i.id))
+        rows.append(
+            IncidentRow(
+                i,
+                services[i.id],
+                commanders.get(i.id),
+                incident_clocks(i, now, changed.get(i.id)),
+                i.id in mine,
+                due if i.status in OPEN_STATUSES else None,
+                overdue(due, now, i.status in OPEN_STATUSES),
+            )
         )
-        for i in incidents
-    ]
     return Dashboard(rows, counts, total)
 
 
