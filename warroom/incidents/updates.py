@@ -242,6 +242,14 @@ def _announce(
         )
 
 
+def _set_components(session: Session, update_id: int, components: list[int]) -> None:
+    if components:
+        session.execute(
+            insert(status_update_components),
+            [{"update_id": update_id, "component_id": c} for c in components],
+        )
+
+
 def _label(visibility: str) -> str:
     return "Public" if visibility == "public" else "Internal"
 
@@ -279,11 +287,7 @@ def post_update(
     )
     session.add(row)
     session.flush()
-    if components:
-        session.execute(
-            insert(status_update_components),
-            [{"update_id": row.id, "component_id": c} for c in components],
-        )
+    _set_components(session, row.id, components)
     incident.updated_at = now
     add_event(
         session,
@@ -384,11 +388,7 @@ def edit_update(
         session.execute(
             delete(status_update_components).where(status_update_components.c.update_id == row.id)
         )
-        if components:
-            session.execute(
-                insert(status_update_components),
-                [{"update_id": row.id, "component_id": c} for c in components],
-            )
+        _set_components(session, row.id, components)
     incident.updated_at = now
     add_event(
         session,

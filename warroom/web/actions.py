@@ -76,6 +76,15 @@ def _typed(posted: Posted) -> dict[str, str]:
     return {k: v for k, v in posted.form.items() if isinstance(v, str) and k != "csrf_token"}
 
 
+def _wake(request: Request, response: Response) -> Response:
+    """After a change that created work for the engine: this process's engine does it now (the
+    messages go out), not at its next poll."""
+    wake = getattr(request.app.state, "wake", None)
+    if wake is not None and response.status_code == 303:
+        wake()
+    return response
+
+
 def _invalid(request: Request, incident_id: int, posted: Posted, message: str) -> Response:
     return war_room_page(request, incident_id, error=message, status=422, form=_typed(posted))
 
@@ -237,10 +246,10 @@ def release_role(request: Request, incident_id: int, role: str, posted: Responde
 # --- tasks -----------------------------------------------------------------------------------
 
 
-def _due(posted: Posted) -> tuple[datetime | None, bool]:
-    """The due time typed in the user's zone; (None, False) if it is not a date and time."""
+def _due(posted: Posted, name: str = "due_at") -> tuple[datetime | None, bool]:
+    """A time typed in the user's zone; (None, False) if it is not a date and time."""
     try:
-        return parse_local(posted.text("due_at"), posted.user.time_zone), True
+        return parse_local(posted.text(name), posted.user.time_zone), True
     except ValueError:
         return None, False
 
@@ -322,27 +331,26 @@ def mobilise(request: Request, incident_id: int, posted: ResponderPost) -> Respo
         )
     # The same signed acknowledge/resolve links as the engine's pages, made with the app secret.
     links = action_links(request.app.state.settings, request.app.state.secret)
-    response = _change(
+    return _wake(
         request,
-        incident_id,
-        posted,
-        lambda s, now: paging.mobilise(
-            s,
+        _change(
+            request,
             incident_id,
-            _actor(posted.user),
-            now,
-            user_ids=user_ids,
-            team_ids=team_ids,
-            schedule_ids=schedule_ids,
-            message=message,
-            link_maker=links,
+            posted,
+            lambda s, now: paging.mobilise(
+                s,
+                incident_id,
+                _actor(posted.user),
+                now,
+                user_ids=user_ids,
+                team_ids=team_ids,
+                schedule_ids=schedule_ids,
+                message=message,
+                link_maker=links,
+            ),
+            "#messages",
         ),
-        "#messages",
     )
-    wake = getattr(request.app.state, "wake", None)
-    if wake is not None and response.status_code == 303:
-        wake()  # this process's engine delivers the new messages now, not at its next poll
-    return response
 
 
 @router.post("/incidents/{incident_id}/merge", response_class=HTMLResponse)
@@ -387,20 +395,6 @@ UPDATE_MAX = 5_000
 IMPACT_MAX = 1_000
 
 
-def _local(posted: Posted, name: str) -> tuple[datetime | None, bool]:
-    try:
-        return parse_local(posted.text(name), posted.user.time_zone), True
-    except ValueError:
-        return None, False
-
-
-def _wake(request: Request, response: Response) -> Response:
-    wake = getattr(request.app.state, "wake", None)
-    if wake is not None and response.status_code == 303:
-        wake()  # the engine tells the status page and stakeholders now, not at its next poll
-    return response
-
-
 @router.post("/incidents/{incident_id}/status-updates", response_class=HTMLResponse)
 def post_status_update(request: Request, incident_id: int, posted: ResponderPost) -> Response:
     """The same service call as POST /api/v1/incidents/{id}/status-updates."""
@@ -409,8 +403,8 @@ def post_status_update(request: Request, incident_id: int, posted: ResponderPost
     message = posted.text("message")
     impact = posted.text("impact")
     component_ids = _ids(posted, "component_ids")
-    eta, eta_ok = _local(posted, "estimated_resolution_at")
-    next_at, next_ok = _local(posted, "next_update_at")
+    eta, eta_ok = _due(posted, "estimated_resolution_at")
+    next_at, next_ok = _due(posted, "next_update_at")
     if visibility not in ("public", "internal") or stage not in UPDATE_STAGES:
         return _invalid(request, incident_id, posted, "Choose who sees it and the stage.")
     if not message or len(message) > UPDATE_MAX or len(impact) > IMPACT_MAX:
