@@ -124,7 +124,8 @@ def test_page_escalates_then_stops_on_the_acknowledge_link(
 
         # The policy repeats once: without the acknowledgement Alice would be paged again 2 s
         # after Bob. Once the acknowledgement has committed, every escalation timer is done
-        # (the update reminder of the open incident stays) and nothing is pending (waited for: today's link page may answer just before its commit).
+        # (the update reminder of the open incident stays) and nothing is pending (waited
+        # for: today's link page may answer just before its commit).
         db = Database(url)
 
         def paging_stopped() -> bool:

@@ -145,19 +145,27 @@ def _due_rows(session: Any, db: Database, now: datetime, limit: int) -> list[Not
         or_(Notification.claimed_until.is_(None), Notification.claimed_until < now),
     )
     rows: list[Notification] = []
-    for kinds in (Notification.kind.in_(URGENT_KINDS), Notification.kind.not_in(URGENT_KINDS)):
+    # First the due pages, one kind at a time (an equality on kind keeps both databases on
+    # ix_notifications_due_kind, already in due order), then, if workers are left, the rest
+    # in due order along ix_notifications_due: every due page is taken by then, so "not one
+    # of those rows" is "not a page".
+    for kind in (*URGENT_KINDS, None):
         if len(rows) >= limit:
             break
-        query = (
-            select(Notification)
-            .where(*due, kinds)
-            .order_by(Notification.next_attempt_at, Notification.id)
-            .limit(limit - len(rows))
+        query = select(Notification).where(*due)
+        if kind is not None:
+            query = query.where(Notification.kind == kind)
+        elif rows:
+            query = query.where(Notification.id.not_in([r.id for r in rows]))
+        query = query.order_by(Notification.next_attempt_at, Notification.id).limit(
+            limit - len(rows)
         )
         if not db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
         rows.extend(session.scalars(query))
-    return rows
+    urgent = [r for r in rows if r.kind in URGENT_KINDS]
+    urgent.sort(key=lambda r: (r.next_attempt_at, r.id))
+    return urgent + [r for r in rows if r.kind not in URGENT_KINDS]
 
 
 def unwanted(session: Any, row: Notification) -> str | None:
