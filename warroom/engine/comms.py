@@ -15,7 +15,6 @@ timer's own savepoint.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -334,15 +333,3 @@ def notify_stakeholders(
         )
         wake_peers(session)
     return count
-
-
-def list_names(session: Session, ids: Sequence[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(
-        session.execute(
-            select(StakeholderList.id, StakeholderList.name).where(
-                StakeholderList.id.in_(list(ids))
-            )
-        ).all()
-    )
