@@ -106,7 +106,7 @@ def background(port: int, key: str, rate: float, stop_at: float) -> None:
     )
 
 
-def measure(port: int, key: str, pages: int, first_id: int) -> list[float]:
+def measure(port: int, key: str, pages: int, first_id: int, gap: float = 0.05) -> list[float]:
     sent: dict[int, float] = {}
     with httpx.Client() as client:
         for n in range(pages):
@@ -125,7 +125,7 @@ def measure(port: int, key: str, pages: int, first_id: int) -> list[float]:
                 },
             )
             assert r.status_code == 202, r.text
-            time.sleep(0.05)
+            time.sleep(gap)
     deadline = time.time() + 10
     while time.time() < deadline and not all(i in _received() for i in sent):
         time.sleep(0.05)

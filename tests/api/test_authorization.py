@@ -37,6 +37,20 @@ PUBLIC: set[tuple[str, str]] = {
     # iCalendar feeds: calendar apps send no header; the HMAC token in the URL is the credential.
     ("GET", "/calendar/schedules/{schedule_id}.ics"),
     ("GET", "/calendar/users/{user_id}.ics"),
+    # Heartbeat pings (issue 11): the ping key in the path is the credential, like a routing key.
+    ("GET", "/ping/{key}"),
+    ("POST", "/ping/{key}"),
+    ("GET", "/ping/{key}/start"),
+    ("POST", "/ping/{key}/start"),
+    ("GET", "/ping/{key}/fail"),
+    ("POST", "/ping/{key}/fail"),
+    ("GET", "/ping/{key}/{exit_status}"),
+    ("POST", "/ping/{key}/{exit_status}"),
+    # The status page's public report form: rate-limited per address (warroom/reports/public.py).
+    ("POST", "/status/report"),
+    # JSON log lines: authenticated by the service's monitor integration routing key.
+    ("POST", "/logs"),
+    ("POST", "/logs/{routing_key}"),
     # The web app's sign-in form and its static files.
     ("GET", "/login"),
     ("POST", "/login"),
@@ -59,6 +73,8 @@ WEB: dict[tuple[str, str], str] = {
     ("GET", "/account"): "stakeholder",
     ("GET", "/oncall"): "stakeholder",
     ("GET", "/oncall/schedules/{schedule_id}"): "stakeholder",
+    ("GET", "/report"): "stakeholder",
+    ("POST", "/report"): "self",
     ("POST", "/account/password"): "self",
     ("POST", "/logout"): "self",
     ("GET", "/incidents/new"): "responder",
@@ -177,6 +193,31 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/users/{user_id}/quiet-hours"): "stakeholder",
     ("PUT", "/api/v1/users/{user_id}/quiet-hours"): "self",
     ("GET", "/api/v1/users/me/calendar-feed"): "stakeholder",
+    # Oversight settings (warroom/api/oversight.py).
+    ("GET", "/api/v1/oversight"): "stakeholder",
+    ("PUT", "/api/v1/oversight"): "admin",
+    ("GET", "/api/v1/teams/{team_id}/oversight"): "stakeholder",
+    ("PUT", "/api/v1/teams/{team_id}/oversight"): "admin",
+    # Warroom's own monitors (warroom/api/monitors.py): defined by admins, read by everyone.
+    ("GET", "/api/v1/heartbeats"): "stakeholder",
+    ("POST", "/api/v1/heartbeats"): "admin",
+    ("GET", "/api/v1/heartbeats/{heartbeat_id}"): "stakeholder",
+    ("DELETE", "/api/v1/heartbeats/{heartbeat_id}"): "admin",
+    ("GET", "/api/v1/heartbeats/{heartbeat_id}/pings"): "stakeholder",
+    ("GET", "/api/v1/checks"): "stakeholder",
+    ("POST", "/api/v1/checks"): "admin",
+    ("GET", "/api/v1/checks/{check_id}"): "stakeholder",
+    ("PATCH", "/api/v1/checks/{check_id}"): "admin",
+    ("DELETE", "/api/v1/checks/{check_id}"): "admin",
+    ("GET", "/api/v1/checks/{check_id}/results"): "stakeholder",
+    ("GET", "/api/v1/log-rules"): "stakeholder",
+    ("POST", "/api/v1/log-rules"): "admin",
+    ("GET", "/api/v1/log-rules/{rule_id}"): "stakeholder",
+    ("DELETE", "/api/v1/log-rules/{rule_id}"): "admin",
+    # User reports: anyone signed in may say that something is wrong.
+    ("GET", "/api/v1/reports"): "stakeholder",
+    ("POST", "/api/v1/reports"): "stakeholder",
+    ("GET", "/api/v1/reports/{report_id}"): "stakeholder",
 }
 RANK = {"stakeholder": 0, "responder": 1, "admin": 2}
 # A body that passes authorization and then fails validation, so probing writes nothing.
@@ -269,7 +310,41 @@ def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
         json={"service_id": world.checkout_id, "type": "generic"},
         headers=admin,
     ).json()
+    heartbeat = client.post(
+        "/api/v1/heartbeats",
+        json={"service_id": world.checkout_id, "name": "cron", "period_seconds": 3600},
+        headers=admin,
+    ).json()
+    check = client.post(
+        "/api/v1/checks",
+        json={
+            "service_id": world.checkout_id,
+            "name": "shop",
+            "kind": "tcp",
+            "target": "192.0.2.1:443",
+            "enabled": False,
+        },
+        headers=admin,
+    ).json()
+    rule = client.post(
+        "/api/v1/log-rules",
+        json={
+            "service_id": world.checkout_id,
+            "name": "errors",
+            "conditions": [{"field": "severity", "op": "eq", "value": "err"}],
+        },
+        headers=admin,
+    ).json()
+    report = client.post(
+        "/api/v1/reports",
+        json={"service_id": world.checkout_id, "description": "checkout hangs"},
+        headers=admin,
+    ).json()
     return {
+        "report_id": report["id"],
+        "rule_id": rule["id"],
+        "heartbeat_id": heartbeat["id"],
+        "check_id": check["id"],
         "team_id": team["id"],
         "service_id": world.checkout_id,
         "alert_id": alert["id"],
@@ -346,6 +421,8 @@ def test_stakeholder_reads_but_never_writes(client: TestClient, world: World) ->
             assert r.status_code == 200, (path, r.text)  # the objects exist
         elif (method, path) == ("DELETE", "/api/v1/tokens/{token_id}"):
             assert_error(r, 404)  # another user's token is not even shown to exist
+        elif (method, path) == ("POST", "/api/v1/reports"):
+            assert_error(r, 422)  # anyone may report; the probe body is refused as invalid
         elif (method, path) == ("POST", "/api/v1/tokens"):
             assert r.status_code == 201  # self-service: a stakeholder makes their own tokens
         elif (method, path) == ("PATCH", "/api/v1/users/me"):

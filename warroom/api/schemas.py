@@ -123,7 +123,7 @@ class ServiceOut(Out):
 
 class IntegrationIn(In):
     service_id: Id
-    type: Literal["pagerduty", "alertmanager", "generic"]
+    type: Literal["pagerduty", "alertmanager", "generic", "email"]
     name: str = Field(default="", max_length=120)
 
 

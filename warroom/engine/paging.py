@@ -121,12 +121,16 @@ def page_users(
     subject: str | None = None,
     body: str | None = None,
     view_only: bool = False,
+    context: dict[str, Any] | None = None,
+    headline: str | None = None,
 ) -> list[str]:
     """Outbox rows for each person by their notification rules; returns their names.
 
     Pages and mobilisations carry the incident's subject and acknowledge/resolve links;
     notices (reminders, roles, stakeholders) pass their own urgency, subject and body, and
-    `view_only` keeps the acting links out of a message that asks nobody to act."""
+    `view_only` keeps the acting links out of a message that asks nobody to act. Oversight
+    messages pass their urgency, the `context` their last check reads and a `headline` that
+    leads the subject."""
     if urgency is None:
         urgency = "high" if incident.urgency == 1 or kind == "mobilise" else "low"
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
@@ -148,6 +152,8 @@ def page_users(
         f"[P{incident.priority} {PRIORITY_NAMES[incident.priority]}] #{incident.id} "
         f"{incident.title}"
     )
+    if headline:
+        subject = f"{headline}: {subject}"
     names = []
     for uid in user_ids:
         user = users.get(uid)
@@ -192,6 +198,7 @@ def page_users(
                     subject=subject,
                     body=text,
                     links=links,
+                    context=context,
                     next_attempt_at=at,
                     created_at=now,
                 )

@@ -28,8 +28,9 @@ from sqlalchemy import delete, func, make_url, or_, select, update
 from warroom.config import Settings
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
-from warroom.engine import comms, delivery, paging
+from warroom.engine import comms, delivery, oversight, paging
 from warroom.incidents import timeline
+from warroom.incidents.oversight_store import LOOK
 from warroom.incidents.paging import ESCALATE
 from warroom.incidents.updates import COMMS_CHECK, ROLE_NOTICE, STAKEHOLDER_NOTICE, UPDATE_DUE
 from warroom.notify.models import Notification
@@ -79,6 +80,10 @@ def _fire_comms(fire: Callable[..., None]) -> TimerHandler:
     return handler
 
 
+def _look(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
+    oversight.look(session, timer, now, engine.settings, engine.links, engine.db.is_sqlite)
+
+
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     ESCALATE: _fire_escalation,
     # Incident communication (engine/comms.py): reminders, role and stakeholder notices.
@@ -86,6 +91,7 @@ TIMER_HANDLERS: dict[str, TimerHandler] = {
     UPDATE_DUE: _fire_comms(comms.fire_update_due),
     ROLE_NOTICE: _fire_comms(comms.fire_role_notice),
     STAKEHOLDER_NOTICE: _fire_comms(comms.fire_stakeholder_notice),
+    LOOK: _look,
 }
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from warroom.alerts.models import Alert
 from warroom.catalog.models import Service, User
 from warroom.errors import ApiError
+from warroom.incidents import oversight_store
 from warroom.incidents.logic import (
     Lifecycle,
     Matrix,
@@ -169,10 +170,12 @@ def apply_action(
     if action in ("acknowledge", "mitigate", "resolve"):
         # Someone is on it (or it is over): stop escalating and drop pages not yet sent.
         cancel_paging(session, [incident.id], now)
+    elif action == "reopen":
+        # Open again: the resolution clock runs on from the start, staleness counts again.
+        oversight_store.schedule_look(session, [incident.id], now, now)
+        schedule_comms_check(session, incident.id, now)
     if action in ("resolve", "close"):
         stop_reminders(session, [incident.id], now)
-    elif action == "reopen":
-        schedule_comms_check(session, incident.id, now)
     if action == "acknowledge":
         session.execute(
             update(Alert)
@@ -242,6 +245,9 @@ def change_priority(
     )
     # A new priority has its own cadence, and may reach a stakeholder list's threshold.
     schedule_comms_check(session, incident.id, now)
+    oversight_store.retarget(
+        session, [(incident.id, before["priority"], incident.priority, incident.triggered_at)], now
+    )
     return incident
 
 
@@ -447,12 +453,12 @@ def merge(
         )
     target.alert_count += moved
     target.updated_at = now
-    cancel_paging(session, [source.id], now)
     stop_reminders(session, [source.id], now)
     before = source.status
     source.status, source.merged_into_id, source.updated_at = "closed", target.id, now
     source.resolved_at = source.resolved_at or now
     source.closed_at = now
+    cancel_paging(session, [source.id], now)
     add_event(
         session,
         source.id,

@@ -36,6 +36,7 @@ def install(app: FastAPI) -> None:
         live,
         oncall_pages,
         pages,
+        report_pages,
         teams_admin,
     )
     from warroom.web.account import login_redirect

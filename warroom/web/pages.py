@@ -26,6 +26,7 @@ from warroom.web.queries import (
     catalog_data,
     dashboard_data,
     live_stamps,
+    monitors_data,
     refs,
     updates_data,
     war_room_data,
@@ -67,7 +68,14 @@ def _dashboard_context(request: Request, user_id: int, now: datetime) -> dict[st
             # Asked at each render (and live refresh): handoffs change who is on call.
             f = replace(f, policy_ids=dashboard_data.on_call_policy_ids(session, user_id, now))
         cadence = load_cadence(session, request.app.state.settings.update_cadence)
-        board = dashboard_data.dashboard(session, f, user_id, now, cadence=cadence)
+        board = dashboard_data.dashboard(
+            session,
+            f,
+            user_id,
+            now,
+            stale_defaults=request.app.state.settings.stale_minutes,
+            cadence=cadence,
+        )
         services = refs.service_refs(session)
         version = live_stamps.version_tag(live_stamps.dashboard_version(session))
     return {
@@ -103,7 +111,9 @@ def war_room_context(
     (only for people who may use them: they cost a few queries and an on-call computation)."""
     me = current_user(request)
     with _db(request).read_session() as session:
-        room = war_room_data.war_room(session, incident_id, now)
+        room = war_room_data.war_room(
+            session, incident_id, now, request.app.state.settings.stale_minutes
+        )
         version = live_stamps.version_tag(live_stamps.incident_version(session, incident_id))
         messages, message_total = war_room_data.messages_of(session, incident_id)
         context: dict[str, Any] = {
@@ -240,6 +250,16 @@ def integration_snippets(base_url: str, integration_type: str, key: str) -> dict
                 f"            credentials: {key}\n"
             ),
         }
+    if integration_type == "monitor":
+        # Heartbeats and checks send under it themselves; its key takes JSON log lines.
+        return {
+            "JSON log lines (for the log rules)": (
+                f"curl -sS -X POST {base}/logs \\\n"
+                f"  -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
+                '  --data-binary \'{"message": "upstream timed out", "host": "web-1", '
+                '"status": 504}\'\n'
+            ),
+        }
     if integration_type == "pagerduty":
         return {
             "PagerDuty-compatible tool": (
@@ -264,6 +284,7 @@ def integration_snippets(base_url: str, integration_type: str, key: str) -> dict
 def service_page(request: Request, service_id: int, me: Viewer) -> HTMLResponse:
     with _db(request).read_session() as session:
         page = catalog_data.service_page(session, service_id)
+        monitors = monitors_data.service_monitors(session, service_id, utcnow())
     base_url = request.app.state.settings.base_url
     # Routing keys are credentials: only admins see them (as in the API).
     shown = [
@@ -275,4 +296,8 @@ def service_page(request: Request, service_id: int, me: Viewer) -> HTMLResponse:
         )
         for integ in page.integrations
     ]
-    return render(request, "service.html", {"page": page, "integrations": shown})
+    return render(
+        request,
+        "service.html",
+        {"page": page, "integrations": shown, "monitors": monitors, "base_url": base_url},
+    )

@@ -1,7 +1,7 @@
 """stakeholder lists and notices (issue 8)
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0011
 Create Date: 2026-12-02 01:56:46.463567
 
 Stakeholder lists per service or team with their members (people or channel addresses);
@@ -16,7 +16,7 @@ import warroom.db.base
 
 
 revision = '0008'
-down_revision = '0007'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
