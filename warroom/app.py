@@ -15,6 +15,7 @@ from sqlalchemy import text
 from warroom import errors
 from warroom.alerts.service import IngestResult
 from warroom.api import catalog as catalog_api
+from warroom.api import comms as comms_api
 from warroom.api import incidents as incidents_api
 from warroom.api import monitors as monitors_api
 from warroom.api import noise as noise_api
@@ -160,6 +161,7 @@ def create_app(
     app.include_router(ping_router)
     app.include_router(catalog_api.router)
     app.include_router(incidents_api.router)
+    app.include_router(comms_api.router)
     install_web(app)
     app.include_router(paging_api.router)
     app.include_router(paging_api.links_router)

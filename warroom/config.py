@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from warroom.common.cadence import DEFAULT_CADENCE, parse_cadence
+
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "warroom"
 
 
@@ -38,6 +40,9 @@ class Settings(BaseSettings):
     # Priority matrix: rows are impact 1..3, columns urgency 1..3 (ITIL / ServiceNow default).
     priority_matrix: list[list[int]] = [[1, 2, 3], [2, 3, 4], [3, 4, 4]]
     log_level: str = "info"
+    # Status update cadence: minutes between updates per priority ("1=30,2=60"; priorities left
+    # out get no reminders). An admin's value in the instance settings takes precedence.
+    update_cadence: str = DEFAULT_CADENCE
 
     # --- paging ------------------------------------------------------------------------------
     # Signed action links in notifications stay valid this long.
@@ -136,6 +141,12 @@ class Settings(BaseSettings):
                 "0 < delivery_retry_base_seconds <= delivery_retry_cap_seconds"
             )
         return self
+
+    @field_validator("update_cadence")
+    @classmethod
+    def _check_cadence(cls, value: str) -> str:
+        parse_cadence(value)  # a ValueError stops the start with the reason
+        return value
 
     @field_validator("stale_minutes")
     @classmethod

@@ -16,6 +16,7 @@ from warroom.instance import InstanceSetting
 from warroom.maintenance.models import MaintenanceWindow
 from warroom.monitors.models import Check, CheckResult, Heartbeat, HeartbeatPing, LogRule
 from warroom.notify.models import ContactMethod, Notification, NotificationRule
+from warroom.notify.stakeholders import StakeholderList, StakeholderMember
 from warroom.oncall.models import (
     EscalationPolicy,
     EscalationStep,
@@ -52,6 +53,8 @@ __all__ = [
     "Notification",
     "NotificationRule",
     "Schedule",
+    "StakeholderList",
+    "StakeholderMember",
     "ScheduleLayer",
     "ScheduleOverride",
     "Timer",

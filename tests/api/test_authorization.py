@@ -111,6 +111,8 @@ WEB: dict[tuple[str, str], str] = {
     ("POST", "/incidents/{incident_id}/tasks/{task_id}"): "responder",
     ("POST", "/incidents/{incident_id}/mobilise"): "responder",
     ("POST", "/incidents/{incident_id}/merge"): "responder",
+    ("POST", "/incidents/{incident_id}/status-updates"): "responder",
+    ("POST", "/incidents/{incident_id}/status-updates/{update_id}"): "responder",
     # Overrides: responders, as in the API (deleting is a POST: HTML forms cannot DELETE).
     ("POST", "/oncall/schedules/{schedule_id}/overrides"): "responder",
     ("POST", "/oncall/schedules/{schedule_id}/overrides/{override_id}/delete"): "responder",
@@ -182,6 +184,21 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/incidents/{incident_id}/mobilise"): "responder",
     ("POST", "/api/v1/incidents/{incident_id}/merge"): "responder",
     ("GET", "/api/v1/notifications"): "stakeholder",
+    # Status updates, the cadence and stakeholder lists (warroom/api/comms.py): stakeholders
+    # read updates, never post; the lists hold addresses and webhook URLs (admins only).
+    ("GET", "/api/v1/incidents/{incident_id}/status-updates"): "stakeholder",
+    ("POST", "/api/v1/incidents/{incident_id}/status-updates"): "responder",
+    ("GET", "/api/v1/incidents/{incident_id}/status-updates/{update_id}"): "stakeholder",
+    ("PATCH", "/api/v1/incidents/{incident_id}/status-updates/{update_id}"): "responder",
+    ("GET", "/api/v1/update-cadence"): "stakeholder",
+    ("PUT", "/api/v1/update-cadence"): "admin",
+    ("GET", "/api/v1/stakeholder-lists"): "admin",
+    ("POST", "/api/v1/stakeholder-lists"): "admin",
+    ("GET", "/api/v1/stakeholder-lists/{list_id}"): "admin",
+    ("PATCH", "/api/v1/stakeholder-lists/{list_id}"): "admin",
+    ("DELETE", "/api/v1/stakeholder-lists/{list_id}"): "admin",
+    ("POST", "/api/v1/stakeholder-lists/{list_id}/members"): "admin",
+    ("DELETE", "/api/v1/stakeholder-lists/{list_id}/members/{member_id}"): "admin",
     # On-call (warroom/api/oncall.py).
     ("GET", "/api/v1/schedules"): "stakeholder",
     ("POST", "/api/v1/schedules"): "admin",
@@ -339,6 +356,19 @@ def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
     task = client.post(
         f"/api/v1/incidents/{alert['incident_id']}/tasks", json={"title": "check"}, headers=admin
     ).json()
+    update = client.post(
+        f"/api/v1/incidents/{alert['incident_id']}/status-updates",
+        json={"visibility": "internal", "message": "looking"},
+        headers=admin,
+    ).json()
+    stakeholders = client.post(
+        "/api/v1/stakeholder-lists", json={"name": "Support", "team_id": team["id"]}, headers=admin
+    ).json()
+    member = client.post(
+        f"/api/v1/stakeholder-lists/{stakeholders['id']}/members",
+        json={"channel": "email", "address": "support@example.com"},
+        headers=admin,
+    ).json()
     spare = client.post(
         "/api/v1/integrations",
         json={"service_id": world.checkout_id, "type": "generic"},
@@ -426,6 +456,9 @@ def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
         "task_id": task["id"],
         "role": "commander",
         "integration_id": spare["id"],
+        "update_id": update["id"],
+        "list_id": stakeholders["id"],
+        "member_id": member["id"],
         **oncall_objects(client, world),
     }
 
@@ -487,9 +520,7 @@ def test_stakeholder_reads_but_never_writes(client: TestClient, world: World) ->
         if RULES[(method, path)] == "self":
             body = {"name": "Mallory"}  # valid: only the ownership check may refuse it
         r = _call(client, method, _url(path, objects), carol, body)
-        if method == "GET" and RULES[(method, path)] == "admin":
-            assert_error(r, 403, "forbidden")
-        elif method == "GET":
+        if method == "GET" and RULES[(method, path)] == "stakeholder":
             assert 200 <= r.status_code < 300 or r.status_code == 404, (path, r.status_code)
             assert r.status_code == 200, (path, r.text)  # the objects exist
         elif (method, path) == ("DELETE", "/api/v1/tokens/{token_id}"):
@@ -636,6 +667,11 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
         json={"title": "w", "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-02T00:00Z"},
         headers=admin,
     ).json()
+    update = client.post(
+        f"/api/v1/incidents/{inc['id']}/status-updates",
+        json={"visibility": "internal", "message": "looking"},
+        headers=admin,
+    ).json()
     return {
         **WEB_PARAMS,
         "component_id": component["id"],
@@ -643,6 +679,7 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
         **oncall_objects(client, world),
         "incident_id": inc["id"],
         "task_id": task["id"],
+        "update_id": update["id"],
         "service_id": world.checkout_id,
         "user_id": world.responder_id,
         "team_id": team["id"],

@@ -83,10 +83,16 @@ def _objects(web: Web) -> dict[str, Any]:
     task = web.base.post(
         f"/api/v1/incidents/{incident_id}/tasks", json={"title": "check"}, headers=web.world.auth()
     )
+    update = web.base.post(
+        f"/api/v1/incidents/{incident_id}/status-updates",
+        json={"visibility": "internal", "message": "looking"},
+        headers=web.world.auth(),
+    )
     return {
         **oncall_objects(web.base, web.world),
         "incident_id": incident_id,
         "task_id": task.json()["id"],
+        "update_id": update.json()["id"],
         "action": "acknowledge",
         "role": "commander",
         "token": "not-a-signed-token",

@@ -30,10 +30,11 @@ from warroom.alerts.service import release_held
 from warroom.config import Settings
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
-from warroom.engine import delivery, oversight, paging
+from warroom.engine import comms, delivery, oversight, paging
 from warroom.incidents import timeline
 from warroom.incidents.oversight_store import LOOK
 from warroom.incidents.paging import ESCALATE
+from warroom.incidents.updates import COMMS_CHECK, ROLE_NOTICE, STAKEHOLDER_NOTICE, UPDATE_DUE
 from warroom.maintenance.windows import MAINTENANCE_NOTICE
 from warroom.notify.models import Notification
 from warroom.notify.signing import make_action_token
@@ -103,6 +104,13 @@ def _status_page_reconcile(engine: Engine, session: Any, timer: Timer, now: date
     timer.due_at = now + statuspage.RECONCILE_EVERY
 
 
+def _fire_comms(fire: Callable[..., None]) -> TimerHandler:
+    def handler(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
+        fire(session, timer, now, engine.settings, engine.links)
+
+    return handler
+
+
 def _look(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
     oversight.look(session, timer, now, engine.settings, engine.links, engine.db.is_sqlite)
 
@@ -118,6 +126,11 @@ TIMER_HANDLERS: dict[str, TimerHandler] = {
     fanout.FANOUT: _status_page_fanout,
     MAINTENANCE_NOTICE: _status_page_maintenance,
     statuspage.RECONCILE: _status_page_reconcile,
+    # Incident communication (engine/comms.py): reminders, role and stakeholder notices.
+    COMMS_CHECK: _fire_comms(comms.fire_comms_check),
+    UPDATE_DUE: _fire_comms(comms.fire_update_due),
+    ROLE_NOTICE: _fire_comms(comms.fire_role_notice),
+    STAKEHOLDER_NOTICE: _fire_comms(comms.fire_stakeholder_notice),
     LOOK: _look,
     RELEASE_HELD: _release_held,
 }
@@ -201,16 +214,15 @@ class Engine:
         if self.metrics is not None:
             self.metrics.timer_failures.labels(timer.kind).inc()
         timer.attempts, timer.last_error = attempts, error
+        what = "An escalation step" if timer.kind == ESCALATE else f"A {timer.kind} timer"
         if attempts >= TIMER_MAX_ATTEMPTS:
             timer.done_at = now
-            message = (
-                f"An escalation step failed {attempts} times and was given up; nobody more "
-                f"is paged by it: {error}"
-            )
+            consequence = "nobody more is paged by it" if timer.kind == ESCALATE else "not done"
+            message = f"{what} failed {attempts} times and was given up; {consequence}: {error}"
         else:
             timer.due_at = now + timer_retry_delay(attempts)
             message = (
-                f"An escalation step failed (attempt {attempts}); retrying at "
+                f"{what} failed (attempt {attempts}); retrying at "
                 f"{timer.due_at:%H:%M:%S} UTC: {error}"
             )
         if timer.incident_id is not None:

@@ -19,6 +19,7 @@ from warroom.common.clock import utcnow
 from warroom.db.engine import Database
 from warroom.incidents.models import INCIDENT_STATUSES
 from warroom.incidents.service import get_incident
+from warroom.incidents.updates import load_cadence
 from warroom.web.auth import Responder, Viewer, current_user
 from warroom.web.queries import (
     alerts_data,
@@ -28,6 +29,7 @@ from warroom.web.queries import (
     monitors_data,
     noise_data,
     refs,
+    updates_data,
     war_room_data,
 )
 from warroom.web.render import render
@@ -66,8 +68,14 @@ def _dashboard_context(request: Request, user_id: int, now: datetime) -> dict[st
         if f.on_call:
             # Asked at each render (and live refresh): handoffs change who is on call.
             f = replace(f, policy_ids=dashboard_data.on_call_policy_ids(session, user_id, now))
+        cadence = load_cadence(session, request.app.state.settings.update_cadence)
         board = dashboard_data.dashboard(
-            session, f, user_id, now, stale_defaults=request.app.state.settings.stale_minutes
+            session,
+            f,
+            user_id,
+            now,
+            stale_defaults=request.app.state.settings.stale_minutes,
+            cadence=cadence,
         )
         services = refs.service_refs(session)
         version = live_stamps.version_tag(live_stamps.dashboard_version(session))
@@ -119,6 +127,9 @@ def war_room_context(
             "messages": messages,
             "message_total": message_total,
             "caused_here": noise_data.caused_here(session, incident_id),
+            "updates_panel": updates_data.updates_panel(
+                session, room.incident, now, request.app.state.settings.update_cadence
+            ),
         }
         if forms and me is not None and me.role in ("responder", "admin"):
             context.update(
