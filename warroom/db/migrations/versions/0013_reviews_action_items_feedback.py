@@ -1,7 +1,7 @@
 """post-incident reviews, action items and responder feedback (issue 13)
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02 02:00:00.000000
 
 reviews (one per incident: the blameless template, the workflow
@@ -16,7 +16,7 @@ import warroom.db.base
 
 
 revision = '0013'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
