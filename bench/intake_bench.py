@@ -145,21 +145,28 @@ def peer_update_body(worker: int, seq: int) -> bytes:
 # --- the three targets ----------------------------------------------------------------------------
 
 
-def start_server(url: str, port: int) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+def start_server(
+    url: str, port: int, python: str | None = None
+) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    """`warroom serve` of this checkout, or of the checkout whose venv `python` belongs to."""
+    python = python or sys.executable
+    cwd = str(Path(python).resolve().parents[2]) if python != sys.executable else None
     env = {**os.environ, "WARROOM_DATABASE_URL": url}
     out = subprocess.run(
-        [sys.executable, "-m", "warroom", "demo"],
+        [python, "-m", "warroom", "demo"],
         env=env,
         check=True,
         capture_output=True,
         text=True,
+        cwd=cwd,
     ).stdout
     keys = dict(
         re.findall(r"^\s+\S+\s+(pagerduty|alertmanager|generic)\s+([0-9a-f]{32})$", out, re.M)
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "warroom", "serve", "--port", str(port)],
+        [python, "-m", "warroom", "serve", "--port", str(port)],
         env={**env, "WARROOM_LOG_LEVEL": "warning"},
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -267,11 +274,9 @@ def _figure(result: dict[str, Any], per_request: int) -> Figure:
 class Warroom:
     """One `warroom serve` for a run: every workload against it, each checked in the database."""
 
-    def __init__(self, url: str) -> None:
-        global PD_KEY
+    def __init__(self, url: str, python: str | None = None) -> None:
         self.port = free_port()
-        self.proc, self.keys = start_server(url, self.port)
-        PD_KEY = self.keys["pagerduty"]
+        self.proc, self.keys = start_server(url, self.port, python)
         self.db = Database(url)
         self.am_path = f"/integrations/alertmanager/{self.keys['alertmanager']}"
         self.prefilled = False
@@ -281,6 +286,8 @@ class Warroom:
         self.db.dispose()
 
     def run(self, workload: str, connections: int, seconds: float) -> Figure:
+        global PD_KEY
+        PD_KEY = self.keys["pagerduty"]
         if workload == "new":
             before = count(self.db, "SELECT count(*) FROM alerts WHERE dedup_key LIKE 'w%'")
             r = _load(self.port, self.am_path, am_body, connections, seconds)
@@ -450,10 +457,20 @@ def load_average() -> str:
 
 
 def one_run(
-    url: str, workloads: list[str], connections: int, seconds: float, peer_exe: str | None
+    workloads: list[str],
+    connections: int,
+    seconds: float,
+    peer_exe: str | None,
+    url: str | None = None,
+    base_python: str | None = None,
 ) -> dict[str, dict[str, Figure]]:
-    """{workload: {"warroom": ..., "ceiling": ..., "peer": ...}} for one run."""
-    warroom = Warroom(url)
+    """{workload: {"warroom": ..., "ceiling": ..., "peer": ..., "base": ...}} for one run."""
+
+    def fresh() -> str:
+        return url or f"sqlite:///{tempfile.mkdtemp(prefix='wr-bench-')}/w.db"
+
+    warroom = Warroom(fresh())
+    base = Warroom(fresh(), base_python) if base_python else None
     ceiling = Ceiling()
     peer = Peer(peer_exe) if peer_exe else None
     figures: dict[str, dict[str, Figure]] = {}
@@ -464,11 +481,12 @@ def one_run(
             row["ceiling"] = ceiling.run(workload, connections, seconds)
             if peer is not None:
                 row["peer"] = peer.run(workload, connections, seconds)
+            if base is not None:
+                row["base"] = base.run(workload, connections, seconds)
     finally:
-        warroom.close()
-        ceiling.close()
-        if peer is not None:
-            peer.close()
+        for target in (warroom, base, ceiling, peer):
+            if target is not None:
+                target.close()
     return figures
 
 
@@ -494,6 +512,12 @@ def main() -> None:
     )
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file per run")
     parser.add_argument("--no-peer", action="store_true", help="skip Prometheus Alertmanager")
+    parser.add_argument(
+        "--base",
+        metavar="PYTHON",
+        help="also run the Warroom of another checkout (the python of its venv) in each run, "
+        "and print this checkout's ratio to it",
+    )
     args = parser.parse_args()
     peer_exe = None if args.no_peer else ensure_peer()
     print(
@@ -504,9 +528,15 @@ def main() -> None:
     for connections in args.connections:
         runs: list[dict[str, dict[str, Figure]]] = []
         for n in range(args.runs):
-            url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='wr-bench-')}/w.db"
             load = load_average()
-            figures = one_run(url, args.workloads, connections, args.seconds, peer_exe)
+            figures = one_run(
+                args.workloads,
+                connections,
+                args.seconds,
+                peer_exe,
+                args.database_url,
+                args.base,
+            )
             runs.append(figures)
             print(f"\n2 x {connections} connection(s), run {n + 1}, load average {load}:")
             for workload, row in figures.items():
@@ -515,7 +545,9 @@ def main() -> None:
                     f"(p50 {row['warroom'].p50_ms:.1f} ms, p99 {row['warroom'].p99_ms:.1f} ms, "
                     f"{row['warroom'].errors} errors)  ceiling {row['ceiling'].rate:>9.0f}/s  "
                     + (f"peer {row['peer'].rate:>9.0f}/s  " if "peer" in row else "")
+                    + (f"base {row['base'].rate:>9.0f}/s  " if "base" in row else "")
                     + f"x ceiling {_ratio(row, 'ceiling'):.2f}  x peer {_ratio(row, 'peer'):.2f}"
+                    + (f"  x base {_ratio(row, 'base'):.2f}" if "base" in row else "")
                 )
         print(
             f"\n2 client processes x {connections} connection(s), medians of {args.runs} runs of "
@@ -524,6 +556,7 @@ def main() -> None:
         print(
             f"  {'workload':<8} {'warroom/s':>10} {'ceiling/s':>10} {'peer/s':>10} "
             f"{'x peer':>7} {'x ceiling':>9}  {'p50 ms':>7} {'p99 ms':>7}"
+            + (f" {'base/s':>9} {'x base':>7}" if args.base else "")
         )
         for workload in args.workloads:
 
@@ -542,6 +575,12 @@ def main() -> None:
                 f"{med(lambda r: _ratio(r, 'ceiling')):>9.2f}  "
                 f"{med(lambda r: r['warroom'].p50_ms):>7.1f} "
                 f"{med(lambda r: r['warroom'].p99_ms):>7.1f}"
+                + (
+                    f" {med(lambda r: r['base'].rate):>9.0f}"
+                    f" {med(lambda r: _ratio(r, 'base')):>7.2f}"
+                    if args.base
+                    else ""
+                )
             )
         print("  every acknowledged event was found in the database")
 

@@ -83,6 +83,8 @@ class AlertState:
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
     changed: bool = False
+    # The status the alert had when loaded (None: opened in this batch); the store compares.
+    loaded_status: str | None = None
 
 
 @dataclass(frozen=True)
