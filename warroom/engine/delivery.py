@@ -130,46 +130,68 @@ def unwanted(session: Any, row: Notification) -> str | None:
 
     A page is wanted while its incident is triggered; a mobilisation (people pulled onto an
     incident already being worked) while the incident is open and not merged away."""
-    if row.kind in ("page", "mobilise") and row.incident_id is not None:
-        found = session.execute(
-            select(Incident.status, Incident.merged_into_id).where(Incident.id == row.incident_id)
-        ).first()
-        if found is None:
-            return "the incident no longer exists"
-        status, merged_into = found
-        if merged_into is not None:
-            return f"the incident was merged into #{merged_into}"
-        if row.kind == "page" and status != "triggered":
-            return f"the incident is {status}"
-        if status in ("resolved", "closed"):
-            return f"the incident is {status}"
-    if row.user_id is not None:
-        active = session.scalar(select(User.active).where(User.id == row.user_id))
-        if not active:
-            return "the person was deactivated"
-    if row.contact_method_id is not None:
-        disabled = session.scalar(
-            select(ContactMethod.disabled_at).where(ContactMethod.id == row.contact_method_id)
+    found = session.execute(_facts_query(Notification.id == row.id)).first()
+    return None if found is None else _unwanted_reason(row.kind, found)
+
+
+def _facts_query(where: Any) -> Any:
+    """One row of what decides whether an outbox row is still wanted: the row's claim, its
+    incident, person and contact method, in one statement (outer joins: any may be absent)."""
+    return (
+        select(
+            Notification.lease_token,
+            Notification.status,
+            Notification.claimed_until,
+            Notification.incident_id,
+            Notification.user_id,
+            Notification.contact_method_id,
+            Incident.id.label("incident_found"),
+            Incident.status.label("incident_status"),
+            Incident.merged_into_id,
+            User.active,
+            ContactMethod.disabled_at,
         )
-        if disabled is not None:
-            return "the contact method was disabled"
+        .select_from(Notification)
+        .outerjoin(Incident, Incident.id == Notification.incident_id)
+        .outerjoin(User, User.id == Notification.user_id)
+        .outerjoin(ContactMethod, ContactMethod.id == Notification.contact_method_id)
+        .where(where)
+    )
+
+
+def _unwanted_reason(kind: str, facts: Any) -> str | None:
+    if kind in ("page", "mobilise") and facts.incident_id is not None:
+        if facts.incident_found is None:
+            return "the incident no longer exists"
+        if facts.merged_into_id is not None:
+            return f"the incident was merged into #{facts.merged_into_id}"
+        if kind == "page" and facts.incident_status != "triggered":
+            return f"the incident is {facts.incident_status}"
+        if facts.incident_status in ("resolved", "closed"):
+            return f"the incident is {facts.incident_status}"
+    if facts.user_id is not None and not facts.active:
+        return "the person was deactivated"
+    if facts.contact_method_id is not None and facts.disabled_at is not None:
+        return "the contact method was disabled"
     return None
 
 
 def still_ours_and_wanted(db: Database, job: Job, now: datetime) -> bool:
     """The last look before sending: True to send. A claim that was lost (its lease ran out,
-    the row was cancelled or taken over) is left alone; an unwanted message is cancelled."""
+    the row was cancelled or taken over) is left alone; an unwanted message is cancelled.
+
+    One read statement (no write lock): it runs before every delivery."""
     with db.read_session() as session:
-        row = session.get(Notification, job.id)
-        if (
-            row is None
-            or row.lease_token != job.lease_token
-            or row.status != "pending"
-            or row.claimed_until is None
-            or row.claimed_until <= now
-        ):
-            return False
-        reason = unwanted(session, row)
+        facts = session.execute(_facts_query(Notification.id == job.id)).first()
+    if (
+        facts is None
+        or facts.lease_token != job.lease_token
+        or facts.status != "pending"
+        or facts.claimed_until is None
+        or facts.claimed_until <= now
+    ):
+        return False
+    reason = _unwanted_reason(job.kind, facts)
     if reason is None:
         return True
     cancel(db, job, reason)
