@@ -83,8 +83,10 @@ class AlertState:
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
     changed: bool = False
-    # The status the alert had when loaded (None: opened in this batch); the store compares.
-    loaded_status: str | None = None
+    # What the store loaded (status, severity, summary, details, links, labels; None: opened
+    # in this batch): it writes only what the plan changed. Plans replace an alert's values
+    # and never mutate them in place, so this keeps the loaded ones without a copy.
+    loaded: tuple[Any, ...] | None = None
 
 
 @dataclass(frozen=True)

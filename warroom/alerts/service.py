@@ -375,13 +375,20 @@ def _insert_alerts(
 
 
 def _update_alerts(sql: _Driver, alerts: list[AlertState]) -> None:
-    """Changed alerts. A re-sent trigger (the same alert again, Alertmanager's group_interval)
-    changes neither status nor the acknowledge/resolve times: its statement leaves the indexed
-    status column alone, so SQLite rewrites only the row, not two index entries."""
+    """Changed alerts, each with the narrowest statement that stores what the plan changed. A
+    re-sent trigger (the same alert again, Alertmanager's group_interval) usually changes only
+    its count and last event time: no JSON to encode, and SQLite rewrites the row but no index
+    entry (status, an indexed column, is not in the statement)."""
     ts = sql.ts
+    counted: list[tuple[Any, ...]] = []
     refreshed: list[tuple[Any, ...]] = []
     moved: list[tuple[Any, ...]] = []
     for a in alerts:
+        loaded = a.loaded or (None,) * 6
+        same_status = a.status == loaded[0]
+        if same_status and (a.severity, a.summary, a.details, a.links, a.labels) == loaded[1:]:
+            counted.append((a.event_count, ts(a.last_event_at), a.id))
+            continue
         content = (
             a.severity,
             a.summary,
@@ -391,10 +398,14 @@ def _update_alerts(sql: _Driver, alerts: list[AlertState]) -> None:
             a.event_count,
             ts(a.last_event_at),
         )
-        if a.status == a.loaded_status:
+        if same_status:
             refreshed.append((*content, a.id))
         else:
             moved.append((*content, a.status, ts(a.acknowledged_at), ts(a.resolved_at), a.id))
+    if counted:
+        sql.executemany(
+            "UPDATE alerts SET event_count = {p}, last_event_at = {p} WHERE id = {p}", counted
+        )
     content_sql = (
         "UPDATE alerts SET severity = {p}, summary = {p}, details = {p}, links = {p}, "
         "labels = {p}, event_count = {p}, last_event_at = {p}"
@@ -451,22 +462,24 @@ def _load_open_alerts(
                 len(chunk),
             )
             for r in rows:
+                details, links, labels = (sql.read_json(v) for v in r[9:12])
                 found[(r[1], r[3])] = AlertState(
                     id=r[0],
                     integration_id=r[1],
                     service_id=r[2],
                     dedup_key=r[3],
                     status=r[4],
-                    loaded_status=r[4],
                     severity=r[5],
                     incident_ref=r[6],
                     event_count=r[7],
                     summary=r[8],
-                    details=sql.read_json(r[9]),
-                    links=sql.read_json(r[10]),
-                    labels=sql.read_json(r[11]),
+                    details=details,
+                    links=links,
+                    labels=labels,
                     last_event_at=sql.read_ts(r[12]),
                     acknowledged_at=sql.read_ts(r[13]),
+                    # The same objects: the plan replaces an alert's values, never mutates them.
+                    loaded=(r[4], r[5], r[8], details, links, labels),
                 )
     return found
 
