@@ -152,17 +152,7 @@ def start_server(
     python = python or sys.executable
     cwd = str(Path(python).resolve().parents[2]) if python != sys.executable else None
     env = {**os.environ, "WARROOM_DATABASE_URL": url}
-    out = subprocess.run(
-        [python, "-m", "warroom", "demo"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-    ).stdout
-    keys = dict(
-        re.findall(r"^\s+\S+\s+(pagerduty|alertmanager|generic)\s+([0-9a-f]{32})$", out, re.M)
-    )
+    keys = seed_demo(url, python, cwd)
     proc = subprocess.Popen(
         [python, "-m", "warroom", "serve", "--port", str(port)],
         env={**env, "WARROOM_LOG_LEVEL": "warning"},
@@ -172,6 +162,21 @@ def start_server(
     )
     wait_ready(f"http://127.0.0.1:{port}/readyz")
     return proc, keys
+
+
+def seed_demo(url: str, python: str | None = None, cwd: str | None = None) -> dict[str, str]:
+    """`warroom demo` on the database; its integrations' routing keys by type."""
+    out = subprocess.run(
+        [python or sys.executable, "-m", "warroom", "demo"],
+        env={**os.environ, "WARROOM_DATABASE_URL": url},
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    ).stdout
+    return dict(
+        re.findall(r"^\s+\S+\s+(pagerduty|alertmanager|generic)\s+([0-9a-f]{32})$", out, re.M)
+    )
 
 
 def wait_ready(url: str) -> None:
@@ -524,7 +529,8 @@ def main() -> None:
         f"machine: {platform.platform()}, {os.cpu_count()} cpus, "
         f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
     )
-    print(f"peer: {peer_exe or 'none (not installed; ratios to the peer are not shown)'}")
+    missing = "skipped (--no-peer)" if args.no_peer else "none (could not be installed)"
+    print(f"peer: {peer_exe or missing}; ratios to the peer are shown when it ran")
     for connections in args.connections:
         runs: list[dict[str, dict[str, Figure]]] = []
         for n in range(args.runs):

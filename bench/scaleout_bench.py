@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -126,17 +125,7 @@ def main() -> None:
     if url is None:
         server, url = start_postgres()
     try:
-        out = subprocess.run(
-            [sys.executable, "-m", "warroom", "demo"],
-            env={**os.environ, "WARROOM_DATABASE_URL": url},
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-
-        keys = dict(
-            re.findall(r"^\s+\S+\s+(pagerduty|alertmanager|generic)\s+([0-9a-f]{32})$", out, re.M)
-        )
+        keys = ib.seed_demo(url)
         print(f"machine: {platform.platform()}, {os.cpu_count()} cpus, PostgreSQL (durable)")
         results: dict[int, list[dict[str, float]]] = {n: [] for n in args.apis}
         for run in range(args.runs):
