@@ -14,6 +14,7 @@ looked up in the database afterwards. Prints rates and the ratio to one API proc
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import statistics
@@ -59,6 +60,10 @@ def start_apis(url: str, n: int) -> tuple[list[subprocess.Popen[bytes]], list[in
     return procs, ports
 
 
+def _shifted(make: Any, offset: int, worker: int, seq: int) -> bytes:
+    return make(worker + offset, seq)  # type: ignore[no-any-return]
+
+
 def measure(url: str, keys: dict[str, str], n: int, conns: int, seconds: float) -> dict[str, float]:
     procs, ports = start_apis(url, n)
     db = Database(url)
@@ -69,11 +74,9 @@ def measure(url: str, keys: dict[str, str], n: int, conns: int, seconds: float) 
         tag = f"n{n}"
         am_before, pd_before = ib.count(db, am_sql), ib.count(db, pd_sql)
 
-        def am_body(worker: int, seq: int) -> bytes:
-            return ib.am_body(worker + 100 * n, seq)
-
-        def pd_body(worker: int, seq: int) -> bytes:
-            return ib.pd_body(worker + 100 * n, seq)
+        # Module-level functions (the client processes unpickle them), shifted to fresh keys.
+        am_body = functools.partial(_shifted, ib.am_body, 100 * n)
+        pd_body = functools.partial(_shifted, ib.pd_body, 100 * n)
 
         am = run_load(
             "127.0.0.1",
