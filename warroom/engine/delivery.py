@@ -24,7 +24,7 @@ from sqlalchemy import or_, select
 from warroom.catalog.models import User
 from warroom.config import Settings
 from warroom.db.engine import Database
-from warroom.incidents import timeline
+from warroom.incidents import oversight, oversight_store, timeline
 from warroom.incidents.models import Incident
 from warroom.notify import channels
 from warroom.notify.channels import DeliveryResult, OutgoingMessage
@@ -129,7 +129,12 @@ def unwanted(session: Any, row: Notification) -> str | None:
     """Why this outbox row should no longer be sent, or None while it is still wanted.
 
     A page is wanted while its incident is triggered; a mobilisation (people pulled onto an
-    incident already being worked) while the incident is open and not merged away."""
+    incident already being worked) while the incident is open and not merged away; an
+    oversight message by its own rule (incidents/oversight.py `unwanted`)."""
+    if row.kind in oversight.OUTBOX_KINDS:
+        reason = oversight_store.unwanted_now(session, row)
+        if reason is not None:
+            return reason
     found = session.execute(_facts_query(Notification.id == row.id)).first()
     return None if found is None else _unwanted_reason(row.kind, found)
 
@@ -180,18 +185,24 @@ def still_ours_and_wanted(db: Database, job: Job, now: datetime) -> bool:
     """The last look before sending: True to send. A claim that was lost (its lease ran out,
     the row was cancelled or taken over) is left alone; an unwanted message is cancelled.
 
-    One read statement (no write lock): it runs before every delivery."""
+    One read statement (no write lock) for pages and the other person-facing messages: it runs
+    before every delivery. Oversight messages also ask their own rule (incidents/oversight)."""
     with db.read_session() as session:
         facts = session.execute(_facts_query(Notification.id == job.id)).first()
-    if (
-        facts is None
-        or facts.lease_token != job.lease_token
-        or facts.status != "pending"
-        or facts.claimed_until is None
-        or facts.claimed_until <= now
-    ):
-        return False
-    reason = _unwanted_reason(job.kind, facts)
+        if (
+            facts is None
+            or facts.lease_token != job.lease_token
+            or facts.status != "pending"
+            or facts.claimed_until is None
+            or facts.claimed_until <= now
+        ):
+            return False
+        reason = None
+        if job.kind in oversight.OUTBOX_KINDS:
+            row = session.get(Notification, job.id)
+            reason = oversight_store.unwanted_now(session, row) if row is not None else None
+        if reason is None:
+            reason = _unwanted_reason(job.kind, facts)
     if reason is None:
         return True
     cancel(db, job, reason)
@@ -366,6 +377,7 @@ def _fall_back(session: Any, row: Notification, who: str, now: datetime) -> bool
             subject=row.subject,
             body=row.body,
             links=row.links,
+            context=row.context,
             next_attempt_at=now,
             created_at=now,
         )
