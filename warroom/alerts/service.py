@@ -12,26 +12,32 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 import orjson
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from warroom.alerts.holds import load_suppression
 from warroom.alerts.logic import (
     OPEN_INCIDENT,
     AlertState,
     Outcome,
+    Plan,
     ServiceRule,
     Signal,
     Submission,
     plan_batch,
 )
-from warroom.alerts.models import Alert
+from warroom.alerts.models import HELD_WHERE, Alert
+from warroom.alerts.release_timers import schedule_releases
+from warroom.catalog.models import Integration
 from warroom.incidents.bulk import AlertDecisions, apply_alert_decisions
 from warroom.incidents.logic import IncidentState, Matrix
 
 KEY_CHUNK = 500
 _OPEN_STATUSES = ", ".join(f"'{status}'" for status in OPEN_INCIDENT)
 ALERTS = cast(Table, Alert.__table__)
+# Held alerts one release timer plans at most; more: another timer at once.
+RELEASE_BATCH = 2_000
 
 
 class RoutedSignals(Protocol):
@@ -94,6 +100,29 @@ def ingest_batch(
     if not submissions:
         return [r for r in results if r is not None]
 
+    plan, new_ids = _plan_and_store(conn, sql, submissions, now, matrix, state)
+    opened_by_request: dict[int, list[int]] = defaultdict(list)
+    for sub_index, outcomes in enumerate(plan.outcomes):
+        for o in outcomes:
+            if o.alert_ref is not None:
+                ref = plan.new_alerts[o.alert_ref].incident_ref
+                if ref is not None and ref < 0:
+                    opened_by_request[sub_index].append(new_ids[ref])
+    for sub_index, (pos, outcomes) in enumerate(zip(positions, plan.outcomes, strict=True)):
+        opened = tuple(dict.fromkeys(opened_by_request.get(sub_index, ())))
+        results[pos] = IngestResult(outcomes, opened_incidents=opened)
+    return [r for r in results if r is not None]
+
+
+def _plan_and_store(
+    conn: Connection,
+    sql: _Driver,
+    submissions: list[Submission],
+    now: datetime,
+    matrix: Matrix,
+    state: CachedState | None,
+) -> tuple[Plan, dict[int, int]]:
+    """Load what the submissions touch, plan, store; returns the plan and new incident ids."""
     service_ids = sorted({s.service_id for s in submissions})
     services, policies = _services(sql, service_ids, state)
     open_alerts = _load_open_alerts(sql, submissions)
@@ -114,7 +143,13 @@ def ingest_batch(
     needs_counts = any(sig.action != "trigger" for s in submissions for sig in s.signals)
     incidents = _load_incidents(sql, incident_ids, needs_counts)
 
-    plan = plan_batch(submissions, open_alerts, incidents, latest, services, now, matrix)
+    suppression = load_suppression(conn, service_ids, now)
+
+    plan = plan_batch(
+        submissions, open_alerts, incidents, latest, services, now, matrix, suppression
+    )
+    if plan.release_at:
+        schedule_releases(conn, plan.release_at, now)
 
     # Incidents are stored by their owner; alerts then point at the real incident ids.
     new_ids = apply_alert_decisions(
@@ -129,18 +164,85 @@ def ingest_batch(
     if plan.new_alerts:
         _insert_alerts(sql, plan.new_alerts, real)
     if plan.changed_alerts:
-        _update_alerts(sql, plan.changed_alerts)
-    opened_by_request: dict[int, list[int]] = defaultdict(list)
-    for sub_index, outcomes in enumerate(plan.outcomes):
-        for o in outcomes:
-            if o.alert_ref is not None:
-                ref = plan.new_alerts[o.alert_ref].incident_ref
-                if ref is not None and ref < 0:
-                    opened_by_request[sub_index].append(new_ids[ref])
-    for sub_index, (pos, outcomes) in enumerate(zip(positions, plan.outcomes, strict=True)):
-        opened = tuple(dict.fromkeys(opened_by_request.get(sub_index, ())))
-        results[pos] = IngestResult(outcomes, opened_incidents=opened)
-    return [r for r in results if r is not None]
+        _update_alerts(sql, plan.changed_alerts, real)
+    return plan, new_ids
+
+
+def release_held(session: Session, now: datetime, matrix: Matrix) -> int:
+    """Plan again the alerts a silence or maintenance held back and that still fire: those no
+    longer held join or open incidents and page, the others stay held (until their new end).
+    Run by the engine's release timer; returns how many alerts were looked at."""
+    conn = session.connection()
+    a, i = Alert.__table__.c, Integration.__table__.c
+    rows = conn.execute(
+        select(
+            a.integration_id,
+            a.dedup_key,
+            a.severity,
+            a.summary,
+            a.source,
+            a.labels,
+            i.name,
+            i.type,
+            i.service_id,
+        )
+        .join(Integration.__table__, i.id == a.integration_id)
+        .where(text(HELD_WHERE))
+        .order_by(a.id)
+        .limit(RELEASE_BATCH)
+    ).all()
+    if not rows:
+        return 0
+    by_integration: dict[int, list[Any]] = defaultdict(list)
+    for r in rows:
+        by_integration[r.integration_id].append(r)
+    submissions = [
+        Submission(
+            integration_id,
+            group[0].name or group[0].type,
+            group[0].service_id,
+            tuple(
+                Signal(
+                    action="release",
+                    dedup_key=r.dedup_key,
+                    severity=r.severity,
+                    summary=r.summary,
+                    source=r.source,
+                    labels=r.labels or {},
+                )
+                for r in group
+            ),
+        )
+        for integration_id, group in by_integration.items()
+    ]
+    _plan_and_store(conn, _Driver(conn), submissions, now, matrix, None)
+    if len(rows) == RELEASE_BATCH:
+        schedule_releases(conn, {now}, now)  # more to look at: another round at once
+    return len(rows)
+
+
+ALERT_COLUMNS = (
+    "integration_id",
+    "service_id",
+    "incident_id",
+    "dedup_key",
+    "status",
+    "severity",
+    "summary",
+    "source",
+    "details",
+    "links",
+    "labels",
+    "group_key",
+    "event_count",
+    "started_at",
+    "created_at",
+    "last_event_at",
+    "acknowledged_at",
+    "resolved_at",
+    "suppression",
+    "suppressed_by",
+)
 
 
 @dataclass(frozen=True)
@@ -337,6 +439,8 @@ ALERT_COLUMNS = (
     "last_event_at",
     "acknowledged_at",
     "resolved_at",
+    "suppression",
+    "suppressed_by",
 )
 
 
@@ -368,25 +472,52 @@ def _insert_alerts(
                 ts(a.last_event_at),
                 ts(a.acknowledged_at),
                 ts(a.resolved_at),
+                a.suppression,
+                None if a.suppressed_by is None else _json(a.suppressed_by),
             )
             for a in alerts
         ],
     )
 
 
-def _update_alerts(sql: _Driver, alerts: list[AlertState]) -> None:
+def _update_alerts(
+    sql: _Driver, alerts: list[AlertState], real: Callable[[int | None], int | None]
+) -> None:
     """Changed alerts, each with the narrowest statement that stores what the plan changed. A
     re-sent trigger (the same alert again, Alertmanager's group_interval) usually changes only
     its count and last event time: no JSON to encode, and SQLite rewrites the row but no index
-    entry (status, an indexed column, is not in the statement)."""
+    entry (status, an indexed column, is not in the statement). An alert whose incident or hold
+    changed (a held alert released into an incident, or held by something else now) gets the
+    widest statement, which also writes incident_id, suppression and suppressed_by."""
     ts = sql.ts
     counted: list[tuple[Any, ...]] = []
     refreshed: list[tuple[Any, ...]] = []
     moved: list[tuple[Any, ...]] = []
+    rehomed: list[tuple[Any, ...]] = []
     for a in alerts:
-        loaded = a.loaded or (None,) * 6
+        loaded = a.loaded or (None,) * 9
+        if loaded[6:9] != (a.incident_ref, a.suppression, a.suppressed_by):
+            rehomed.append(
+                (
+                    a.severity,
+                    a.summary,
+                    _json(a.details),
+                    _json(a.links),
+                    _json(a.labels),
+                    a.event_count,
+                    ts(a.last_event_at),
+                    a.status,
+                    ts(a.acknowledged_at),
+                    ts(a.resolved_at),
+                    real(a.incident_ref),
+                    a.suppression,
+                    None if a.suppressed_by is None else _json(a.suppressed_by),
+                    a.id,
+                )
+            )
+            continue
         same_status = a.status == loaded[0]
-        if same_status and (a.severity, a.summary, a.details, a.links, a.labels) == loaded[1:]:
+        if same_status and (a.severity, a.summary, a.details, a.links, a.labels) == loaded[1:6]:
             counted.append((a.event_count, ts(a.last_event_at), a.id))
             continue
         content = (
@@ -417,6 +548,12 @@ def _update_alerts(sql: _Driver, alerts: list[AlertState]) -> None:
             content_sql + ", status = {p}, acknowledged_at = {p}, resolved_at = {p} WHERE id = {p}",
             moved,
         )
+    if rehomed:
+        sql.executemany(
+            content_sql + ", status = {p}, acknowledged_at = {p}, resolved_at = {p}, "
+            "incident_id = {p}, suppression = {p}, suppressed_by = {p} WHERE id = {p}",
+            rehomed,
+        )
 
 
 def _json(value: Any) -> str:
@@ -425,7 +562,7 @@ def _json(value: Any) -> str:
 
 _OPEN_ALERT_COLUMNS = (
     "id, integration_id, service_id, dedup_key, status, severity, incident_id, event_count, "
-    "summary, details, links, labels, last_event_at, acknowledged_at"
+    "summary, details, links, labels, last_event_at, acknowledged_at, suppression, suppressed_by"
 )
 
 
@@ -463,6 +600,7 @@ def _load_open_alerts(
             )
             for r in rows:
                 details, links, labels = (sql.read_json(v) for v in r[9:12])
+                suppressed_by = None if r[15] is None else sql.read_json(r[15])
                 found[(r[1], r[3])] = AlertState(
                     id=r[0],
                     integration_id=r[1],
@@ -478,15 +616,18 @@ def _load_open_alerts(
                     labels=labels,
                     last_event_at=sql.read_ts(r[12]),
                     acknowledged_at=sql.read_ts(r[13]),
+                    suppression=r[14],
+                    suppressed_by=suppressed_by,
                     # The same objects: the plan replaces an alert's values, never mutates them.
-                    loaded=(r[4], r[5], r[8], details, links, labels),
+                    loaded=(r[4], r[5], r[8], details, links, labels, r[6], r[14], suppressed_by),
                 )
     return found
 
 
 _INCIDENT_COLUMNS = (
     "id, service_id, status, impact, urgency, priority, priority_source, severity, alert_count, "
-    "last_alert_at, title, triggered_at, impact_started_at, acknowledged_at, resolved_at"
+    "last_alert_at, title, triggered_at, impact_started_at, acknowledged_at, resolved_at, "
+    "caused_by_id"
 )
 
 
@@ -517,6 +658,7 @@ def _load_incidents(sql: _Driver, ids: set[int], with_counts: bool) -> dict[int,
             impact_started_at=ts(r[12]),
             acknowledged_at=ts(r[13]),
             resolved_at=ts(r[14]),
+            caused_by_ref=r[15],
         )
         for r in sql.rows(query, wanted, len(wanted))
     }

@@ -123,7 +123,7 @@ class ServiceOut(Out):
 
 class IntegrationIn(In):
     service_id: Id
-    type: Literal["pagerduty", "alertmanager", "generic"]
+    type: Literal["pagerduty", "alertmanager", "generic", "email"]
     name: str = Field(default="", max_length=120)
 
 
@@ -161,6 +161,12 @@ class AlertOut(Out):
     last_event_at: datetime
     acknowledged_at: datetime | None
     resolved_at: datetime | None
+    suppression: str | None = Field(
+        default=None,
+        description="why it does not page: silenced, maintenance, inhibited (caused by an "
+        "incident on a dependency) or flapping; null: it pages",
+    )
+    suppressed_by: dict[str, Any] | None = None
 
 
 class RoleOut(Out):
@@ -193,6 +199,10 @@ class IncidentOut(Out):
     closed_at: datetime | None
     updated_at: datetime
     merged_into_id: int | None = None
+    caused_by_id: int | None = Field(
+        default=None,
+        description="the open incident on a dependency this one was caused by (it did not page)",
+    )
     roles: list[RoleOut]
 
 

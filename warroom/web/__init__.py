@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 # Paths that are never pages: an unknown one keeps the API's JSON error even for a browser.
-NOT_PAGES = ("/api", "/integrations", "/v2", "/calendar", "/act", "/static")
+NOT_PAGES = ("/api", "/integrations", "/v2", "/calendar", "/act", "/static", "/status/api")
 
 
 def wants_page(path: str, accept: str) -> bool:
@@ -34,8 +34,12 @@ def install(app: FastAPI) -> None:
         account,
         actions,
         live,
+        noise_pages,
         oncall_pages,
         pages,
+        report_pages,
+        status_admin,
+        status_pages,
         teams_admin,
     )
     from warroom.web.account import login_redirect
