@@ -63,7 +63,7 @@ async def _connection(
 
 
 def _worker(args: tuple[Any, ...]) -> dict[str, Any]:
-    host, port, path, headers, make_body, worker, connections, seconds = args
+    host, ports, path, headers, make_body, worker, connections, seconds = args
     stats: dict[str, Any] = {"latencies": [], "status": {}, "ok_seqs": []}
 
     async def run() -> None:
@@ -71,8 +71,19 @@ def _worker(args: tuple[Any, ...]) -> dict[str, Any]:
         deadline = time.perf_counter() + seconds
         await asyncio.gather(
             *(
-                _connection(host, port, path, headers, make_body, worker, counter, deadline, stats)
-                for _ in range(connections)
+                _connection(
+                    host,
+                    # Several servers (scale-out): connections spread over them evenly.
+                    ports[(worker * connections + c) % len(ports)],
+                    path,
+                    headers,
+                    make_body,
+                    worker,
+                    counter,
+                    deadline,
+                    stats,
+                )
+                for c in range(connections)
             )
         )
 
@@ -82,7 +93,7 @@ def _worker(args: tuple[Any, ...]) -> dict[str, Any]:
 
 def run_load(
     host: str,
-    port: int,
+    port: int | list[int],
     path: str,
     make_body: BodyFactory,
     threads: int,
@@ -90,7 +101,9 @@ def run_load(
     seconds: float,
     extra_headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Runs `threads` client processes with `connections` keep-alive connections each."""
+    """Runs `threads` client processes with `connections` keep-alive connections each (spread
+    over the ports when given several)."""
+    ports = port if isinstance(port, list) else [port]
     headers = b"Content-Type: application/json\r\n" + b"".join(
         f"{k}: {v}\r\n".encode() for k, v in (extra_headers or {}).items()
     )
@@ -100,7 +113,7 @@ def run_load(
         results = pool.map(
             _worker,
             [
-                (host, port, path, headers, make_body, w, connections, seconds)
+                (host, ports, path, headers, make_body, w, connections, seconds)
                 for w in range(threads)
             ],
         )

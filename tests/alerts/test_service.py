@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from tests.conftest import World, count_rows
 from warroom.db.engine import Database
@@ -80,3 +82,37 @@ def test_the_source_acknowledging_then_a_person_resolving(
     assert r.status_code == 200
     alerts = client.get("/api/v1/alerts", headers=world.auth()).json()["items"]
     assert {a["status"] for a in alerts} == {"resolved"}
+
+
+def test_a_resent_alert_is_counted_and_a_changed_one_rewritten(
+    client: TestClient, world: World, db: Database
+) -> None:
+    """The store writes only what changed (ADR 13): the same event again moves the count and the
+    last event time; a new summary or severity is stored too; an acknowledgement its status."""
+    event(client, world, "a", details={"disk": "sda"})
+    assert event(client, world, "a", details={"disk": "sda"})["events"][0]["result"] == "updated"
+    with db.read_session() as s:
+        row = s.execute(
+            text("SELECT event_count, summary, severity, details, status FROM alerts")
+        ).one()
+    assert (row.event_count, row.summary, row.severity) == (2, "a failing", "error")
+    details = json.loads(row.details) if isinstance(row.details, str) else row.details
+    assert details["disk"] == "sda"
+    event(client, world, "a", summary="a is down", severity="critical", details={"disk": "sdb"})
+    r = client.post(
+        f"/integrations/generic/{world.generic_key}",
+        json={"action": "acknowledge", "dedup_key": "a"},
+    )
+    assert r.json()["events"][0]["result"] == "acknowledged"
+    alerts = client.get("/api/v1/alerts", headers=world.auth()).json()["items"]
+    [alert] = alerts
+    assert (alert["summary"], alert["severity"], alert["status"]) == (
+        "a is down",
+        "critical",
+        "acknowledged",
+    )
+    with db.read_session() as s:
+        count, details = s.execute(text("SELECT event_count, details FROM alerts")).one()
+    assert count == 3  # two re-sent triggers counted; the acknowledgement is not a trigger
+    stored = json.loads(details) if isinstance(details, str) else details
+    assert stored["disk"] == "sdb"

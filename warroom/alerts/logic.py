@@ -90,6 +90,11 @@ class AlertState:
     suppression: str | None = None
     suppressed_by: dict[str, Any] | None = None
     changed: bool = False
+    # What the store loaded (status, severity, summary, details, links, labels, incident_ref,
+    # suppression, suppressed_by; None: opened in this batch): it writes only what the plan
+    # changed. Plans replace an alert's values and never mutate them in place, so this keeps
+    # the loaded ones without a copy.
+    loaded: tuple[Any, ...] | None = None
 
     @property
     def held(self) -> bool:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 import orjson
-from sqlalchemy import Connection, Table, bindparam, func, select, text, update
+from sqlalchemy import Connection, Table, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from warroom.alerts.holds import load_suppression
@@ -28,15 +29,15 @@ from warroom.alerts.logic import (
 )
 from warroom.alerts.models import HELD_WHERE, Alert
 from warroom.alerts.release_timers import schedule_releases
-from warroom.catalog.models import Integration, Service
+from warroom.catalog.models import Integration
 from warroom.incidents.bulk import AlertDecisions, apply_alert_decisions
 from warroom.incidents.logic import IncidentState, Matrix
-from warroom.incidents.models import Incident
 
 KEY_CHUNK = 500
+_OPEN_STATUSES = ", ".join(f"'{status}'" for status in OPEN_INCIDENT)
+ALERTS = cast(Table, Alert.__table__)
 # Held alerts one release timer plans at most; more: another timer at once.
 RELEASE_BATCH = 2_000
-ALERTS = cast(Table, Alert.__table__)
 
 
 class RoutedSignals(Protocol):
@@ -61,20 +62,21 @@ class IngestResult:
 
 
 def ingest_batch(
-    session: Session, requests: Sequence[RoutedSignals], now: datetime, matrix: Matrix
+    session: Session,
+    requests: Sequence[RoutedSignals],
+    now: datetime,
+    matrix: Matrix,
+    cache: BatchCache | None = None,
 ) -> list[IngestResult]:
-    """Store a batch of parsed requests in the session's transaction (the caller commits)."""
+    """Store a batch of parsed requests in the session's transaction (the caller commits).
+
+    With a `cache` (SQLite's group committer), the batch's catalog rows come from memory while
+    no other connection has written (see :class:`BatchCache`); the caller clears it when the
+    transaction does not commit."""
     conn = session.connection()
-    keys = {r.routing_key for r in requests}
-    integ_t = Integration.__table__.c
-    integrations = {
-        row.routing_key: row
-        for row in conn.execute(
-            select(
-                integ_t.id, integ_t.routing_key, integ_t.type, integ_t.name, integ_t.service_id
-            ).where(integ_t.routing_key.in_(keys))
-        )
-    }
+    sql = _Driver(conn)
+    state = cache.state(sql) if cache is not None else None
+    integrations = _integrations(sql, {r.routing_key for r in requests}, state)
     results: list[IngestResult | None] = [None] * len(requests)
     submissions: list[Submission] = []
     positions: list[int] = []
@@ -98,7 +100,7 @@ def ingest_batch(
     if not submissions:
         return [r for r in results if r is not None]
 
-    plan, new_ids = _plan_and_store(conn, submissions, now, matrix)
+    plan, new_ids = _plan_and_store(conn, sql, submissions, now, matrix, state)
     opened_by_request: dict[int, list[int]] = defaultdict(list)
     for sub_index, outcomes in enumerate(plan.outcomes):
         for o in outcomes:
@@ -113,53 +115,34 @@ def ingest_batch(
 
 
 def _plan_and_store(
-    conn: Connection, submissions: list[Submission], now: datetime, matrix: Matrix
+    conn: Connection,
+    sql: _Driver,
+    submissions: list[Submission],
+    now: datetime,
+    matrix: Matrix,
+    state: CachedState | None,
 ) -> tuple[Plan, dict[int, int]]:
     """Load what the submissions touch, plan, store; returns the plan and new incident ids."""
     service_ids = sorted({s.service_id for s in submissions})
-    svc_t = Service.__table__.c
-    service_query = (
-        select(
-            svc_t.id,
-            svc_t.tier,
-            svc_t.grouping_window_seconds,
-            svc_t.auto_resolve,
-            svc_t.escalation_policy_id,
-        )
-        .where(svc_t.id.in_(service_ids))
-        .order_by(svc_t.id)
-    )
-    if conn.dialect.name == "postgresql":
-        # Serialises writers of the same services across processes: two API nodes cannot both
-        # open an incident for one service, or race an incident change.
-        service_query = service_query.with_for_update()
-    services: dict[int, ServiceRule] = {}
-    policies: dict[int, int | None] = {}
-    for row in conn.execute(service_query):
-        services[row.id] = ServiceRule(row.tier, row.grouping_window_seconds, row.auto_resolve)
-        policies[row.id] = row.escalation_policy_id
-    open_alerts = _load_open_alerts(conn, submissions)
+    services, policies = _services(sql, service_ids, state)
+    open_alerts = _load_open_alerts(sql, submissions)
     incident_ids = {a.incident_ref for a in open_alerts.values() if a.incident_ref is not None}
     latest: dict[int, int] = {}
-    inc_t = Incident.__table__.c
     for service_id in service_ids:
-        found = conn.execute(
-            select(inc_t.id)
-            # Only incidents alerts have joined: a declared one has no last_alert_at, and
-            # PostgreSQL sorts NULL first in DESC, which would hide the alert-born incident.
-            .where(
-                inc_t.service_id == service_id,
-                inc_t.status.in_(OPEN_INCIDENT),
-                inc_t.last_alert_at.is_not(None),
-            )
-            .order_by(inc_t.last_alert_at.desc())
-            .limit(1)
-        ).scalar()
-        if found is not None:
-            latest[service_id] = found
-            incident_ids.add(found)
+        # Only incidents alerts have joined: a declared one has no last_alert_at, and
+        # PostgreSQL sorts NULL first in DESC, which would hide the alert-born incident.
+        found = sql.rows(
+            "SELECT id FROM incidents WHERE service_id = {p} AND status IN "  # noqa: S608
+            f"({_OPEN_STATUSES}) AND last_alert_at IS NOT NULL "
+            "ORDER BY last_alert_at DESC LIMIT 1",
+            (service_id,),
+        )
+        if found:
+            latest[service_id] = found[0][0]
+            incident_ids.add(found[0][0])
     needs_counts = any(sig.action != "trigger" for s in submissions for sig in s.signals)
-    incidents = _load_incidents(conn, incident_ids, needs_counts)
+    incidents = _load_incidents(sql, incident_ids, needs_counts)
+
     suppression = load_suppression(conn, service_ids, now)
 
     plan = plan_batch(
@@ -179,32 +162,9 @@ def _plan_and_store(
         return None if ref is None else new_ids.get(ref, ref)
 
     if plan.new_alerts:
-        _insert_alerts(conn, plan.new_alerts, real)
+        _insert_alerts(sql, plan.new_alerts, real)
     if plan.changed_alerts:
-        alert_t = Alert.__table__.c
-        conn.execute(
-            update(ALERTS).where(alert_t.id == bindparam("ref")),
-            [
-                {
-                    "ref": a.id,
-                    "status": a.status,
-                    "severity": a.severity,
-                    "summary": a.summary,
-                    "details": a.details,
-                    "links": a.links,
-                    "labels": a.labels,
-                    "event_count": a.event_count,
-                    "last_event_at": a.last_event_at,
-                    "acknowledged_at": a.acknowledged_at,
-                    "resolved_at": a.resolved_at,
-                    # A held alert released into an incident, or held by something else now.
-                    "incident_id": real(a.incident_ref),
-                    "suppression": a.suppression,
-                    "suppressed_by": a.suppressed_by,
-                }
-                for a in plan.changed_alerts
-            ],
-        )
+        _update_alerts(sql, plan.changed_alerts, real)
     return plan, new_ids
 
 
@@ -255,7 +215,7 @@ def release_held(session: Session, now: datetime, matrix: Matrix) -> int:
         )
         for integration_id, group in by_integration.items()
     ]
-    _plan_and_store(conn, submissions, now, matrix)
+    _plan_and_store(conn, _Driver(conn), submissions, now, matrix, None)
     if len(rows) == RELEASE_BATCH:
         schedule_releases(conn, {now}, now)  # more to look at: another round at once
     return len(rows)
@@ -285,41 +245,213 @@ ALERT_COLUMNS = (
 )
 
 
-def _insert_alerts(
-    conn: Connection, alerts: list[AlertState], real: Callable[[int | None], int | None]
-) -> None:
-    """New alerts straight to the driver's executemany: the intake's widest write, where
-    SQLAlchemy's per-value bind processing cost more than SQLite's insert itself. Values are
-    encoded exactly as the column types would (SQLite: naive UTC text; JSON: a JSON string)."""
-    if conn.dialect.name == "sqlite":
-        placeholder = "?"
+@dataclass(frozen=True)
+class _Integration:
+    id: int
+    type: str
+    name: str
+    service_id: int
 
-        # A batch's alerts share a handful of distinct times (the commit's now, the group's
-        # startsAt): format each once.
-        formatted: dict[datetime, str] = {}
 
-        def ts(value: datetime | None) -> Any:
-            if value is None:
-                return None
-            text = formatted.get(value)
-            if text is None:
-                # isoformat, not strftime("%Y..."): glibc does not pad years before 1000
-                # ("86-09-11"), and SQLAlchemy then cannot read the row back (every list 500s).
-                naive = value.astimezone(UTC).replace(tzinfo=None)
-                text = formatted[value] = naive.isoformat(sep=" ", timespec="microseconds")
-            return text
-    else:
-        placeholder = "%s"
+class _Driver:
+    """The batch's SQL straight through the DB-API cursor of the session's connection (inside
+    its transaction). At one event per commit, building, caching and compiling SQLAlchemy
+    statements and processing their results cost several times SQLite's own work; here each
+    statement is a constant string and values are converted by hand, exactly as the column
+    types would (SQLite: naive UTC text and JSON text; PostgreSQL: the driver's own types).
 
-        def ts(value: datetime | None) -> Any:
+    Statements are written with ``{p}`` for one placeholder and ``{many}`` for a list of them."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.sqlite = conn.dialect.name == "sqlite"
+        self.placeholder = "?" if self.sqlite else "%s"
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        self.raw: Any = raw
+        self.cursor: Any = self.raw.cursor()
+        self.dialect = conn.dialect
+        self.error: type[Exception] = conn.dialect.loaded_dbapi.Error
+        self._formatted: dict[datetime, str] = {}
+        self._parsed: dict[str, datetime] = {}
+
+    def text(self, sql: str, many: int = 0) -> str:
+        return sql.format(p=self.placeholder, many=", ".join([self.placeholder] * many))
+
+    def rows(self, sql: str, params: Sequence[Any], many: int = 0) -> list[Any]:
+        statement = self.text(sql, many)
+        try:
+            self.cursor.execute(statement, params)
+            return list(self.cursor.fetchall())
+        except self.error as exc:
+            raise self._wrapped(statement, params, exc) from exc
+
+    def executemany(self, sql: str, params: list[tuple[Any, ...]]) -> None:
+        statement = self.text(sql)
+        try:
+            self.cursor.executemany(statement, params)
+        except self.error as exc:
+            raise self._wrapped(statement, params, exc) from exc
+
+    def _wrapped(self, statement: str, params: Any, exc: Exception) -> BaseException:
+        """The driver's error as SQLAlchemy raises it (IntegrityError, OperationalError, ...),
+        which the committer tells apart: a conflict is retried, an unavailable database is 503."""
+        return DBAPIError.instance(statement, params, exc, self.error, dialect=self.dialect)
+
+    def ts(self, value: datetime | None) -> Any:
+        """A time as the column stores it (a batch shares a handful: each is formatted once)."""
+        if value is None or not self.sqlite:
             return value
+        text = self._formatted.get(value)
+        if text is None:
+            # isoformat, not strftime("%Y..."): glibc does not pad years before 1000
+            # ("86-09-11"), and SQLAlchemy then cannot read the row back (every list 500s).
+            naive = value.astimezone(UTC).replace(tzinfo=None)
+            text = self._formatted[value] = naive.isoformat(sep=" ", timespec="microseconds")
+        return text
 
-    sql = (
+    def read_ts(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        parsed = self._parsed.get(value)
+        if parsed is None:
+            parsed = self._parsed[value] = datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return parsed
+
+    def read_json(self, value: Any) -> Any:
+        return orjson.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+class BatchCache:
+    """Inputs of a batch that only other writers change, kept in memory between group commits.
+
+    Used on SQLite, where one process writes and each batch runs on the committer's own
+    connection: ``PRAGMA data_version`` on that connection changes exactly when another
+    connection has committed since it last looked (its own commits do not change it). It is read
+    inside the batch's write transaction, after ``BEGIN IMMEDIATE`` took the write lock, so
+    nothing can change between the check and the batch's use of what is cached. Any change by
+    anyone else (a service edited, an integration rotated, the engine recording a page) clears
+    everything: reloading is what every batch did before, so a cleared cache costs nothing extra.
+
+    What is cached must not be written by the intake batch itself (or the batch must update it
+    before commit): integrations by routing key and service rules today. To cache another input,
+    add a field to :class:`CachedState` and fill it on a miss, as :func:`_services` does; clearing
+    and validation need no change. The committer calls :meth:`clear` whenever a transaction did
+    not commit, and a fresh connection starts from an empty cache."""
+
+    def __init__(self) -> None:
+        self._state: CachedState | None = None
+        self._owner: Any = None
+        self._version: Any = None
+        self.hits = 0
+        self.misses = 0
+
+    def clear(self) -> None:
+        self._state = None
+        self._owner = None
+
+    def state(self, sql: _Driver) -> CachedState | None:
+        if not sql.sqlite:
+            return None
+        version = sql.rows("PRAGMA data_version", ())[0][0]
+        if self._state is not None and self._owner is sql.raw and self._version == version:
+            self.hits += 1
+            return self._state
+        self.misses += 1
+        self._state, self._owner, self._version = CachedState(), sql.raw, version
+        return self._state
+
+
+@dataclass
+class CachedState:
+    """One generation of :class:`BatchCache`: dropped whole when another connection writes."""
+
+    integrations: dict[str, _Integration] = field(default_factory=dict)
+    services: dict[int, tuple[ServiceRule, int | None]] = field(default_factory=dict)
+
+
+def _integrations(
+    sql: _Driver, keys: set[str], state: CachedState | None
+) -> dict[str, _Integration]:
+    found: dict[str, _Integration] = {}
+    wanted = list(keys)
+    if state is not None:
+        found = {k: state.integrations[k] for k in keys if k in state.integrations}
+        wanted = [k for k in keys if k not in found]
+    if wanted:
+        for key, iid, type_, name, service_id in sql.rows(
+            "SELECT routing_key, id, type, name, service_id FROM integrations "
+            "WHERE routing_key IN ({many})",
+            wanted,
+            len(wanted),
+        ):
+            found[key] = _Integration(iid, type_, name, service_id)
+            if state is not None:
+                state.integrations[key] = found[key]
+    return found
+
+
+def _services(
+    sql: _Driver, service_ids: list[int], state: CachedState | None
+) -> tuple[dict[int, ServiceRule], dict[int, int | None]]:
+    services: dict[int, ServiceRule] = {}
+    policies: dict[int, int | None] = {}
+    wanted = service_ids
+    if state is not None:
+        for sid in service_ids:
+            if sid in state.services:
+                services[sid], policies[sid] = state.services[sid]
+        wanted = [sid for sid in service_ids if sid not in services]
+    if wanted:
+        query = (
+            "SELECT id, tier, grouping_window_seconds, auto_resolve, escalation_policy_id "
+            "FROM services WHERE id IN ({many}) ORDER BY id"
+        )
+        if not sql.sqlite:
+            # Serialises writers of the same services across processes: two API nodes cannot
+            # both open an incident for one service, or race an incident change.
+            query += " FOR UPDATE"
+        for sid, tier, window, auto_resolve, policy in sql.rows(query, wanted, len(wanted)):
+            services[sid] = ServiceRule(tier, window, bool(auto_resolve))
+            policies[sid] = policy
+            if state is not None:
+                state.services[sid] = (services[sid], policy)
+    return services, policies
+
+
+ALERT_COLUMNS = (
+    "integration_id",
+    "service_id",
+    "incident_id",
+    "dedup_key",
+    "status",
+    "severity",
+    "summary",
+    "source",
+    "details",
+    "links",
+    "labels",
+    "group_key",
+    "event_count",
+    "started_at",
+    "created_at",
+    "last_event_at",
+    "acknowledged_at",
+    "resolved_at",
+    "suppression",
+    "suppressed_by",
+)
+
+
+def _insert_alerts(
+    sql: _Driver, alerts: list[AlertState], real: Callable[[int | None], int | None]
+) -> None:
+    """New alerts in one executemany: the intake's widest write."""
+    ts = sql.ts
+    sql.executemany(
         f"INSERT INTO alerts ({', '.join(ALERT_COLUMNS)}) "  # noqa: S608 - constant columns
-        f"VALUES ({', '.join([placeholder] * len(ALERT_COLUMNS))})"
-    )
-    conn.exec_driver_sql(
-        sql,
+        f"VALUES ({', '.join(['{p}'] * len(ALERT_COLUMNS))})",
         [
             (
                 a.integration_id,
@@ -348,115 +480,194 @@ def _insert_alerts(
     )
 
 
+def _update_alerts(
+    sql: _Driver, alerts: list[AlertState], real: Callable[[int | None], int | None]
+) -> None:
+    """Changed alerts, each with the narrowest statement that stores what the plan changed. A
+    re-sent trigger (the same alert again, Alertmanager's group_interval) usually changes only
+    its count and last event time: no JSON to encode, and SQLite rewrites the row but no index
+    entry (status, an indexed column, is not in the statement). An alert whose incident or hold
+    changed (a held alert released into an incident, or held by something else now) gets the
+    widest statement, which also writes incident_id, suppression and suppressed_by."""
+    ts = sql.ts
+    counted: list[tuple[Any, ...]] = []
+    refreshed: list[tuple[Any, ...]] = []
+    moved: list[tuple[Any, ...]] = []
+    rehomed: list[tuple[Any, ...]] = []
+    for a in alerts:
+        loaded = a.loaded or (None,) * 9
+        if loaded[6:9] != (a.incident_ref, a.suppression, a.suppressed_by):
+            rehomed.append(
+                (
+                    a.severity,
+                    a.summary,
+                    _json(a.details),
+                    _json(a.links),
+                    _json(a.labels),
+                    a.event_count,
+                    ts(a.last_event_at),
+                    a.status,
+                    ts(a.acknowledged_at),
+                    ts(a.resolved_at),
+                    real(a.incident_ref),
+                    a.suppression,
+                    None if a.suppressed_by is None else _json(a.suppressed_by),
+                    a.id,
+                )
+            )
+            continue
+        same_status = a.status == loaded[0]
+        if same_status and (a.severity, a.summary, a.details, a.links, a.labels) == loaded[1:6]:
+            counted.append((a.event_count, ts(a.last_event_at), a.id))
+            continue
+        content = (
+            a.severity,
+            a.summary,
+            _json(a.details),
+            _json(a.links),
+            _json(a.labels),
+            a.event_count,
+            ts(a.last_event_at),
+        )
+        if same_status:
+            refreshed.append((*content, a.id))
+        else:
+            moved.append((*content, a.status, ts(a.acknowledged_at), ts(a.resolved_at), a.id))
+    if counted:
+        sql.executemany(
+            "UPDATE alerts SET event_count = {p}, last_event_at = {p} WHERE id = {p}", counted
+        )
+    content_sql = (
+        "UPDATE alerts SET severity = {p}, summary = {p}, details = {p}, links = {p}, "
+        "labels = {p}, event_count = {p}, last_event_at = {p}"
+    )
+    if refreshed:
+        sql.executemany(content_sql + " WHERE id = {p}", refreshed)
+    if moved:
+        sql.executemany(
+            content_sql + ", status = {p}, acknowledged_at = {p}, resolved_at = {p} WHERE id = {p}",
+            moved,
+        )
+    if rehomed:
+        sql.executemany(
+            content_sql + ", status = {p}, acknowledged_at = {p}, resolved_at = {p}, "
+            "incident_id = {p}, suppression = {p}, suppressed_by = {p} WHERE id = {p}",
+            rehomed,
+        )
+
+
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+_OPEN_ALERT_COLUMNS = (
+    "id, integration_id, service_id, dedup_key, status, severity, incident_id, event_count, "
+    "summary, details, links, labels, last_event_at, acknowledged_at, suppression, suppressed_by"
+)
+
+
 def _load_open_alerts(
-    conn: Connection, submissions: list[Submission]
+    sql: _Driver, submissions: list[Submission]
 ) -> dict[tuple[int, str], AlertState]:
     wanted: dict[int, set[str]] = defaultdict(set)
     for sub in submissions:
         wanted[sub.integration_id].update(sig.dedup_key for sig in sub.signals)
     found: dict[tuple[int, str], AlertState] = {}
-    placeholder = "?" if conn.dialect.name == "sqlite" else "%s"
     for integration_id, keyset in wanted.items():
         keys = sorted(keyset)
-        # First only the keys, straight through the driver: in an alert storm most keys are
-        # new, and building a 500-parameter IN through SQLAlchemy costs more than the lookup.
+        # First only the keys (an index-only probe of uq_alerts_open_dedup_key): in an alert
+        # storm most keys are new, and then the whole rows are not read at all.
         open_keys: list[str] = []
         for start in range(0, len(keys), KEY_CHUNK):
             chunk = keys[start : start + KEY_CHUNK]
-            sql = (
-                "SELECT dedup_key FROM alerts WHERE integration_id = "  # noqa: S608 - placeholders
-                f"{placeholder} AND status <> 'resolved' AND dedup_key IN "
-                f"({', '.join([placeholder] * len(chunk))})"
-            )
-            open_keys += [r[0] for r in conn.exec_driver_sql(sql, (integration_id, *chunk))]
+            open_keys += [
+                r[0]
+                for r in sql.rows(
+                    "SELECT dedup_key FROM alerts WHERE integration_id = {p} "
+                    "AND status <> 'resolved' AND dedup_key IN ({many})",
+                    (integration_id, *chunk),
+                    len(chunk),
+                )
+            ]
         keys = sorted(open_keys)
         for start in range(0, len(keys), KEY_CHUNK):
-            t = Alert.__table__.c
-            rows = conn.execute(
-                select(
-                    t.id,
-                    t.integration_id,
-                    t.service_id,
-                    t.dedup_key,
-                    t.status,
-                    t.severity,
-                    t.incident_id,
-                    t.event_count,
-                    t.summary,
-                    t.details,
-                    t.links,
-                    t.labels,
-                    t.last_event_at,
-                    t.acknowledged_at,
-                    t.suppression,
-                    t.suppressed_by,
-                ).where(
-                    t.integration_id == integration_id,
-                    t.dedup_key.in_(keys[start : start + KEY_CHUNK]),
-                    t.status != "resolved",
-                )
+            chunk = keys[start : start + KEY_CHUNK]
+            rows = sql.rows(
+                f"SELECT {_OPEN_ALERT_COLUMNS} FROM alerts WHERE integration_id = {{p}} "  # noqa: S608
+                "AND status <> 'resolved' AND dedup_key IN ({many})",
+                (integration_id, *chunk),
+                len(chunk),
             )
             for r in rows:
-                found[(r.integration_id, r.dedup_key)] = AlertState(
-                    id=r.id,
-                    integration_id=r.integration_id,
-                    service_id=r.service_id,
-                    dedup_key=r.dedup_key,
-                    status=r.status,
-                    severity=r.severity,
-                    incident_ref=r.incident_id,
-                    event_count=r.event_count,
-                    summary=r.summary,
-                    details=r.details,
-                    links=r.links,
-                    labels=r.labels,
-                    last_event_at=r.last_event_at,
-                    acknowledged_at=r.acknowledged_at,
-                    suppression=r.suppression,
-                    suppressed_by=r.suppressed_by,
+                details, links, labels = (sql.read_json(v) for v in r[9:12])
+                suppressed_by = None if r[15] is None else sql.read_json(r[15])
+                found[(r[1], r[3])] = AlertState(
+                    id=r[0],
+                    integration_id=r[1],
+                    service_id=r[2],
+                    dedup_key=r[3],
+                    status=r[4],
+                    severity=r[5],
+                    incident_ref=r[6],
+                    event_count=r[7],
+                    summary=r[8],
+                    details=details,
+                    links=links,
+                    labels=labels,
+                    last_event_at=sql.read_ts(r[12]),
+                    acknowledged_at=sql.read_ts(r[13]),
+                    suppression=r[14],
+                    suppressed_by=suppressed_by,
+                    # The same objects: the plan replaces an alert's values, never mutates them.
+                    loaded=(r[4], r[5], r[8], details, links, labels, r[6], r[14], suppressed_by),
                 )
     return found
 
 
-def _load_incidents(conn: Connection, ids: set[int], with_counts: bool) -> dict[int, IncidentState]:
+_INCIDENT_COLUMNS = (
+    "id, service_id, status, impact, urgency, priority, priority_source, severity, alert_count, "
+    "last_alert_at, title, triggered_at, impact_started_at, acknowledged_at, resolved_at, "
+    "caused_by_id"
+)
+
+
+def _load_incidents(sql: _Driver, ids: set[int], with_counts: bool) -> dict[int, IncidentState]:
     if not ids:
         return {}
-    query: Any = select(Incident.__table__).where(Incident.__table__.c.id.in_(ids))
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+    wanted = sorted(ids)
+    query = f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id IN ({{many}})"  # noqa: S608
+    if not sql.sqlite:
+        query += " ORDER BY id FOR UPDATE"
+    ts = sql.read_ts
     incidents = {
-        inc.id: IncidentState(
-            ref=inc.id,
-            service_id=inc.service_id,
-            status=inc.status,
-            impact=inc.impact,
-            urgency=inc.urgency,
-            priority=inc.priority,
-            priority_source=inc.priority_source,
-            severity=inc.severity,
-            alert_count=inc.alert_count,
+        r[0]: IncidentState(
+            ref=r[0],
+            service_id=r[1],
+            status=r[2],
+            impact=r[3],
+            urgency=r[4],
+            priority=r[5],
+            priority_source=r[6],
+            severity=r[7],
+            alert_count=r[8],
             open_alerts=0,
             triggered_alerts=0,
-            last_alert_at=inc.last_alert_at,
-            title=inc.title,
-            triggered_at=inc.triggered_at,
-            impact_started_at=inc.impact_started_at,
-            acknowledged_at=inc.acknowledged_at,
-            resolved_at=inc.resolved_at,
-            caused_by_ref=inc.caused_by_id,
+            last_alert_at=ts(r[9]),
+            title=r[10],
+            triggered_at=ts(r[11]),
+            impact_started_at=ts(r[12]),
+            acknowledged_at=ts(r[13]),
+            resolved_at=ts(r[14]),
+            caused_by_ref=r[15],
         )
-        for inc in conn.execute(query)
+        for r in sql.rows(query, wanted, len(wanted))
     }
     if with_counts:
-        t = Alert.__table__.c
-        counts = conn.execute(
-            select(t.incident_id, t.status, func.count())
-            .where(t.incident_id.in_(ids), t.status != "resolved")
-            .group_by(t.incident_id, t.status)
+        counts = sql.rows(
+            "SELECT incident_id, status, count(*) FROM alerts WHERE incident_id IN ({many}) "
+            "AND status <> 'resolved' GROUP BY incident_id, status",
+            wanted,
+            len(wanted),
         )
         for incident_id, status, n in counts:
             state = incidents.get(incident_id)

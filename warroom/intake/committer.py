@@ -16,12 +16,15 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
-from warroom.alerts.service import IngestResult, ingest_batch
+from warroom.alerts.service import BatchCache, IngestResult, ingest_batch
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
 from warroom.incidents.logic import Matrix
@@ -93,6 +96,11 @@ class GroupCommitter:
         self._lock = threading.Lock()
         self._depth = 0
         self.batches = 0
+        # SQLite: the writer thread keeps one connection, so the cache's PRAGMA data_version
+        # check sees every other connection's commits (ADR 13). PostgreSQL: a pooled session
+        # per batch (API processes share the database; nothing is cached across batches).
+        self.cache = BatchCache()
+        self._conn: Connection | None = None
 
     @property
     def depth(self) -> int:
@@ -109,6 +117,38 @@ class GroupCommitter:
             self._queue.put(None)
             self._thread.join(timeout=10)
             self._thread = None
+        self._drop_connection()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """The batch's unit of work: commits on success, rolls back (and forgets the cache and,
+        on SQLite, the writer's connection) on any error."""
+        if not self.db.is_sqlite:
+            with self.db.session() as session:
+                yield session
+            return
+        if self._conn is None:
+            self._conn = self.db.engine.connect()
+        try:
+            with Session(bind=self._conn, expire_on_commit=False) as session:
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+        except BaseException:
+            self.cache.clear()
+            self._drop_connection()
+            raise
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # a broken connection: the pool discards it
+                log.debug("closing the writer's connection failed", exc_info=True)
 
     async def submit(self, request: ParsedRequest) -> IngestResult:
         """The stored outcome, once committed; IntakeUnavailable if it was not stored."""
@@ -191,8 +231,8 @@ class GroupCommitter:
                 return
             try:
                 requests = [p.request for p in batch]
-                with self.db.session() as session:
-                    results = ingest_batch(session, requests, utcnow(), self.matrix)
+                with self._session() as session:
+                    results = ingest_batch(session, requests, utcnow(), self.matrix, self.cache)
                     self._claim(batch)
                 error = None
                 break
