@@ -85,6 +85,8 @@ WEB: dict[tuple[str, str], str] = {
 
 # The least role each /api/v1 route needs. "self" = any signed-in user, acting on their own
 # things only (their profile and API tokens: a stakeholder needs a token to read at all).
+# "team" = an admin, or a responder of the team that owns the service (ADR 10): a responder of
+# another team is refused like a stakeholder.
 RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/teams"): "stakeholder",
     ("POST", "/api/v1/teams"): "admin",
@@ -102,14 +104,16 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/services"): "stakeholder",
     ("POST", "/api/v1/services"): "admin",
     ("GET", "/api/v1/services/{service_id}"): "stakeholder",
-    ("PATCH", "/api/v1/services/{service_id}"): "admin",
+    ("PATCH", "/api/v1/services/{service_id}"): "team",
     ("GET", "/api/v1/integrations"): "stakeholder",
-    ("POST", "/api/v1/integrations"): "admin",
+    ("POST", "/api/v1/integrations"): "team",
     ("GET", "/api/v1/integrations/{integration_id}"): "stakeholder",
-    ("DELETE", "/api/v1/integrations/{integration_id}"): "admin",
-    ("POST", "/api/v1/integrations/{integration_id}/rotate"): "admin",
+    ("DELETE", "/api/v1/integrations/{integration_id}"): "team",
+    ("POST", "/api/v1/integrations/{integration_id}/rotate"): "team",
     ("GET", "/api/v1/alerts"): "stakeholder",
     ("GET", "/api/v1/alerts/{alert_id}"): "stakeholder",
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): "responder",
+    ("POST", "/api/v1/alerts/{alert_id}/resolve"): "responder",
     ("GET", "/api/v1/incidents"): "stakeholder",
     ("POST", "/api/v1/incidents"): "responder",
     ("GET", "/api/v1/incidents/{incident_id}"): "stakeholder",
@@ -148,7 +152,7 @@ RULES: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/escalation-policies/{policy_id}"): "admin",
     ("DELETE", "/api/v1/escalation-policies/{policy_id}"): "admin",
     ("GET", "/api/v1/services/{service_id}/escalation-policy"): "stakeholder",
-    ("PUT", "/api/v1/services/{service_id}/escalation-policy"): "admin",
+    ("PUT", "/api/v1/services/{service_id}/escalation-policy"): "team",
     ("GET", "/api/v1/users/{user_id}/contact-methods"): "stakeholder",
     ("POST", "/api/v1/users/{user_id}/contact-methods"): "self",
     ("PATCH", "/api/v1/users/{user_id}/contact-methods/{method_id}"): "self",
@@ -161,7 +165,7 @@ RULES: dict[tuple[str, str], str] = {
     ("PUT", "/api/v1/users/{user_id}/quiet-hours"): "self",
     ("GET", "/api/v1/users/me/calendar-feed"): "stakeholder",
 }
-RANK = {"stakeholder": 0, "responder": 1, "admin": 2}
+RANK = {"stakeholder": 0, "responder": 1, "admin": 2, "team": 2}
 # A body that passes authorization and then fails validation, so probing writes nothing.
 PROBE = {"__probe__": True}
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -348,7 +352,11 @@ def test_each_role_gets_exactly_what_its_rule_allows(client: TestClient, world: 
         auth = world.auth(who)
         for method, path in _in_order(RULES):
             need = RULES[(method, path)]
-            r = _call(client, method, _url(path, objects), auth)
+            body: Any = PROBE
+            if (method, path) == ("POST", "/api/v1/integrations"):
+                # The service is in the body: only a valid one reaches the owning-team check.
+                body = {"service_id": objects["service_id"], "type": "generic"}
+            r = _call(client, method, _url(path, objects), auth, body)
             if need == "self" or RANK[who] >= RANK[need]:
                 assert r.status_code not in (401, 403), (who, method, path, r.text)
                 if method == "GET":
@@ -534,3 +542,52 @@ def test_web_stakeholder_reads_but_never_writes(client: TestClient, world: World
     r = client.post("/logout", data={}, follow_redirects=False)
     assert r.status_code == 403
     assert client.get("/account").status_code == 200  # still signed in
+
+
+def test_owning_team_responder_sets_up_their_service_only(client: TestClient, world: World) -> None:
+    """ADR 10: a responder of the owning team changes their service's setup (not its owner
+    team); a responder of another team is refused everything a "team" rule covers."""
+    admin = world.auth("admin")
+    bob = world.auth("responder")
+    team = client.post(
+        "/api/v1/teams",
+        json={"name": "Checkout", "member_ids": [world.responder_id]},
+        headers=admin,
+    ).json()
+    other = client.post("/api/v1/teams", json={"name": "Data"}, headers=admin).json()
+    sid, db_id = world.checkout_id, world.database_id
+    assert client.patch(f"/api/v1/services/{sid}", json={"team_id": team["id"]}, headers=admin)
+    client.patch(f"/api/v1/services/{db_id}", json={"team_id": other["id"]}, headers=admin)
+
+    r = client.patch(f"/api/v1/services/{sid}", json={"tier": 1}, headers=bob)
+    assert r.status_code == 200 and r.json()["tier"] == 1
+    assert_error(
+        client.patch(f"/api/v1/services/{sid}", json={"team_id": other["id"]}, headers=bob), 403
+    )
+    made = client.post(
+        "/api/v1/integrations", json={"service_id": sid, "type": "generic"}, headers=bob
+    )
+    assert made.status_code == 201 and made.json()["routing_key"]
+    iid = made.json()["id"]
+    assert client.post(f"/api/v1/integrations/{iid}/rotate", headers=bob).status_code == 200
+    listed = client.get(f"/api/v1/integrations?service_id={sid}", headers=bob).json()
+    assert all(i["routing_key"] for i in listed)
+    assert client.delete(f"/api/v1/integrations/{iid}", headers=bob).status_code == 204
+    r = client.put(
+        f"/api/v1/services/{sid}/escalation-policy",
+        json={"escalation_policy_id": None},
+        headers=bob,
+    )
+    assert r.status_code == 200
+
+    # Another team's service: refused, and its keys are not shown.
+    assert_error(client.patch(f"/api/v1/services/{db_id}", json={"tier": 3}, headers=bob), 403)
+    assert_error(
+        client.post(
+            "/api/v1/integrations", json={"service_id": db_id, "type": "generic"}, headers=bob
+        ),
+        403,
+    )
+    theirs = client.get(f"/api/v1/integrations?service_id={db_id}", headers=bob).json()
+    assert theirs and all(i["routing_key"] is None for i in theirs)
+    assert client.get(f"/api/v1/services/{db_id}", headers=admin).json()["tier"] == 1

@@ -16,7 +16,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
-from warroom.api.deps import Admin, Principal, ReadDB, Reader, Responder, WriteDB
+from warroom.api.deps import (
+    Admin,
+    Principal,
+    ReadDB,
+    Reader,
+    Responder,
+    ServiceManager,
+    WriteDB,
+)
 from warroom.api.openapi import ApiRouter
 from warroom.api.pagination import page
 from warroom.api.params import Cursor, InstantQuery, Limit, PathId
@@ -310,9 +318,10 @@ def get_service_policy(service_id: PathId, _: Reader, session: ReadDB) -> Servic
     tags=["escalation policies"],
 )
 def set_service_policy(
-    service_id: PathId, body: ServicePolicyIn, _: Admin, session: WriteDB
+    service_id: PathId, body: ServicePolicyIn, _: ServiceManager, session: WriteDB
 ) -> ServicePolicyOut:
-    """Which policy pages for the service's incidents; null detaches it (a warning then)."""
+    """Which policy pages for the service's incidents; null detaches it (a warning then).
+    Admins, and responders of the team that owns the service."""
     row = policies.set_service_policy(session, service_id, body.escalation_policy_id)
     return ServicePolicyOut(service_id=row.id, escalation_policy_id=row.escalation_policy_id)
 

@@ -132,7 +132,9 @@ class IntegrationOut(Out):
     service_id: int
     type: str
     name: str
-    routing_key: str | None = Field(default=None, description="Visible to admins only.")
+    routing_key: str | None = Field(
+        default=None, description="Visible to admins and the owning team's responders."
+    )
     url: str = Field(description="Where the tool sends its events.")
     created_at: datetime
     rotated_at: datetime | None
