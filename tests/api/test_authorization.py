@@ -75,6 +75,15 @@ WEB: dict[tuple[str, str], str] = {
     # Overrides: responders, as in the API (deleting is a POST: HTML forms cannot DELETE).
     ("POST", "/oncall/schedules/{schedule_id}/overrides"): "responder",
     ("POST", "/oncall/schedules/{schedule_id}/overrides/{override_id}/delete"): "responder",
+    # Setting services up (ADR 10): "team" = an admin, or a responder of the owning team.
+    ("GET", "/services/new"): "admin",
+    ("POST", "/services/new"): "admin",
+    ("GET", "/services/{service_id}/edit"): "team",
+    ("POST", "/services/{service_id}/edit"): "team",
+    ("POST", "/services/{service_id}/integrations"): "team",
+    ("POST", "/services/{service_id}/integrations/{integration_id}/rotate"): "team",
+    ("POST", "/services/{service_id}/integrations/{integration_id}/delete"): "team",
+    ("POST", "/services/{service_id}/policy"): "team",
     ("GET", "/admin/users"): "admin",
     ("POST", "/admin/users"): "admin",
     ("POST", "/admin/users/{user_id}/active"): "admin",
@@ -463,6 +472,11 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
         "service_id": world.checkout_id,
         "user_id": world.responder_id,
         "team_id": team["id"],
+        "integration_id": client.post(
+            "/api/v1/integrations",
+            json={"service_id": world.checkout_id, "type": "generic"},
+            headers=admin,
+        ).json()["id"],
     }
 
 

@@ -24,7 +24,8 @@ from warroom.app import create_app
 from warroom.config import Settings
 from warroom.web import live
 
-RANK = {"stakeholder": 0, "responder": 1, "admin": 2}
+# "team": an admin or a responder of the owning team; the world's responder is in no team.
+RANK = {"stakeholder": 0, "responder": 1, "admin": 2, "team": 2}
 PUBLIC_PAGES = {("GET", "/login"), ("POST", "/login"), ("GET", "/static")}
 PAGE_RULES: dict[tuple[str, str], str] = {**WEB, **dict.fromkeys(PUBLIC_PAGES, "public")}
 
@@ -79,6 +80,11 @@ def _objects(web: Web) -> dict[str, Any]:
         "action": "acknowledge",
         "role": "commander",
         "service_id": web.world.checkout_id,
+        "integration_id": web.base.post(
+            "/api/v1/integrations",
+            json={"service_id": web.world.checkout_id, "type": "generic"},
+            headers=web.world.auth("admin"),
+        ).json()["id"],
         "user_id": web.world.stakeholder_id,
         "team_id": web.base.post(
             "/api/v1/teams", json={"name": "probe team"}, headers=web.world.auth("admin")

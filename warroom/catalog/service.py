@@ -85,7 +85,7 @@ def create_service(
         auto_resolve=auto_resolve,
     )
     session.add(svc)
-    session.flush()
+    flush_unique(session, "service")
     if depends_on_ids:
         set_dependencies(session, svc, depends_on_ids)
     return svc

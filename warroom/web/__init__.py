@@ -30,6 +30,8 @@ def install(app: FastAPI) -> None:
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
+    # First: its /services/new must be matched before pages' /services/{service_id}.
+    import warroom.web.config_services  # noqa: F401
     from warroom.web import (  # noqa: F401 - they register routes
         account,
         actions,

@@ -256,17 +256,36 @@ def integration_snippets(base_url: str, integration_type: str, key: str) -> dict
 
 @router.get("/services/{service_id}", response_class=HTMLResponse)
 def service_page(request: Request, service_id: int, me: Viewer) -> HTMLResponse:
+    from warroom.web.config_services import service_setup
+
     with _db(request).read_session() as session:
         page = catalog_data.service_page(session, service_id)
+        setup = service_setup(session, page.row.service, me)
     base_url = request.app.state.settings.base_url
-    # Routing keys are credentials: only admins see them (as in the API).
+    # Routing keys are credentials: only those who set the service up see them (as in the API).
     shown = [
         (
             integ,
             integration_snippets(base_url, integ.type, integ.routing_key)
-            if me.role == "admin"
+            if setup["manage"]
             else {},
         )
         for integ in page.integrations
     ]
-    return render(request, "service.html", {"page": page, "integrations": shown})
+    done = request.query_params.get("done", "")
+    notice = SETUP_NOTICES.get(done) or (
+        "Service created." if request.query_params.get("created") else None
+    )
+    if request.query_params.get("saved"):
+        notice = "Service saved."
+    return render(
+        request, "service.html", {"page": page, "integrations": shown, "notice": notice, **setup}
+    )
+
+
+SETUP_NOTICES = {
+    "added": "Integration added: give its routing key to the sender.",
+    "rotated": "Routing key rotated: the old one stopped working; give the sender the new one.",
+    "deleted": "Integration deleted.",
+    "policy": "Escalation policy saved.",
+}
