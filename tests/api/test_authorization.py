@@ -49,6 +49,7 @@ WEB: dict[tuple[str, str], str] = {
     ("GET", "/"): "stakeholder",
     ("GET", "/dashboard.fragment"): "stakeholder",
     ("GET", "/events/stream"): "stakeholder",
+    ("GET", "/events/versions"): "stakeholder",
     ("GET", "/alerts"): "stakeholder",
     ("GET", "/services"): "stakeholder",
     ("GET", "/services/{service_id}"): "stakeholder",
