@@ -152,7 +152,7 @@ def _read(posted: Posted) -> tuple[dict[str, Any], dict[str, Any], dict[str, str
         problems["repeat"] = "Repeats must be a whole number from 0 to 9."
     else:
         body["repeat"] = int(typed["repeat"])
-    steps = []
+    steps: list[dict[str, Any]] = []
     for n, step in enumerate(typed["steps"]):
         if not step["targets"] and not step["delay"]:
             continue  # an empty row
@@ -195,9 +195,7 @@ def _validation(exc: ValidationError, rows: list[int]) -> dict[str, str]:
             problems.setdefault(f"step{n}", f"Step {loc[1] + 1}: {error.get('msg', '')}.")
     rest = [e for e in exc.errors() if not (e.get("loc") and e["loc"][0] == "steps")]
     if rest:
-        problems.update(
-            forms.validation_problems(ValidationError.from_exception_data("policy", rest), LABELS)
-        )
+        problems.update(forms.error_problems(rest, LABELS))
     return problems
 
 

@@ -52,8 +52,12 @@ def _plain(error: Any, label: str, field: str) -> str:
 def validation_problems(exc: ValidationError, labels: dict[str, str]) -> dict[str, str]:
     """Field name → message, for each field pydantic refused (the first problem of each).
     A nested location (steps.0.targets) is reported under its first part."""
+    return error_problems(list(exc.errors()), labels)
+
+
+def error_problems(errors: list[Any], labels: dict[str, str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    for error in exc.errors():
+    for error in errors:
         loc = [str(p) for p in error.get("loc", ())]
         field = loc[0] if loc else ""
         label = labels.get(field, field.replace("_", " ").capitalize() or "This form")
