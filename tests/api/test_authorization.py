@@ -61,6 +61,16 @@ WEB: dict[tuple[str, str], str] = {
     ("GET", "/oncall"): "stakeholder",
     ("GET", "/oncall/schedules/{schedule_id}"): "stakeholder",
     ("POST", "/account/password"): "self",
+    # One's own settings (web/config_account.py): any signed-in user, on their own account.
+    ("POST", "/account/profile"): "self",
+    ("POST", "/account/contact-methods"): "self",
+    ("POST", "/account/contact-methods/{method_id}/delete"): "self",
+    ("POST", "/account/contact-methods/{method_id}/test"): "self",
+    ("POST", "/account/rules"): "self",
+    ("POST", "/account/rules/{rule_id}/delete"): "self",
+    ("POST", "/account/quiet-hours"): "self",
+    ("POST", "/account/tokens"): "self",
+    ("POST", "/account/tokens/{token_id}/revoke"): "self",
     ("POST", "/logout"): "self",
     ("GET", "/incidents/new"): "responder",
     ("POST", "/incidents/new"): "responder",
@@ -173,6 +183,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/users/{user_id}/contact-methods"): "self",
     ("PATCH", "/api/v1/users/{user_id}/contact-methods/{method_id}"): "self",
     ("DELETE", "/api/v1/users/{user_id}/contact-methods/{method_id}"): "self",
+    ("POST", "/api/v1/users/{user_id}/contact-methods/{method_id}/test"): "self",
     ("GET", "/api/v1/users/{user_id}/notification-rules"): "stakeholder",
     ("POST", "/api/v1/users/{user_id}/notification-rules"): "self",
     ("PATCH", "/api/v1/users/{user_id}/notification-rules/{rule_id}"): "self",
@@ -266,6 +277,9 @@ def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
         "incident_id": alert["incident_id"],
         "task_id": task["id"],
         "role": "commander",
+        "token_id": client.post(
+            "/api/v1/tokens", json={"name": "probe"}, headers=world.auth("admin")
+        ).json()["id"],
         "integration_id": spare["id"],
         **oncall_objects(client, world),
     }
@@ -479,6 +493,9 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
         "service_id": world.checkout_id,
         "user_id": world.responder_id,
         "team_id": team["id"],
+        "token_id": client.post("/api/v1/tokens", json={"name": "probe"}, headers=admin).json()[
+            "id"
+        ],
         "integration_id": client.post(
             "/api/v1/integrations",
             json={"service_id": world.checkout_id, "type": "generic"},

@@ -80,6 +80,9 @@ def _objects(web: Web) -> dict[str, Any]:
         "action": "acknowledge",
         "role": "commander",
         "service_id": web.world.checkout_id,
+        "token_id": web.base.post(
+            "/api/v1/tokens", json={"name": "probe"}, headers=web.world.auth("admin")
+        ).json()["id"],
         "integration_id": web.base.post(
             "/api/v1/integrations",
             json={"service_id": web.world.checkout_id, "type": "generic"},

@@ -32,6 +32,7 @@ from warroom.api.schemas import Page
 from warroom.catalog.models import Service, User
 from warroom.db.base import utcnow
 from warroom.errors import ApiError, responses
+from warroom.incidents.paging import wake_peers
 from warroom.instance import secret_key
 from warroom.notify import preferences
 from warroom.notify.schemas import (
@@ -62,6 +63,7 @@ from warroom.oncall.schemas import (
     ServicePolicyIn,
     ServicePolicyOut,
     ShiftsOut,
+    TestSent,
 )
 
 api = ApiRouter(prefix="/api/v1")
@@ -377,6 +379,23 @@ def delete_contact_method(
 ) -> Response:
     preferences.delete_method(session, user_id, method_id)
     return Response(status_code=204)
+
+
+@api.post(
+    "/users/{user_id}/contact-methods/{method_id}/test",
+    response_model=TestSent,
+    status_code=202,
+    tags=["users"],
+    responses=responses(409),
+)
+def test_contact_method(
+    user_id: PathId, method_id: PathId, _: SelfOrAdmin, session: WriteDB
+) -> TestSent:
+    """Queue a test message to this contact method; the engine delivers it like a page and
+    ``GET /notifications`` (or the account page) shows whether it went out."""
+    row = preferences.send_test(session, user_id, method_id, utcnow())
+    wake_peers(session)
+    return TestSent(notification_id=row.id)
 
 
 @api.get(

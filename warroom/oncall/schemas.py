@@ -312,6 +312,10 @@ class QuietHours(In):
     end: str | None = Field(default=None, pattern=HHMM)
 
 
+class TestSent(Out):
+    notification_id: int = Field(description="The queued test message in the outbox")
+
+
 class QuietHoursOut(Out):
     user_id: int
     time_zone: str

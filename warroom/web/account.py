@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
@@ -202,16 +203,37 @@ def logout(request: Request, posted: SelfPost) -> Response:
 # --- account ---------------------------------------------------------------------------------
 
 
-def _account_page(
-    request: Request, error: str | None = None, notice: str | None = None, status: int = 200
+def account_page(
+    request: Request,
+    error: str | None = None,
+    notice: str | None = None,
+    status: int = 200,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
+    """The account page; `extra`: the settings forms' problems and typed values."""
+    from warroom.web.config_account import account_context
+
     me = current_user(request)
     assert me is not None
     with _db(request).read_session() as session:
         user = session.get(User, me.user_id)
-    return render(
-        request, "account.html", {"user": user, "error": error, "notice": notice}, status=status
-    )
+        assert user is not None
+        settings = account_context(request, session, user)
+    context = {
+        "user": user,
+        "error": error,
+        "notice": notice,
+        "problems": {},
+        "section": "",
+        "typed": {},
+        "shown_once": None,
+        **settings,
+        **(extra or {}),
+    }
+    return render(request, "account.html", context, status=status)
+
+
+_account_page = account_page
 
 
 @router.get("/account", response_class=HTMLResponse)
