@@ -103,6 +103,7 @@ WEB: dict[tuple[str, str], str] = {
     ("POST", "/policies/{policy_id}/delete"): "admin",
     ("GET", "/admin/users"): "admin",
     ("POST", "/admin/users"): "admin",
+    ("POST", "/admin/users/{user_id}"): "admin",
     ("POST", "/admin/users/{user_id}/active"): "admin",
     ("POST", "/admin/users/{user_id}/password"): "admin",
     ("POST", "/admin/teams"): "admin",

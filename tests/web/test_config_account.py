@@ -88,3 +88,34 @@ def test_a_responder_sets_up_how_they_are_paged(web: Web) -> None:
     ]
     assert bob.post(f"/account/tokens/{admin_token}/revoke").status_code == 404
     assert web.base.get("/api/v1/users/me", headers=w.auth("admin")).status_code == 200
+
+
+def test_an_admin_edits_someone_s_profile_and_role(web: Web) -> None:
+    w = web.world
+    alice = web.browser("admin")
+    r = alice.post(
+        f"/admin/users/{w.stakeholder_id}",
+        {
+            "name": "Carol C",
+            "email": "carol@example.com",
+            "time_zone": "Asia/Kathmandu",
+            "role": "responder",
+        },
+    )
+    assert r.status_code == 200 and "User carol saved." in r.text
+    carol = web.base.get(f"/api/v1/users/{w.stakeholder_id}", headers=w.auth("admin")).json()
+    assert (carol["role"], carol["time_zone"]) == ("responder", "Asia/Kathmandu")
+    r = alice.post(
+        f"/admin/users/{w.admin_id}",
+        {"name": "A", "email": "", "time_zone": "UTC", "role": "responder"},
+    )
+    assert r.status_code == 409 and "your own role" in r.text
+    r = alice.post(
+        f"/admin/users/{w.stakeholder_id}",
+        {"name": "", "email": "", "time_zone": "Nowhere", "role": "admin"},
+    )
+    assert r.status_code == 422 and "not a zone name" in r.text
+    assert (
+        web.base.get(f"/api/v1/users/{w.stakeholder_id}", headers=w.auth("admin")).json()["role"]
+        == "responder"
+    )

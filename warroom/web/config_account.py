@@ -25,7 +25,7 @@ from warroom.notify.schemas import ContactMethodIn
 from warroom.oncall import feeds
 from warroom.oncall.schemas import MAX_STEP_DELAY, NotificationRuleIn, QuietHours
 from warroom.web import forms
-from warroom.web.auth import SelfPost
+from warroom.web.auth import AdminPost, SelfPost
 from warroom.web.router import router
 
 PROFILE_LABELS = {"name": "Name", "email": "Email", "time_zone": "Time zone"}
@@ -269,3 +269,32 @@ def revoke(request: Request, token_id: int, posted: SelfPost) -> Response:
         # Only one's own, here, even for admins (they revoke others' through the API).
         catalog.revoke_token(session, token_id, me.user_id, "responder", datetime.now(UTC))
     return _page(request, posted, notice="API token revoked: it stops working at once.")
+
+
+# --- admins: anyone's profile and role ---------------------------------------------------------
+
+USER_LABELS = {**PROFILE_LABELS, "role": "Role"}
+
+
+@router.post("/admin/users/{user_id}", response_class=HTMLResponse)
+def admin_update_user(request: Request, user_id: int, posted: AdminPost) -> Response:
+    from warroom.web.account import users_page
+
+    typed = {k: posted.text(k) for k in USER_LABELS}
+    try:
+        changes = UserPatch(**typed).model_dump(exclude_unset=True)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = forms.validation_problems(exc, USER_LABELS)
+        if "time_zone" in problems:
+            problems["time_zone"] = f"Time zone: {typed['time_zone']!r} is not a zone name."
+        return users_page(request, error=" ".join(problems.values()), status=422)
+    me = posted.user
+    try:
+        with _db(request).session() as session:
+            user = catalog.update_user(session, user_id, changes, me.user_id, me.role)
+            name = user.username
+    except ApiError as exc:
+        if exc.status == 404:
+            raise
+        return users_page(request, error=forms.sentence(exc.message), status=exc.status)
+    return users_page(request, notice=f"User {name} saved.")
