@@ -51,6 +51,8 @@ WEB: dict[tuple[str, str], str] = {
     ("GET", "/events/stream"): "stakeholder",
     ("GET", "/events/versions"): "stakeholder",
     ("GET", "/alerts"): "stakeholder",
+    ("GET", "/alerts/{alert_id}"): "stakeholder",
+    ("POST", "/alerts/{alert_id}/{action}"): "responder",
     ("GET", "/services"): "stakeholder",
     ("GET", "/services/{service_id}"): "stakeholder",
     ("GET", "/teams"): "stakeholder",
@@ -486,6 +488,8 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
         f"/api/v1/incidents/{inc['id']}/tasks", json={"title": "t"}, headers=admin
     ).json()
     team = client.post("/api/v1/teams", json={"name": "web team"}, headers=admin).json()
+    assert send_pd(client, pd_event(world.pagerduty_key, dedup_key="web-alert")).status_code == 202
+    alert = client.get("/api/v1/alerts", headers=admin).json()["items"][0]
     return {
         **WEB_PARAMS,
         **oncall_objects(client, world),
@@ -494,6 +498,7 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
         "service_id": world.checkout_id,
         "user_id": world.responder_id,
         "team_id": team["id"],
+        "alert_id": alert["id"],
         "token_id": client.post("/api/v1/tokens", json={"name": "probe"}, headers=admin).json()[
             "id"
         ],

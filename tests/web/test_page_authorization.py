@@ -80,6 +80,7 @@ def _objects(web: Web) -> dict[str, Any]:
         "action": "acknowledge",
         "role": "commander",
         "service_id": web.world.checkout_id,
+        "alert_id": _an_alert(web),
         "token_id": web.base.post(
             "/api/v1/tokens", json={"name": "probe"}, headers=web.world.auth("admin")
         ).json()["id"],
@@ -93,6 +94,14 @@ def _objects(web: Web) -> dict[str, Any]:
             "/api/v1/teams", json={"name": "probe team"}, headers=web.world.auth("admin")
         ).json()["id"],
     }
+
+
+def _an_alert(web: Web) -> int:
+    from tests.api.helpers import pd_event, send_pd
+
+    assert send_pd(web.base, pd_event(web.world.pagerduty_key)).status_code == 202
+    alerts = web.base.get("/api/v1/alerts", headers=web.world.auth("admin")).json()["items"]
+    return int(alerts[0]["id"])
 
 
 def _url(path: str, objects: dict[str, Any]) -> str:

@@ -35,6 +35,7 @@ def install(app: FastAPI) -> None:
     from warroom.web import (  # noqa: F401 - they register routes
         account,
         actions,
+        alert_page,
         config_account,
         config_policies,
         live,
