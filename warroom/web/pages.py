@@ -24,6 +24,7 @@ from warroom.web.queries import (
     alerts_data,
     catalog_data,
     dashboard_data,
+    escalation_data,
     live_stamps,
     refs,
     war_room_data,
@@ -104,6 +105,7 @@ def war_room_context(
         version = live_stamps.version_tag(live_stamps.incident_version(session, incident_id))
         messages, message_total = war_room_data.messages_of(session, incident_id)
         context: dict[str, Any] = {
+            "escalation": escalation_data.escalation(session, room.incident, now),
             "room": room,
             "incident": room.incident,
             "version": version,
