@@ -68,7 +68,7 @@ def _parse_banner(server: Server) -> None:
 
 
 @contextmanager
-def run_server(database_url: str, *extra: str, timeout: float = 30) -> Iterator[Server]:
+def run_server(database_url: str, *extra: str, timeout: float = 60) -> Iterator[Server]:
     """Starts `warroom serve --demo`, waits for the banner and /readyz; SIGTERM on exit."""
     port = free_port()
     process = subprocess.Popen(
