@@ -31,6 +31,7 @@ PUBLIC: set[tuple[str, str]] = {
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
+    ("GET", "/docs/assets"),  # Swagger UI's and ReDoc's files (warroom/api/docs.py)
     # Signed action links from notifications: the signed, expiring token is the credential.
     ("GET", "/act/{token}"),
     ("POST", "/act/{token}"),
