@@ -1,4 +1,5 @@
-"""Tables of incidents, the services they affect, roles, tasks and the append-only timeline."""
+"""Tables of incidents, the services they affect, roles, tasks, the append-only timeline and
+status updates."""
 
 from __future__ import annotations
 
@@ -136,3 +137,68 @@ class TimelineEvent(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+
+
+UPDATE_STAGES = ("investigating", "identified", "monitoring", "resolved")
+UPDATE_VISIBILITIES = ("public", "internal")
+
+# The status-page components an update says are affected (component ids; the status page owns
+# the components table).
+status_update_components = Table(
+    "status_update_components",
+    Base.metadata,
+    Column("update_id", ForeignKey("status_updates.id", ondelete="CASCADE"), primary_key=True),
+    Column("component_id", ForeignKey("components.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class StatusUpdate(Base):
+    """A structured update on an incident for stakeholders (internal) or the public (public).
+
+    Editing keeps the history: the previous text goes to `status_update_revisions` and
+    `revision` counts up.
+    """
+
+    __tablename__ = "status_updates"
+    __table_args__ = (
+        CheckConstraint(f"stage IN {UPDATE_STAGES!r}", name="stage"),
+        CheckConstraint(f"visibility IN {UPDATE_VISIBILITIES!r}", name="visibility"),
+        Index("ix_status_updates_incident", "incident_id", "created_at"),
+        # The public page and feeds: latest public updates.
+        Index("ix_status_updates_visibility_created", "visibility", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    visibility: Mapped[str] = mapped_column(String(8), default="internal")
+    stage: Mapped[str] = mapped_column(String(16), default="investigating")
+    message: Mapped[str] = mapped_column(Text)
+    # Impact in plain words ("Some customers cannot pay by card").
+    impact: Mapped[str] = mapped_column(Text, default="")
+    estimated_resolution_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    next_update_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class StatusUpdateRevision(Base):
+    """An earlier text of an edited status update (append-only)."""
+
+    __tablename__ = "status_update_revisions"
+    __table_args__ = (UniqueConstraint("update_id", "revision"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    update_id: Mapped[int] = mapped_column(ForeignKey("status_updates.id", ondelete="CASCADE"))
+    revision: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    impact: Mapped[str] = mapped_column(Text, default="")
+    estimated_resolution_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    next_update_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # When this text was replaced, and by whom.
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    replaced_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
