@@ -126,9 +126,8 @@ def policy_page(request: Request, policy_id: int, me: Viewer) -> Response:
     notice = {"created": "Policy created.", "saved": "Policy saved."}.get(
         request.query_params.get("done", "")
     )
-    return _form(
-        request, _typed_of(_one(request, policy_id)), {}, _one(request, policy_id), notice=notice
-    )
+    out = _one(request, policy_id)
+    return _form(request, _typed_of(out), {}, out, notice=notice)
 
 
 def _read(posted: Posted) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
