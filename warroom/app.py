@@ -20,6 +20,7 @@ from warroom.api import incidents as incidents_api
 from warroom.api import notifications as paging_api
 from warroom.api import oncall as oncall_api
 from warroom.api import openapi as api_openapi
+from warroom.api import oversight as oversight_api
 from warroom.config import Settings, get_settings
 from warroom.db.engine import Database
 from warroom.engine.runner import Engine
@@ -121,6 +122,7 @@ def create_app(
     app.include_router(paging_api.router)
     app.include_router(paging_api.links_router)
     app.include_router(oncall_api.router)
+    app.include_router(oversight_api.router)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     def healthz() -> dict[str, str]:

@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     # after_send), so a SIGKILL lands exactly in that window.
     engine_test_pause: str = ""
 
+    # --- oversight ---------------------------------------------------------------------------
+    # Minutes without a person's timeline activity after which an open incident is stale, by
+    # priority, as JSON ({"1": 30, "2": 120}); a priority left out or 0 is never stale. The
+    # installation's and each team's oversight settings (PUT /api/v1/oversight) take precedence.
+    stale_minutes: dict[int, int] = {1: 30, 2: 120}
+
     @field_validator("outbound_allow_networks", mode="before")
     @classmethod
     def _parse_networks(cls, value: object) -> object:
@@ -112,6 +118,13 @@ class Settings(BaseSettings):
                 "0 < delivery_retry_base_seconds <= delivery_retry_cap_seconds"
             )
         return self
+
+    @field_validator("stale_minutes")
+    @classmethod
+    def _check_stale_minutes(cls, value: dict[int, int]) -> dict[int, int]:
+        if any(not 1 <= p <= 5 or m < 0 for p, m in value.items()):
+            raise ValueError("stale_minutes maps priorities 1..5 to minutes >= 0")
+        return value
 
     @field_validator("priority_matrix", mode="before")
     @classmethod

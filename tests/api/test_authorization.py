@@ -195,6 +195,11 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/users/{user_id}/quiet-hours"): "stakeholder",
     ("PUT", "/api/v1/users/{user_id}/quiet-hours"): "self",
     ("GET", "/api/v1/users/me/calendar-feed"): "stakeholder",
+    # Oversight settings (warroom/api/oversight.py).
+    ("GET", "/api/v1/oversight"): "stakeholder",
+    ("PUT", "/api/v1/oversight"): "admin",
+    ("GET", "/api/v1/teams/{team_id}/oversight"): "stakeholder",
+    ("PUT", "/api/v1/teams/{team_id}/oversight"): "admin",
 }
 RANK = {"stakeholder": 0, "responder": 1, "admin": 2, "team": 2}
 # A body that passes authorization and then fails validation, so probing writes nothing.

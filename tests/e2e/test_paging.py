@@ -123,13 +123,16 @@ def test_page_escalates_then_stops_on_the_acknowledge_link(
         assert done.status_code == 200 and "acknowledged" in done.text
 
         # The policy repeats once: without the acknowledgement Alice would be paged again 2 s
-        # after Bob. Once the acknowledgement has committed, every timer is done and nothing
-        # is pending (waited for: today's link page may answer just before its commit).
+        # after Bob. Once the acknowledgement has committed, every escalation timer is done and
+        # nothing is pending (waited for: today's link page may answer just before its commit).
+        # Oversight keeps watching the resolution clock (its look timer stays).
         db = Database(url)
 
         def paging_stopped() -> bool:
             with db.read_session() as s:
-                live = s.execute(text("SELECT count(*) FROM timers WHERE done_at IS NULL"))
+                live = s.execute(
+                    text("SELECT count(*) FROM timers WHERE done_at IS NULL AND kind = 'escalate'")
+                )
                 pending = s.execute(
                     text("SELECT count(*) FROM notifications WHERE status = 'pending'")
                 )

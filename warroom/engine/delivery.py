@@ -24,7 +24,7 @@ from sqlalchemy import or_, select
 from warroom.catalog.models import User
 from warroom.config import Settings
 from warroom.db.engine import Database
-from warroom.incidents import timeline
+from warroom.incidents import oversight, oversight_store, timeline
 from warroom.incidents.models import Incident
 from warroom.notify import channels
 from warroom.notify.channels import DeliveryResult, OutgoingMessage
@@ -129,7 +129,12 @@ def unwanted(session: Any, row: Notification) -> str | None:
     """Why this outbox row should no longer be sent, or None while it is still wanted.
 
     A page is wanted while its incident is triggered; a mobilisation (people pulled onto an
-    incident already being worked) while the incident is open and not merged away."""
+    incident already being worked) while the incident is open and not merged away; an
+    oversight message by its own rule (incidents/oversight.py `unwanted`)."""
+    if row.kind in oversight.OUTBOX_KINDS:
+        reason = oversight_store.unwanted_now(session, row)
+        if reason is not None:
+            return reason
     if row.kind in ("page", "mobilise") and row.incident_id is not None:
         found = session.execute(
             select(Incident.status, Incident.merged_into_id).where(Incident.id == row.incident_id)
@@ -344,6 +349,7 @@ def _fall_back(session: Any, row: Notification, who: str, now: datetime) -> bool
             subject=row.subject,
             body=row.body,
             links=row.links,
+            context=row.context,
             next_attempt_at=now,
             created_at=now,
         )

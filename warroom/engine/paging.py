@@ -117,9 +117,16 @@ def page_users(
     link_maker: Any,
     key: str,
     note: str | None,
+    urgency: str | None = None,
+    context: dict[str, Any] | None = None,
+    headline: str | None = None,
 ) -> list[str]:
-    """Outbox rows for each person by their notification rules; returns their names."""
-    urgency = "high" if incident.urgency == 1 or kind == "mobilise" else "low"
+    """Outbox rows for each person by their notification rules; returns their names.
+
+    Oversight messages pass their urgency, the `context` their last check reads and a
+    `headline` that leads the subject."""
+    if urgency is None:
+        urgency = "high" if incident.urgency == 1 or kind == "mobilise" else "low"
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
     methods: dict[int, list[ContactMethod]] = {}
     for cm in session.scalars(
@@ -139,6 +146,8 @@ def page_users(
         f"[P{incident.priority} {PRIORITY_NAMES[incident.priority]}] #{incident.id} "
         f"{incident.title}"
     )
+    if headline:
+        subject = f"{headline}: {subject}"
     names = []
     for uid in user_ids:
         user = users.get(uid)
@@ -180,6 +189,7 @@ def page_users(
                     subject=subject,
                     body=body,
                     links=links,
+                    context=context,
                     next_attempt_at=at,
                     created_at=now,
                 )

@@ -28,8 +28,9 @@ from sqlalchemy import delete, func, make_url, or_, select, update
 from warroom.config import Settings
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
-from warroom.engine import delivery, paging
+from warroom.engine import delivery, oversight, paging
 from warroom.incidents import timeline
+from warroom.incidents.oversight_store import LOOK
 from warroom.incidents.paging import ESCALATE
 from warroom.notify.models import Notification
 from warroom.notify.signing import make_action_token
@@ -71,8 +72,13 @@ def _fire_escalation(engine: Engine, session: Any, timer: Timer, now: datetime) 
     paging.fire_escalation(session, timer, now, engine.settings.base_url, engine.links)
 
 
+def _look(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
+    oversight.look(session, timer, now, engine.settings, engine.links, engine.db.is_sqlite)
+
+
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     ESCALATE: _fire_escalation,
+    LOOK: _look,
 }
 
 

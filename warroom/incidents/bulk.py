@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, insert, update
 
+from warroom.incidents import oversight_store
 from warroom.incidents.logic import IncidentState
 from warroom.incidents.models import Incident, incident_services
 from warroom.incidents.paging import cancel_paging, escalation_timer_rows, wake_peers
@@ -86,6 +87,17 @@ def apply_alert_decisions(
         inc.ref for inc in decisions.changed_incidents if inc.status in ("acknowledged", "resolved")
     ]
     cancel_paging(conn, stopped, now)
+    # A signal raised the priority of an open incident: its SLA clocks are re-targeted.
+    started = {inc.ref: inc.triggered_at for inc in decisions.changed_incidents}
+    oversight_store.retarget(
+        conn,
+        [
+            (ref, ev["before"]["priority"], ev["after"]["priority"], started[ref] or now)
+            for ev in decisions.timeline
+            if ev["kind"] == "priority_changed" and (ref := ev["incident_ref"]) in started
+        ],
+        now,
+    )
     return new_ids
 
 
@@ -136,7 +148,8 @@ def _insert_new(
     # Paging starts in the same transaction as the incident: a timer due now per incident whose
     # service has a policy; the engine is woken after commit.
     paged = [(new_ids[inc.ref], policies.get(inc.service_id or -1)) for inc in incidents]
-    timers = escalation_timer_rows(paged, now)
+    # Oversight watches every new incident: a look due now times its warnings and stale check.
+    timers = escalation_timer_rows(paged, now) + oversight_store.look_rows(new_ids.values(), now)
     if timers:
         conn.execute(insert(TIMERS), timers)
         wake_peers(conn)

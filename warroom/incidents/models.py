@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -123,8 +124,10 @@ class TimelineEvent(Base):
     __tablename__ = "timeline_events"
     __table_args__ = (
         Index("ix_timeline_incident_id", "incident_id", "id"),
-        # The last event of one kind per incident (the SLA restart at a priority change).
+        # The last event of one kind per incident (oversight: warnings done, the last nudge).
         Index("ix_timeline_incident_kind", "incident_id", "kind", "at"),
+        # The last event by a person per incident: the activity that keeps an incident fresh.
+        Index("ix_timeline_incident_actor", "incident_id", "actor_type", "at"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
@@ -202,3 +205,27 @@ class StatusUpdateRevision(Base):
     replaced_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
+
+
+class OversightSetting(Base):
+    """Who is paged at an SLA breach and when an incident goes stale: one row for the
+    installation (team_id NULL) and one per team that differs. A field left NULL inherits
+    (team -> installation -> the WARROOM_* setting)."""
+
+    __tablename__ = "oversight_settings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), default=None
+    )
+    # The escalation policy whose first step is paged at a breach (e.g. the incident managers'
+    # rota).
+    escalation_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("escalation_policies.id", ondelete="SET NULL"), default=None
+    )
+    # {"1": 30, "2": 120, ...}: minutes without a person's activity until stale (0: never).
+    stale_minutes: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# One row per scope: the installation's (team_id NULL) and each team's.
+Index("uq_oversight_settings_scope", func.coalesce(OversightSetting.team_id, 0), unique=True)

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Table, select, text, update
 from sqlalchemy.orm import Session
 
 from warroom.catalog.models import Service
+from warroom.incidents import oversight, oversight_store
 from warroom.incidents.models import Incident
 from warroom.incidents.timeline import warn_nobody_paged
 from warroom.notify.models import Notification
@@ -58,11 +59,14 @@ def start_escalation(session: Session, incident: Incident, now: datetime) -> Non
         session.add(Timer(**row))
     if not rows:
         warn_nobody_paged(session, [incident.id], now)
+    # Oversight (SLA warnings, stale nudges) watches every open incident, paged or not.
+    session.add_all(Timer(**row) for row in oversight_store.look_rows([incident.id], now))
     wake_peers(session)
 
 
 def cancel_paging(session: Session | Connection, incident_ids: list[int], now: datetime) -> None:
-    """Acknowledged or resolved: stop escalating and drop pages not yet sent.
+    """Acknowledged or resolved: stop escalating and drop pages not yet sent; oversight
+    messages the new state makes unwanted are cancelled by their own rule (settle).
 
     Claimed rows are cancelled too: the engine delivering one sees it at its last check
     before sending, and one already on the wire is still recorded as sent (it keeps its lease
@@ -73,7 +77,11 @@ def cancel_paging(session: Session | Connection, incident_ids: list[int], now: d
     notes = cast(Table, Notification.__table__)
     session.execute(
         update(timers)
-        .where(timers.c.incident_id.in_(incident_ids), timers.c.done_at.is_(None))
+        .where(
+            timers.c.incident_id.in_(incident_ids),
+            timers.c.kind == ESCALATE,
+            timers.c.done_at.is_(None),
+        )
         .values(done_at=now)
     )
     session.execute(
@@ -81,6 +89,8 @@ def cancel_paging(session: Session | Connection, incident_ids: list[int], now: d
         .where(
             notes.c.incident_id.in_(incident_ids),
             notes.c.status == "pending",
+            notes.c.kind.not_in(oversight.OUTBOX_KINDS),
         )
         .values(status="cancelled", last_error="incident acknowledged or resolved")
     )
+    oversight_store.settle(session, incident_ids, now)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from warroom.alerts.models import Alert
 from warroom.catalog.models import Service, User
 from warroom.errors import ApiError
+from warroom.incidents import oversight_store
 from warroom.incidents.logic import (
     Lifecycle,
     Matrix,
@@ -166,6 +167,9 @@ def apply_action(
     if action in ("acknowledge", "mitigate", "resolve"):
         # Someone is on it (or it is over): stop escalating and drop pages not yet sent.
         cancel_paging(session, [incident.id], now)
+    elif action == "reopen":
+        # Open again: the resolution clock runs on from the start, staleness counts again.
+        oversight_store.schedule_look(session, [incident.id], now, now)
     if action == "acknowledge":
         session.execute(
             update(Alert)
@@ -232,6 +236,9 @@ def change_priority(
         actor=actor,
         before=before,
         after={**after, "reason": reason},
+    )
+    oversight_store.retarget(
+        session, [(incident.id, before["priority"], incident.priority, incident.triggered_at)], now
     )
     return incident
 
@@ -426,11 +433,11 @@ def merge(
         )
     target.alert_count += moved
     target.updated_at = now
-    cancel_paging(session, [source.id], now)
     before = source.status
     source.status, source.merged_into_id, source.updated_at = "closed", target.id, now
     source.resolved_at = source.resolved_at or now
     source.closed_at = now
+    cancel_paging(session, [source.id], now)
     add_event(
         session,
         source.id,

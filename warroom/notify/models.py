@@ -70,11 +70,15 @@ class Notification(Base):
     )
     channel: Mapped[str] = mapped_column(String(NAME_LENGTH))
     target: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(16), default="page")  # page | mobilise | fyi
+    # page | mobilise | fyi | sla_warning | sla_breach | stale_nudge
+    kind: Mapped[str] = mapped_column(String(16), default="page")
     urgency: Mapped[str] = mapped_column(String(4), default="high")
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     links: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # What the message was decided on, for its last check before sending (oversight messages:
+    # the priority, clock and share, or the activity a nudge was about).
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     status: Mapped[str] = mapped_column(String(9), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -65,7 +65,9 @@ def _dashboard_context(request: Request, user_id: int, now: datetime) -> dict[st
         if f.on_call:
             # Asked at each render (and live refresh): handoffs change who is on call.
             f = replace(f, policy_ids=dashboard_data.on_call_policy_ids(session, user_id, now))
-        board = dashboard_data.dashboard(session, f, user_id, now)
+        board = dashboard_data.dashboard(
+            session, f, user_id, now, stale_defaults=request.app.state.settings.stale_minutes
+        )
         services = refs.service_refs(session)
         version = live_stamps.version_tag(live_stamps.dashboard_version(session))
     return {
@@ -101,7 +103,9 @@ def war_room_context(
     (only for people who may use them: they cost a few queries and an on-call computation)."""
     me = current_user(request)
     with _db(request).read_session() as session:
-        room = war_room_data.war_room(session, incident_id, now)
+        room = war_room_data.war_room(
+            session, incident_id, now, request.app.state.settings.stale_minutes
+        )
         version = live_stamps.version_tag(live_stamps.incident_version(session, incident_id))
         messages, message_total = war_room_data.messages_of(session, incident_id)
         context: dict[str, Any] = {

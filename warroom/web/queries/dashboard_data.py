@@ -4,21 +4,22 @@ and commanders in batched queries, and the "I am on call" filter asked as paging
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from warroom.catalog.models import Service, User
+from warroom.incidents import oversight_store
 from warroom.incidents.models import (
     OPEN_STATUSES,
     Incident,
     IncidentRole,
-    TimelineEvent,
     incident_services,
 )
+from warroom.incidents.oversight import CLOCK_LABELS, DEFAULT_STALE_MINUTES, is_stale
 from warroom.incidents.sla import Clock, clocks
 from warroom.web.queries.refs import Ref
 
@@ -49,6 +50,7 @@ class IncidentRow:
     commander: Ref | None
     clocks: list[Clock]
     mine: bool
+    oversight: Oversight
 
 
 @dataclass
@@ -58,29 +60,55 @@ class Dashboard:
     total: int  # rows matching every filter (more than len(rows) when capped)
 
 
-def priority_changes(session: Session, ids: Sequence[int]) -> dict[int, datetime]:
-    """The last priority change of each incident: the SLA clocks restart there."""
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(TimelineEvent.incident_id, func.max(TimelineEvent.at))
-        .where(TimelineEvent.incident_id.in_(ids), TimelineEvent.kind == "priority_changed")
-        .group_by(TimelineEvent.incident_id)
-    ).all()
-    return dict(rows)
-
-
-def incident_clocks(
-    incident: Incident, now: datetime, priority_changed_at: datetime | None
-) -> list[Clock]:
+def incident_clocks(incident: Incident, now: datetime) -> list[Clock]:
+    """Both SLA clocks at the current priority, from the incident's start (incidents/sla.py)."""
     return clocks(
         incident.priority,
         incident.triggered_at,
         incident.acknowledged_at,
         incident.resolved_at,
         now,
-        priority_changed_at,
     )
+
+
+@dataclass(frozen=True)
+class Oversight:
+    """What oversight flags on an incident: SLA clocks past budget, and idle time if stale."""
+
+    breached: list[str]  # "response", "resolution"
+    stale_for: timedelta | None
+
+
+def oversight_flags(
+    session: Session,
+    incidents: Sequence[Incident],
+    now: datetime,
+    stale_defaults: Mapping[int, int],
+    incident_clocks_of: Mapping[int, list[Clock]],
+) -> dict[int, Oversight]:
+    """Breach and stale flags of each incident: stale by its team's rules (a few queries)."""
+    if not incidents:
+        return {}
+    config = oversight_store.load_config(session, stale_defaults)
+    activity = oversight_store.last_activity(session, [i.id for i in incidents])
+    service_ids = {i.service_id for i in incidents if i.service_id is not None}
+    teams: dict[int, int | None] = {}
+    if service_ids:
+        query = select(Service.id, Service.team_id).where(Service.id.in_(service_ids))
+        teams = {sid: tid for sid, tid in session.execute(query)}
+    flags = {}
+    for i in incidents:
+        breached = [CLOCK_LABELS[c.kind] for c in incident_clocks_of.get(i.id, []) if c.breached]
+        stale_for = is_stale(
+            i.status,
+            i.priority,
+            i.triggered_at,
+            activity.get(i.id),
+            now,
+            config.rules(teams.get(i.service_id) if i.service_id else None),
+        )
+        flags[i.id] = Oversight(breached, stale_for)
+    return flags
 
 
 def _services_of(session: Session, ids: Sequence[int]) -> dict[int, list[Ref]]:
@@ -130,7 +158,12 @@ def _filtered(
 
 
 def dashboard(
-    session: Session, f: DashboardFilter, user_id: int, now: datetime, limit: int = DASHBOARD_LIMIT
+    session: Session,
+    f: DashboardFilter,
+    user_id: int,
+    now: datetime,
+    limit: int = DASHBOARD_LIMIT,
+    stale_defaults: Mapping[int, int] = DEFAULT_STALE_MINUTES,
 ) -> Dashboard:
     base = _filtered(select(Incident), f, user_id)
     counts = dict(
@@ -149,7 +182,8 @@ def dashboard(
     ids = [i.id for i in incidents]
     services = _services_of(session, ids)
     commanders = _role_holders(session, ids, "commander")
-    changed = priority_changes(session, ids)
+    clocks_of = {i.id: incident_clocks(i, now) for i in incidents}
+    flags = oversight_flags(session, incidents, now, stale_defaults, clocks_of)
     mine: set[int] = set()
     if ids:
         mine = set(
@@ -164,8 +198,9 @@ def dashboard(
             i,
             services[i.id],
             commanders.get(i.id),
-            incident_clocks(i, now, changed.get(i.id)),
+            clocks_of[i.id],
             i.id in mine,
+            flags[i.id],
         )
         for i in incidents
     ]

@@ -4,6 +4,7 @@ targets and mobilise choices."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,10 +22,11 @@ from warroom.incidents.models import (
     TimelineEvent,
     incident_services,
 )
+from warroom.incidents.oversight import DEFAULT_STALE_MINUTES
 from warroom.incidents.service import ROLE_LABELS, get_incident
 from warroom.incidents.sla import Clock
 from warroom.notify.models import Notification
-from warroom.web.queries.dashboard_data import incident_clocks, priority_changes
+from warroom.web.queries.dashboard_data import Oversight, incident_clocks, oversight_flags
 from warroom.web.queries.refs import Ref, people, user_ref
 
 TIMELINE_LIMIT = 300
@@ -74,6 +76,7 @@ class WarRoom:
     timeline: list[TimelineEvent]
     timeline_total: int
     clocks: list[Clock]
+    oversight: Oversight
     actions: list[str]  # the lifecycle actions the incident's status allows now
     people: list[Ref]  # active users who can hold a role or own a task
     creator: Ref | None
@@ -205,10 +208,16 @@ def timeline_count(session: Session, incident_id: int) -> int:
     )
 
 
-def war_room(session: Session, incident_id: int, now: datetime) -> WarRoom:
+def war_room(
+    session: Session,
+    incident_id: int,
+    now: datetime,
+    stale_defaults: Mapping[int, int] = DEFAULT_STALE_MINUTES,
+) -> WarRoom:
     incident = get_incident(session, incident_id)
     alerts, alert_total = alerts_of(session, incident_id)
-    changed = priority_changes(session, [incident_id]).get(incident_id)
+    clocks = incident_clocks(incident, now)
+    flags = oversight_flags(session, [incident], now, stale_defaults, {incident.id: clocks})
     return WarRoom(
         incident=incident,
         services=affected_services(session, incident_id),
@@ -218,7 +227,8 @@ def war_room(session: Session, incident_id: int, now: datetime) -> WarRoom:
         alert_total=alert_total,
         timeline=timeline_of(session, incident_id),
         timeline_total=timeline_count(session, incident_id),
-        clocks=incident_clocks(incident, now, changed),
+        clocks=clocks,
+        oversight=flags[incident.id],
         actions=allowed_actions(incident, now),
         people=people(session),
         creator=user_ref(session, incident.created_by_id),
