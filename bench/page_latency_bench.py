@@ -1,11 +1,12 @@
 """Page latency: from the intake POST to the first notification received by a local webhook.
 
-    python bench/page_latency_bench.py [--pages 200] [--background 1000]
+    python bench/page_latency_bench.py [--pages 200] [--background 1000] [--fanout 10000]
 
 A real `warroom serve` (SQLite) pages one person through a signed webhook to a local HTTP
 server for every new incident (grouping off, so each event opens an incident). Measured idle,
 then while a second process sends --background events/s of unrelated traffic. Medians and
-p99 go to docs/performance.md.
+p99 go to docs/performance.md. With --fanout N, also measured while a public status update
+fans out to N status-page webhook subscribers (served by the same receiver) through the outbox.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class Hook(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         at = time.time()
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path.startswith("/sub"):  # a status-page subscriber's notice
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         # The subject ends with the incident title, "page N": match on N, not on incident ids
         # (background traffic opens incidents too).
         with RECEIVED_LOG.open("a") as log:
@@ -106,7 +112,7 @@ def background(port: int, key: str, rate: float, stop_at: float) -> None:
     )
 
 
-def measure(port: int, key: str, pages: int, first_id: int) -> list[float]:
+def measure(port: int, key: str, pages: int, first_id: int, gap: float = 0.05) -> list[float]:
     sent: dict[int, float] = {}
     with httpx.Client() as client:
         for n in range(pages):
@@ -125,7 +131,7 @@ def measure(port: int, key: str, pages: int, first_id: int) -> list[float]:
                 },
             )
             assert r.status_code == 202, r.text
-            time.sleep(0.05)
+            time.sleep(gap)
     deadline = time.time() + 10
     while time.time() < deadline and not all(i in _received() for i in sent):
         time.sleep(0.05)
@@ -152,12 +158,81 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
+def fanout_run(url: str, port: int, key: str, args: Any, hook_base: str) -> None:
+    """Pages measured while a public update fans out to `args.fanout` webhook subscribers."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import func, insert, select
+
+    from warroom.incidents.models import Incident, StatusUpdate
+    from warroom.notify.models import Notification
+    from warroom.statuspage.models import StatusSubscriber
+    from warroom.timers.models import Timer
+
+    db = Database(url)
+    now = datetime.now(UTC)
+    with db.session() as s:
+        s.execute(
+            insert(StatusSubscriber),
+            [
+                {
+                    "channel": "webhook",
+                    "address": f"{hook_base}/sub/{i}",
+                    "secret": "s",
+                    "confirmed_at": now,
+                    "created_at": now,
+                }
+                for i in range(args.fanout)
+            ],
+        )
+        incident_id = s.scalar(select(func.min(Incident.id)))
+        update_id = s.execute(
+            insert(StatusUpdate).returning(StatusUpdate.id),
+            {
+                "incident_id": incident_id,
+                "visibility": "public",
+                "stage": "identified",
+                "message": "bench",
+                "impact": "",
+                "created_at": now,
+                "revision": 1,
+            },
+        ).scalar_one()
+        s.add(Timer(kind="status_page_fanout", due_at=now, payload={"update_id": update_id}))
+    started = time.time()
+    time.sleep(0.5)
+    busy = measure(port, key, args.pages, args.pages + 1)
+
+    def sent() -> int:
+        with db.read_session() as s:
+            return int(
+                s.scalar(
+                    select(func.count(Notification.id)).where(
+                        Notification.kind == "subscriber", Notification.status == "sent"
+                    )
+                )
+                or 0
+            )
+
+    during = sent()
+    while sent() < args.fanout and time.time() - started < 600:
+        time.sleep(0.5)
+    took = time.time() - started
+    print(
+        f"fan-out:    p50 {statistics.median(busy):6.1f} ms   p99 {pct(busy, 0.99):6.1f} ms"
+        f"   ({len(busy)} pages while {args.fanout} subscriber webhooks went out; "
+        f"{during} sent by the last page, all {sent()} after {took:.0f} s)"
+    )
+    db.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--background", type=float, default=1000.0)
+    parser.add_argument("--fanout", type=int, default=0)
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     receiver = mp.get_context("fork").Process(target=_serve_hooks, args=(server,), daemon=True)
@@ -194,6 +269,9 @@ def main() -> None:
             f"idle:       p50 {statistics.median(idle):6.1f} ms   p99 {pct(idle, 0.99):6.1f} ms"
             f"   ({len(idle)} pages; slowest {slowest} ms)"
         )
+        if args.fanout:
+            fanout_run(url, port, key, args, f"http://127.0.0.1:{server.server_address[1]}")
+            return
         duration = args.pages * 0.06 + 5
         load = mp.get_context("fork").Process(
             target=background, args=(port, noise, args.background, time.time() + duration)

@@ -15,20 +15,30 @@ from sqlalchemy import text
 from warroom import errors
 from warroom.alerts.service import IngestResult
 from warroom.api import catalog as catalog_api
+from warroom.api import comms as comms_api
 from warroom.api import docs as api_docs
 from warroom.api import incidents as incidents_api
+from warroom.api import monitors as monitors_api
+from warroom.api import noise as noise_api
 from warroom.api import notifications as paging_api
 from warroom.api import oncall as oncall_api
 from warroom.api import openapi as api_openapi
 from warroom.api import oversight as oversight_api
+from warroom.api import reports as reports_api
+from warroom.api import statuspage as statuspage_api
 from warroom.config import Settings, get_settings
 from warroom.db.engine import Database
 from warroom.engine.runner import Engine
 from warroom.instance import secret_key
 from warroom.intake.committer import GroupCommitter
+from warroom.intake.mail_listener import MailListener
 from warroom.intake.routes import IntakeFastPath
 from warroom.intake.routes import router as intake_router
 from warroom.metrics import LatencyMiddleware, Metrics
+from warroom.monitors.logs import LogReceiver
+from warroom.monitors.routes import router as ping_router
+from warroom.monitors.runner import MonitorLoop
+from warroom.reports.public import RateLimit
 from warroom.security import redact_routing_keys
 from warroom.web import install as install_web
 
@@ -62,6 +72,7 @@ def create_app(
     metrics = Metrics(db)
     install_log_redaction()
     engine_box: list[Engine] = []
+    monitor_box: list[MonitorLoop] = []
 
     def wake() -> None:
         if engine_box:
@@ -80,18 +91,50 @@ def create_app(
         deadline=settings.intake_deadline_seconds,
     )
 
+    # Log rules count syslog lines (listeners off unless a port is set) and JSON log lines.
+    logs = LogReceiver(
+        db,
+        committer.submit,
+        host=settings.syslog_host,
+        udp_port=settings.syslog_udp_port,
+        tcp_port=settings.syslog_tcp_port,
+    )
+
+    mail: list[MailListener] = []
+
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         app_.state.secret = secret_key(db, settings.secret_key)
         committer.start()
+        logs.start()
+        if settings.inbound_smtp_port is not None:
+            listener = MailListener(
+                db,
+                committer.submit,
+                host=settings.inbound_smtp_host,
+                port=settings.inbound_smtp_port,
+                max_bytes=settings.inbound_smtp_max_bytes,
+                dedup_rule=settings.email_dedup,
+            )
+            listener.start()
+            mail.append(listener)
         if run_engine:
             engine = Engine(db, settings, app_.state.secret, metrics=metrics)
             engine_box.append(engine)
             engine.start()
+            # Heartbeat sweeps and checks: a sibling of the engine with its own thread pool.
+            monitors = MonitorLoop(db, settings, on_commit=after_commit)
+            monitor_box.append(monitors)
+            monitors.start()
         try:
             yield
         finally:
+            for listener in mail:
+                listener.stop()
+            logs.stop()
             committer.stop()
+            for loop in monitor_box:
+                loop.stop()
             for engine in engine_box:
                 engine.stop()
             # Close every pooled connection: SQLite checkpoints and removes its -wal/-shm files
@@ -112,17 +155,27 @@ def create_app(
     app.state.db = db
     app.state.metrics = metrics
     app.state.committer = committer
+    app.state.logs = logs
+    app.state.public_reports = RateLimit()
+    app.state.mail = mail
     metrics.watch_committer(committer)
     app.state.wake = wake
     errors.install(app)
     app.include_router(intake_router)
+    app.include_router(ping_router)
     app.include_router(catalog_api.router)
     app.include_router(incidents_api.router)
+    app.include_router(comms_api.router)
     install_web(app)
     app.include_router(paging_api.router)
     app.include_router(paging_api.links_router)
     app.include_router(oncall_api.router)
+    app.include_router(statuspage_api.router)
     app.include_router(oversight_api.router)
+    app.include_router(monitors_api.router)
+    app.include_router(reports_api.router)
+    app.include_router(reports_api.public_router)
+    app.include_router(noise_api.router)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     def healthz() -> dict[str, str]:

@@ -152,14 +152,19 @@ def _run_engine(db: Database, settings: Settings) -> None:
 
     from warroom.engine.runner import Engine
     from warroom.instance import secret_key
+    from warroom.monitors.runner import MonitorLoop
 
     engine = Engine(db, settings, secret_key(db, settings.secret_key))
+    # Heartbeat sweeps and checks run beside the engine, on their own threads.
+    monitors = MonitorLoop(db, settings, on_commit=lambda _results: engine.wake())
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     engine.start()
+    monitors.start()
     typer.echo(f"engine {engine.identity} running", err=True)
     stop.wait()
+    monitors.stop()
     engine.stop()
 
 

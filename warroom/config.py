@@ -6,10 +6,12 @@ import ipaddress
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from warroom.common.cadence import DEFAULT_CADENCE, parse_cadence
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "warroom"
 
@@ -38,6 +40,9 @@ class Settings(BaseSettings):
     # Priority matrix: rows are impact 1..3, columns urgency 1..3 (ITIL / ServiceNow default).
     priority_matrix: list[list[int]] = [[1, 2, 3], [2, 3, 4], [3, 4, 4]]
     log_level: str = "info"
+    # Status update cadence: minutes between updates per priority ("1=30,2=60"; priorities left
+    # out get no reminders). An admin's value in the instance settings takes precedence.
+    update_cadence: str = DEFAULT_CADENCE
 
     # --- paging ------------------------------------------------------------------------------
     # Signed action links in notifications stay valid this long.
@@ -69,6 +74,24 @@ class Settings(BaseSettings):
     # Done timers and sent/cancelled/failed notifications older than this are pruned by the
     # engine (in small batches); 0 keeps them forever.
     retention_days: int = Field(default=90, ge=0)
+    # --- monitors (issue 11) ---------------------------------------------------------------
+    # Threads that run HTTP/TCP checks, apart from the paging engine's: at most this many
+    # checks are in flight at once, so slow targets delay other checks, never a page.
+    check_workers: int = Field(default=16, ge=1, le=256)
+    # The syslog receiver (RFC 5424/3164) of `warroom serve` (roles all and api): off unless a
+    # port is set. 0 takes any free port (tests). Bind to 0.0.0.0 to hear other hosts.
+    syslog_host: str = "127.0.0.1"
+    syslog_udp_port: int | None = Field(default=None, ge=0, le=65535)
+    syslog_tcp_port: int | None = Field(default=None, ge=0, le=65535)
+    # The inbound SMTP listener (mail to <email integration key>@...): off unless a port is set.
+    inbound_smtp_host: str = "127.0.0.1"
+    inbound_smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    # Larger messages are refused at the SMTP level (552) while they are being sent.
+    inbound_smtp_max_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # subject_without_numbers | subject | message_id (warroom/intake/email.py).
+    email_dedup: Literal["subject_without_numbers", "subject", "message_id"] = (
+        "subject_without_numbers"
+    )
     # Test hook for the fault tests: "<point>:<seconds>" makes the engine print
     # "warroom-engine-paused <point>" and wait there (points: before_claim, after_claim,
     # after_send), so a SIGKILL lands exactly in that window.
@@ -118,6 +141,12 @@ class Settings(BaseSettings):
                 "0 < delivery_retry_base_seconds <= delivery_retry_cap_seconds"
             )
         return self
+
+    @field_validator("update_cadence")
+    @classmethod
+    def _check_cadence(cls, value: str) -> str:
+        parse_cadence(value)  # a ValueError stops the start with the reason
+        return value
 
     @field_validator("stale_minutes")
     @classmethod

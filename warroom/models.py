@@ -14,7 +14,9 @@ from warroom.incidents.models import (
 )
 from warroom.instance import InstanceSetting
 from warroom.maintenance.models import MaintenanceWindow
+from warroom.monitors.models import Check, CheckResult, Heartbeat, HeartbeatPing, LogRule
 from warroom.notify.models import ContactMethod, Notification, NotificationRule
+from warroom.notify.stakeholders import StakeholderList, StakeholderMember
 from warroom.oncall.models import (
     EscalationPolicy,
     EscalationStep,
@@ -24,6 +26,7 @@ from warroom.oncall.models import (
     ScheduleLayer,
     ScheduleOverride,
 )
+from warroom.reports.models import UserReport
 from warroom.statuspage.models import Component, ComponentGroup, ComponentStatusChange
 from warroom.timers.models import Timer
 from warroom.web.models import LoginAttempt, WebSession
@@ -36,15 +39,22 @@ __all__ = [
     "StatusUpdate",
     "StatusUpdateRevision",
     "Alert",
+    "Check",
+    "CheckResult",
+    "Heartbeat",
+    "HeartbeatPing",
     "ContactMethod",
     "EscalationPolicy",
     "EscalationStep",
     "EscalationTarget",
     "LayerMember",
+    "LogRule",
     "LoginAttempt",
     "Notification",
     "NotificationRule",
     "Schedule",
+    "StakeholderList",
+    "StakeholderMember",
     "ScheduleLayer",
     "ScheduleOverride",
     "Timer",
@@ -60,4 +70,5 @@ __all__ = [
     "Team",
     "TimelineEvent",
     "User",
+    "UserReport",
 ]

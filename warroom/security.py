@@ -11,7 +11,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "wr_"  # noqa: S105 - a public prefix, not a secret
-_ROUTING_KEY_URL = re.compile(r"(/integrations/[a-z]+/)[^/?\s\"]+")
+# Intake URLs and heartbeat ping URLs carry their credential in the path.
+_ROUTING_KEY_URL = re.compile(r"(/integrations/[a-z]+/|/ping/|/logs/)[^/?\s\"]+")
 
 
 def hash_password(password: str) -> str:

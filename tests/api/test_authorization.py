@@ -38,10 +38,47 @@ PUBLIC: set[tuple[str, str]] = {
     # iCalendar feeds: calendar apps send no header; the HMAC token in the URL is the credential.
     ("GET", "/calendar/schedules/{schedule_id}.ics"),
     ("GET", "/calendar/users/{user_id}.ics"),
+    # Heartbeat pings (issue 11): the ping key in the path is the credential, like a routing key.
+    ("GET", "/ping/{key}"),
+    ("POST", "/ping/{key}"),
+    ("GET", "/ping/{key}/start"),
+    ("POST", "/ping/{key}/start"),
+    ("GET", "/ping/{key}/fail"),
+    ("POST", "/ping/{key}/fail"),
+    ("GET", "/ping/{key}/{exit_status}"),
+    ("POST", "/ping/{key}/{exit_status}"),
+    # The status page's public report form: rate-limited per address (warroom/reports/public.py).
+    ("POST", "/status/report"),
+    # JSON log lines: authenticated by the service's monitor integration routing key.
+    ("POST", "/logs"),
+    ("POST", "/logs/{routing_key}"),
     # The web app's sign-in form and its static files.
     ("GET", "/login"),
     ("POST", "/login"),
     ("GET", "/static"),
+    # The public status page, its feeds and Statuspage-compatible JSON: public by design
+    # (only public components, incidents with public updates and public maintenance show).
+    ("GET", "/status"),
+    ("GET", "/status/theme.css"),
+    ("GET", "/status/history"),
+    ("GET", "/status/history.rss"),
+    ("GET", "/status/history.atom"),
+    ("GET", "/status/incidents/{incident_id}"),
+    ("GET", "/status/api/v2/summary.json"),
+    ("GET", "/status/api/v2/status.json"),
+    ("GET", "/status/api/v2/components.json"),
+    ("GET", "/status/api/v2/incidents.json"),
+    ("GET", "/status/api/v2/incidents/unresolved.json"),
+    ("GET", "/status/api/v2/scheduled-maintenances.json"),
+    ("GET", "/status/api/v2/scheduled-maintenances/upcoming.json"),
+    ("GET", "/status/api/v2/scheduled-maintenances/active.json"),
+    # Subscribing (rate-limited; email needs the confirmation link) and the signed links.
+    ("GET", "/status/subscribe"),
+    ("POST", "/status/subscribe"),
+    ("GET", "/status/confirm/{token}"),
+    ("POST", "/status/confirm/{token}"),
+    ("GET", "/status/unsubscribe/{token}"),
+    ("POST", "/status/unsubscribe/{token}"),
 }
 
 # The web app's pages and forms (session cookie, CSRF token on every POST): the least role.
@@ -63,6 +100,8 @@ WEB: dict[tuple[str, str], str] = {
     ("GET", "/account"): "stakeholder",
     ("GET", "/oncall"): "stakeholder",
     ("GET", "/oncall/schedules/{schedule_id}"): "stakeholder",
+    ("GET", "/report"): "stakeholder",
+    ("POST", "/report"): "self",
     ("POST", "/account/password"): "self",
     # One's own settings (web/config_account.py): any signed-in user, on their own account.
     ("POST", "/account/profile"): "self",
@@ -86,6 +125,8 @@ WEB: dict[tuple[str, str], str] = {
     ("POST", "/incidents/{incident_id}/tasks/{task_id}"): "responder",
     ("POST", "/incidents/{incident_id}/mobilise"): "responder",
     ("POST", "/incidents/{incident_id}/merge"): "responder",
+    ("POST", "/incidents/{incident_id}/status-updates"): "responder",
+    ("POST", "/incidents/{incident_id}/status-updates/{update_id}"): "responder",
     # Overrides: responders, as in the API (deleting is a POST: HTML forms cannot DELETE).
     ("POST", "/oncall/schedules/{schedule_id}/overrides"): "responder",
     ("POST", "/oncall/schedules/{schedule_id}/overrides/{override_id}/delete"): "responder",
@@ -104,6 +145,13 @@ WEB: dict[tuple[str, str], str] = {
     ("POST", "/policies/new"): "admin",
     ("POST", "/policies/{policy_id}"): "admin",
     ("POST", "/policies/{policy_id}/delete"): "admin",
+    # Silences and maintenance windows (warroom/web/noise_pages.py).
+    ("GET", "/silences"): "stakeholder",
+    ("POST", "/silences"): "responder",
+    ("POST", "/silences/{silence_id}/expire"): "responder",
+    ("POST", "/alerts/{alert_id}/silence"): "responder",
+    ("POST", "/services/{service_id}/maintenance"): "responder",
+    ("POST", "/maintenance/{window_id}/cancel"): "responder",
     ("GET", "/admin/users"): "admin",
     ("POST", "/admin/users"): "admin",
     ("POST", "/admin/users/{user_id}"): "admin",
@@ -111,6 +159,13 @@ WEB: dict[tuple[str, str], str] = {
     ("POST", "/admin/users/{user_id}/password"): "admin",
     ("POST", "/admin/teams"): "admin",
     ("POST", "/admin/teams/{team_id}"): "admin",
+    ("GET", "/admin/status-page"): "admin",
+    ("POST", "/admin/status-page/settings"): "admin",
+    ("POST", "/admin/status-page/components"): "admin",
+    ("POST", "/admin/status-page/components/{component_id}"): "admin",
+    ("POST", "/admin/status-page/maintenance"): "admin",
+    ("POST", "/admin/status-page/maintenance/{window_id}"): "admin",
+    ("POST", "/admin/status-page/maintenance/{window_id}/cancel"): "admin",
 }
 
 # The least role each /api/v1 route needs. "self" = any signed-in user, acting on their own
@@ -163,6 +218,21 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/incidents/{incident_id}/mobilise"): "responder",
     ("POST", "/api/v1/incidents/{incident_id}/merge"): "responder",
     ("GET", "/api/v1/notifications"): "stakeholder",
+    # Status updates, the cadence and stakeholder lists (warroom/api/comms.py): stakeholders
+    # read updates, never post; the lists hold addresses and webhook URLs (admins only).
+    ("GET", "/api/v1/incidents/{incident_id}/status-updates"): "stakeholder",
+    ("POST", "/api/v1/incidents/{incident_id}/status-updates"): "responder",
+    ("GET", "/api/v1/incidents/{incident_id}/status-updates/{update_id}"): "stakeholder",
+    ("PATCH", "/api/v1/incidents/{incident_id}/status-updates/{update_id}"): "responder",
+    ("GET", "/api/v1/update-cadence"): "stakeholder",
+    ("PUT", "/api/v1/update-cadence"): "admin",
+    ("GET", "/api/v1/stakeholder-lists"): "admin",
+    ("POST", "/api/v1/stakeholder-lists"): "admin",
+    ("GET", "/api/v1/stakeholder-lists/{list_id}"): "admin",
+    ("PATCH", "/api/v1/stakeholder-lists/{list_id}"): "admin",
+    ("DELETE", "/api/v1/stakeholder-lists/{list_id}"): "admin",
+    ("POST", "/api/v1/stakeholder-lists/{list_id}/members"): "admin",
+    ("DELETE", "/api/v1/stakeholder-lists/{list_id}/members/{member_id}"): "admin",
     # On-call (warroom/api/oncall.py).
     ("GET", "/api/v1/schedules"): "stakeholder",
     ("POST", "/api/v1/schedules"): "admin",
@@ -195,11 +265,58 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/users/{user_id}/quiet-hours"): "stakeholder",
     ("PUT", "/api/v1/users/{user_id}/quiet-hours"): "self",
     ("GET", "/api/v1/users/me/calendar-feed"): "stakeholder",
+    # The status page (warroom/api/statuspage.py); subscribers' addresses are for admins only.
+    ("GET", "/api/v1/status-page"): "stakeholder",
+    ("PUT", "/api/v1/status-page"): "admin",
+    ("GET", "/api/v1/components"): "stakeholder",
+    ("POST", "/api/v1/components"): "admin",
+    ("GET", "/api/v1/components/{component_id}"): "stakeholder",
+    ("PATCH", "/api/v1/components/{component_id}"): "admin",
+    ("DELETE", "/api/v1/components/{component_id}"): "admin",
+    ("GET", "/api/v1/component-groups"): "stakeholder",
+    ("POST", "/api/v1/component-groups"): "admin",
+    ("PATCH", "/api/v1/component-groups/{group_id}"): "admin",
+    ("DELETE", "/api/v1/component-groups/{group_id}"): "admin",
+    ("GET", "/api/v1/maintenance-windows"): "stakeholder",
+    ("POST", "/api/v1/maintenance-windows"): "admin",
+    ("PATCH", "/api/v1/maintenance-windows/{window_id}"): "admin",
+    ("GET", "/api/v1/status-subscribers"): "admin",
+    ("POST", "/api/v1/status-subscribers"): "admin",
+    ("DELETE", "/api/v1/status-subscribers/{subscriber_id}"): "admin",
     # Oversight settings (warroom/api/oversight.py).
     ("GET", "/api/v1/oversight"): "stakeholder",
     ("PUT", "/api/v1/oversight"): "admin",
     ("GET", "/api/v1/teams/{team_id}/oversight"): "stakeholder",
     ("PUT", "/api/v1/teams/{team_id}/oversight"): "admin",
+    # Warroom's own monitors (warroom/api/monitors.py): defined by admins, read by everyone.
+    ("GET", "/api/v1/heartbeats"): "stakeholder",
+    ("POST", "/api/v1/heartbeats"): "admin",
+    ("GET", "/api/v1/heartbeats/{heartbeat_id}"): "stakeholder",
+    ("DELETE", "/api/v1/heartbeats/{heartbeat_id}"): "admin",
+    ("GET", "/api/v1/heartbeats/{heartbeat_id}/pings"): "stakeholder",
+    ("GET", "/api/v1/checks"): "stakeholder",
+    ("POST", "/api/v1/checks"): "admin",
+    ("GET", "/api/v1/checks/{check_id}"): "stakeholder",
+    ("PATCH", "/api/v1/checks/{check_id}"): "admin",
+    ("DELETE", "/api/v1/checks/{check_id}"): "admin",
+    ("GET", "/api/v1/checks/{check_id}/results"): "stakeholder",
+    ("GET", "/api/v1/log-rules"): "stakeholder",
+    ("POST", "/api/v1/log-rules"): "admin",
+    ("GET", "/api/v1/log-rules/{rule_id}"): "stakeholder",
+    ("DELETE", "/api/v1/log-rules/{rule_id}"): "admin",
+    # User reports: anyone signed in may say that something is wrong.
+    ("GET", "/api/v1/reports"): "stakeholder",
+    ("POST", "/api/v1/reports"): "stakeholder",
+    ("GET", "/api/v1/reports/{report_id}"): "stakeholder",
+    # Silences and maintenance windows (warroom/api/noise.py).
+    ("GET", "/api/v1/silences"): "stakeholder",
+    ("POST", "/api/v1/silences"): "responder",
+    ("GET", "/api/v1/silences/{silence_id}"): "stakeholder",
+    ("DELETE", "/api/v1/silences/{silence_id}"): "responder",
+    ("GET", "/api/v1/services/{service_id}/maintenance-windows"): "stakeholder",
+    ("POST", "/api/v1/services/{service_id}/maintenance-windows"): "responder",
+    ("GET", "/api/v1/maintenance-windows/{window_id}"): "stakeholder",
+    ("POST", "/api/v1/maintenance-windows/{window_id}/cancel"): "responder",
 }
 RANK = {"stakeholder": 0, "responder": 1, "admin": 2, "team": 2}
 # A body that passes authorization and then fails validation, so probing writes nothing.
@@ -274,12 +391,99 @@ def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
     task = client.post(
         f"/api/v1/incidents/{alert['incident_id']}/tasks", json={"title": "check"}, headers=admin
     ).json()
+    update = client.post(
+        f"/api/v1/incidents/{alert['incident_id']}/status-updates",
+        json={"visibility": "internal", "message": "looking"},
+        headers=admin,
+    ).json()
+    stakeholders = client.post(
+        "/api/v1/stakeholder-lists", json={"name": "Support", "team_id": team["id"]}, headers=admin
+    ).json()
+    member = client.post(
+        f"/api/v1/stakeholder-lists/{stakeholders['id']}/members",
+        json={"channel": "email", "address": "support@example.com"},
+        headers=admin,
+    ).json()
     spare = client.post(
         "/api/v1/integrations",
         json={"service_id": world.checkout_id, "type": "generic"},
         headers=admin,
     ).json()
+    heartbeat = client.post(
+        "/api/v1/heartbeats",
+        json={"service_id": world.checkout_id, "name": "cron", "period_seconds": 3600},
+        headers=admin,
+    ).json()
+    check = client.post(
+        "/api/v1/checks",
+        json={
+            "service_id": world.checkout_id,
+            "name": "shop",
+            "kind": "tcp",
+            "target": "192.0.2.1:443",
+            "enabled": False,
+        },
+        headers=admin,
+    ).json()
+    rule = client.post(
+        "/api/v1/log-rules",
+        json={
+            "service_id": world.checkout_id,
+            "name": "errors",
+            "conditions": [{"field": "severity", "op": "eq", "value": "err"}],
+        },
+        headers=admin,
+    ).json()
+    report = client.post(
+        "/api/v1/reports",
+        json={"service_id": world.checkout_id, "description": "checkout hangs"},
+        headers=admin,
+    ).json()
+    silence = client.post(
+        "/api/v1/silences",
+        json={
+            "matchers": [{"name": "alertname", "value": "Probe"}],
+            "endsAt": "2999-01-01T00:00:00Z",
+        },
+        headers=admin,
+    ).json()
+    window = client.post(
+        f"/api/v1/services/{world.checkout_id}/maintenance-windows",
+        json={
+            "title": "Probe",
+            "starts_at": "2999-01-01T00:00:00Z",
+            "ends_at": "2999-01-01T01:00:00Z",
+        },
+        headers=admin,
+    ).json()
+    group = client.post("/api/v1/component-groups", json={"name": "Shop"}, headers=admin).json()
+    component = client.post(
+        "/api/v1/components", json={"name": "Checkout", "group_id": group["id"]}, headers=admin
+    ).json()
+    window = client.post(
+        "/api/v1/maintenance-windows",
+        json={
+            "title": "DB upgrade",
+            "starts_at": "2030-01-01T00:00:00Z",
+            "ends_at": "2030-01-01T01:00:00Z",
+        },
+        headers=admin,
+    ).json()
+    subscriber = client.post(
+        "/api/v1/status-subscribers",
+        json={"channel": "email", "address": "fan@example.com"},
+        headers=admin,
+    ).json()
     return {
+        "report_id": report["id"],
+        "rule_id": rule["id"],
+        "heartbeat_id": heartbeat["id"],
+        "check_id": check["id"],
+        "silence_id": silence["id"],
+        "group_id": group["id"],
+        "component_id": component["id"],
+        "window_id": window["id"],
+        "subscriber_id": subscriber["id"],
         "team_id": team["id"],
         "service_id": world.checkout_id,
         "alert_id": alert["id"],
@@ -290,6 +494,9 @@ def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
             "/api/v1/tokens", json={"name": "probe"}, headers=world.auth("admin")
         ).json()["id"],
         "integration_id": spare["id"],
+        "update_id": update["id"],
+        "list_id": stakeholders["id"],
+        "member_id": member["id"],
         **oncall_objects(client, world),
     }
 
@@ -351,11 +558,13 @@ def test_stakeholder_reads_but_never_writes(client: TestClient, world: World) ->
         if RULES[(method, path)] == "self":
             body = {"name": "Mallory"}  # valid: only the ownership check may refuse it
         r = _call(client, method, _url(path, objects), carol, body)
-        if method == "GET":
+        if method == "GET" and RULES[(method, path)] == "stakeholder":
             assert 200 <= r.status_code < 300 or r.status_code == 404, (path, r.status_code)
             assert r.status_code == 200, (path, r.text)  # the objects exist
         elif (method, path) == ("DELETE", "/api/v1/tokens/{token_id}"):
             assert_error(r, 404)  # another user's token is not even shown to exist
+        elif (method, path) == ("POST", "/api/v1/reports"):
+            assert_error(r, 422)  # anyone may report; the probe body is refused as invalid
         elif (method, path) == ("POST", "/api/v1/tokens"):
             assert r.status_code == 201  # self-service: a stakeholder makes their own tokens
         elif (method, path) == ("PATCH", "/api/v1/users/me"):
@@ -496,11 +705,25 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
     team = client.post("/api/v1/teams", json={"name": "web team"}, headers=admin).json()
     assert send_pd(client, pd_event(world.pagerduty_key, dedup_key="web-alert")).status_code == 202
     alert = client.get("/api/v1/alerts", headers=admin).json()["items"][0]
+    component = client.post("/api/v1/components", json={"name": "Web"}, headers=admin).json()
+    window = client.post(
+        "/api/v1/maintenance-windows",
+        json={"title": "w", "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-02T00:00Z"},
+        headers=admin,
+    ).json()
+    update = client.post(
+        f"/api/v1/incidents/{inc['id']}/status-updates",
+        json={"visibility": "internal", "message": "looking"},
+        headers=admin,
+    ).json()
     return {
         **WEB_PARAMS,
+        "component_id": component["id"],
+        "window_id": window["id"],
         **oncall_objects(client, world),
         "incident_id": inc["id"],
         "task_id": task["id"],
+        "update_id": update["id"],
         "service_id": world.checkout_id,
         "user_id": world.responder_id,
         "team_id": team["id"],
@@ -513,6 +736,7 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
             json={"service_id": world.checkout_id, "type": "generic"},
             headers=admin,
         ).json()["id"],
+        "silence_id": 1,
     }
 
 

@@ -68,7 +68,9 @@ def _parse_banner(server: Server) -> None:
 
 
 @contextmanager
-def run_server(database_url: str, *extra: str, timeout: float = 60) -> Iterator[Server]:
+def run_server(
+    database_url: str, *extra: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> Iterator[Server]:
     """Starts `warroom serve --demo`, waits for the banner and /readyz; SIGTERM on exit."""
     port = free_port()
     process = subprocess.Popen(
@@ -85,7 +87,7 @@ def run_server(database_url: str, *extra: str, timeout: float = 60) -> Iterator[
             *extra,
         ],
         cwd=ROOT,
-        env=clean_env(),
+        env=clean_env(**(env or {})),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -81,6 +81,13 @@ def calm(settings: Settings) -> Settings:
     return settings.model_copy(update={"stale_minutes": {}})
 
 
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    """Oversight alone: no status-update reminders (their own tests are in test_comms.py), so
+    the outbox holds only what oversight and paging sent."""
+    return Settings(database_url=db_url, base_url="http://warroom.test", update_cadence="")
+
+
 def subjects(outbox: Outbox) -> list[str]:
     return [d.message.subject for d in outbox]
 

@@ -19,7 +19,7 @@ import pytest
 from tests.api.test_authorization import PUBLIC, WEB
 from tests.oncall.helpers import oncall_objects
 from tests.web.conftest import Browser, Web
-from tests.web.helpers import declared
+from tests.web.helpers import alert, declared
 from warroom.app import create_app
 from warroom.config import Settings
 from warroom.web import live
@@ -27,7 +27,18 @@ from warroom.web import live
 # "team": an admin or a responder of the owning team; the world's responder is in no team.
 RANK = {"stakeholder": 0, "responder": 1, "admin": 2, "team": 2}
 PUBLIC_PAGES = {("GET", "/login"), ("POST", "/login"), ("GET", "/static")}
-PAGE_RULES: dict[tuple[str, str], str] = {**WEB, **dict.fromkeys(PUBLIC_PAGES, "public")}
+# The public status page: the same for everyone, signed in or not.
+# (POST /status/report is the reports API's public form endpoint, not a page.)
+STATUS_PAGES = {
+    r
+    for r in PUBLIC
+    if (r[1] == "/status" or r[1].startswith("/status/")) and r != ("POST", "/status/report")
+}
+PAGE_RULES: dict[tuple[str, str], str] = {
+    **WEB,
+    **dict.fromkeys(PUBLIC_PAGES, "public"),
+    **dict.fromkeys(STATUS_PAGES, "status"),
+}
 
 
 def web_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
@@ -73,14 +84,28 @@ def _objects(web: Web) -> dict[str, Any]:
     task = web.base.post(
         f"/api/v1/incidents/{incident_id}/tasks", json={"title": "check"}, headers=web.world.auth()
     )
+    update = web.base.post(
+        f"/api/v1/incidents/{incident_id}/status-updates",
+        json={"visibility": "internal", "message": "looking"},
+        headers=web.world.auth(),
+    )
     return {
         **oncall_objects(web.base, web.world),
         "incident_id": incident_id,
         "task_id": task.json()["id"],
+        "update_id": update.json()["id"],
         "action": "acknowledge",
         "role": "commander",
+        "token": "not-a-signed-token",
+        "component_id": web.base.post(
+            "/api/v1/components", json={"name": "Probe"}, headers=web.world.auth("admin")
+        ).json()["id"],
+        "window_id": web.base.post(
+            "/api/v1/maintenance-windows",
+            json={"title": "w", "starts_at": "2030-01-01T00:00Z", "ends_at": "2030-01-02T00:00Z"},
+            headers=web.world.auth("admin"),
+        ).json()["id"],
         "service_id": web.world.checkout_id,
-        "alert_id": _an_alert(web),
         "token_id": web.base.post(
             "/api/v1/tokens", json={"name": "probe"}, headers=web.world.auth("admin")
         ).json()["id"],
@@ -89,6 +114,7 @@ def _objects(web: Web) -> dict[str, Any]:
             json={"service_id": web.world.checkout_id, "type": "generic"},
             headers=web.world.auth("admin"),
         ).json()["id"],
+        **noise_objects(web),
         "user_id": web.world.stakeholder_id,
         "team_id": web.base.post(
             "/api/v1/teams", json={"name": "probe team"}, headers=web.world.auth("admin")
@@ -96,12 +122,29 @@ def _objects(web: Web) -> dict[str, Any]:
     }
 
 
-def _an_alert(web: Web) -> int:
-    from tests.api.helpers import pd_event, send_pd
-
-    assert send_pd(web.base, pd_event(web.world.pagerduty_key)).status_code == 202
-    alerts = web.base.get("/api/v1/alerts", headers=web.world.auth("admin")).json()["items"]
-    return int(alerts[0]["id"])
+def noise_objects(web: Web) -> dict[str, int]:
+    """A silence, a maintenance window and an alert for the routes that name them."""
+    admin = web.world.auth("admin")
+    silence = web.base.post(
+        "/api/v1/silences",
+        json={
+            "matchers": [{"name": "alertname", "value": "Probe"}],
+            "endsAt": "2999-01-01T00:00:00Z",
+        },
+        headers=admin,
+    ).json()
+    window = web.base.post(
+        f"/api/v1/services/{web.world.checkout_id}/maintenance-windows",
+        json={
+            "title": "Probe",
+            "starts_at": "2999-01-01T00:00:00Z",
+            "ends_at": "2999-01-01T01:00:00Z",
+        },
+        headers=admin,
+    ).json()
+    alert(web, dedup_key="probe")
+    alerts = web.base.get("/api/v1/alerts", headers=admin).json()["items"]
+    return {"silence_id": silence["id"], "window_id": window["id"], "alert_id": alerts[0]["id"]}
 
 
 def _url(path: str, objects: dict[str, Any]) -> str:
@@ -129,7 +172,10 @@ def test_each_role_gets_exactly_what_its_rule_allows(web: Web) -> None:
         for method, path in _in_order(PAGE_RULES):
             need = PAGE_RULES[(method, path)]
             r = _call(b, method, _url(path, objects))
-            if need == "public":
+            if need == "status":
+                # Refusals here are the page's own (a bad link 400, an empty form 422).
+                assert r.status_code not in (401, 403) and r.status_code < 500, (who, path)
+            elif need == "public":
                 # A signed-in visitor is sent on from /login; its form needs its login token.
                 assert r.status_code in (200, 303, 403), (who, method, path, r.status_code)
             elif need == "self" or RANK[who] >= RANK[need]:

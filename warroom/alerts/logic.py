@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from warroom.alerts.suppression import Held, Suppression
 from warroom.incidents.logic import (
     DEFAULT_MATRIX,
     IncidentState,
     Matrix,
+    catalog_impact,
     impact_for_tier,
     priority_for,
     urgency_for_severity,
@@ -30,7 +32,9 @@ TIMELINE_SAMPLE = 10
 class Signal:
     """One normalised event from any source format."""
 
-    action: str  # trigger | acknowledge | resolve
+    # trigger | acknowledge | resolve; release: not an event but the planner asked again about
+    # an alert a silence or maintenance held back (its hold ended), without counting an event.
+    action: str
     dedup_key: str
     severity: str = "error"
     summary: str = ""
@@ -82,13 +86,22 @@ class AlertState:
     last_event_at: datetime | None = None
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
+    # Why it does not page (silenced | maintenance | inhibited | flapping) and by what.
+    suppression: str | None = None
+    suppressed_by: dict[str, Any] | None = None
     changed: bool = False
+
+    @property
+    def held(self) -> bool:
+        """Held back by a silence or maintenance: stored, in no incident, paging later."""
+        return self.incident_ref is None and self.suppression is not None
 
 
 @dataclass(frozen=True)
 class Outcome:
     dedup_key: str
-    result: str  # opened | updated | acknowledged | resolved | ignored
+    # opened | updated | acknowledged | resolved | ignored | suppressed (stored, not paging)
+    result: str
     alert_ref: int | None = None  # index into plan.new_alerts, for a new alert
 
 
@@ -100,6 +113,8 @@ class Plan:
     changed_alerts: list[AlertState] = field(default_factory=list)
     timeline: list[dict[str, Any]] = field(default_factory=list)
     outcomes: list[list[Outcome]] = field(default_factory=list)
+    # When holds on alerts of this batch end: the store schedules a release timer for each.
+    release_at: set[datetime] = field(default_factory=set)
 
 
 @dataclass
@@ -120,23 +135,28 @@ def plan_batch(
     services: dict[int, ServiceRule],
     now: datetime,
     matrix: Matrix = DEFAULT_MATRIX,
+    suppression: Suppression | None = None,
 ) -> Plan:
     """Decide what a batch of signals does, in arrival order.
 
     open_alerts: the open alerts for the batch's keys; incidents: the incidents those alerts and
     the batch's services point to, with their open/triggered alert counts; latest_open_incident:
-    service id -> id of its open incident with the newest alert. The inputs are mutated as the
-    batch goes (they are the batch's working state), so pass copies if you need the originals.
+    service id -> id of its open incident with the newest alert; suppression: the silences,
+    maintenance and catalog dependencies in effect (None: nothing holds alerts back). The inputs
+    are mutated as the batch goes (they are the batch's working state), so pass copies if you
+    need the originals.
     """
     plan = Plan()
+    suppress = suppression if suppression is not None and not suppression.empty else None
     aggregates: dict[tuple[int, str, int], _Aggregate] = {}
     new_incident_seq = 0
 
-    def note(inc: IncidentState, kind: str, sub: Submission, summary: str) -> None:
-        agg = aggregates.get((inc.ref, kind, sub.integration_id))
+    def note(inc: IncidentState | int, kind: str, sub: Submission, summary: str) -> None:
+        ref = inc if isinstance(inc, int) else inc.ref
+        agg = aggregates.get((ref, kind, sub.integration_id))
         if agg is None:
-            agg = _Aggregate(inc.ref, kind, sub.integration_id, sub.integration_name)
-            aggregates[(inc.ref, kind, sub.integration_id)] = agg
+            agg = _Aggregate(ref, kind, sub.integration_id, sub.integration_name)
+            aggregates[(ref, kind, sub.integration_id)] = agg
         agg.count += 1
         if len(agg.summaries) < TIMELINE_SAMPLE:
             agg.summaries.append(summary)
@@ -165,8 +185,13 @@ def plan_batch(
         for sig in sub.signals:
             key = (sub.integration_id, sig.dedup_key)
             alert = open_alerts.get(key)
-            if sig.action == "trigger":
-                if alert is not None:
+            if sig.action == "release" and (
+                alert is None or not (alert.held and alert.status == "triggered")
+            ):
+                outcomes.append(Outcome(sig.dedup_key, "ignored"))
+                continue
+            if sig.action in ("trigger", "release"):
+                if alert is not None and not (alert.held and alert.status == "triggered"):
                     alert.event_count += 1
                     alert.last_event_at = now
                     alert.summary, alert.severity = sig.summary, sig.severity
@@ -194,10 +219,54 @@ def plan_batch(
                         inc.severity = worst_severity(inc.severity, sig.severity)
                         _raise_urgency(inc, sig.severity, matrix, sub, now, plan)
                     continue
+                held: Held | None = None
+                if suppress is not None:
+                    held = suppress.hold(
+                        sub.service_id,
+                        sub.integration_name,
+                        sig.severity,
+                        sig.summary,
+                        sig.source,
+                        sig.dedup_key,
+                        sig.labels,
+                    )
+                if alert is not None:
+                    # An alert held back earlier: a new event, or its hold ended.
+                    if sig.action == "trigger":
+                        alert.event_count += 1
+                        alert.last_event_at = now
+                        alert.summary, alert.severity = sig.summary, sig.severity
+                        alert.details, alert.links = sig.details, sig.links
+                        alert.labels = sig.labels
+                    if alert.id is not None and not alert.changed:
+                        alert.changed = True
+                        plan.changed_alerts.append(alert)
+                    if held is not None:
+                        alert.suppression, alert.suppressed_by = held.kind, held.by
+                        if held.until is not None:
+                            plan.release_at.add(held.until)
+                        outcomes.append(Outcome(sig.dedup_key, "suppressed"))
+                        continue
+                    alert.suppression = alert.suppressed_by = None
+                elif held is not None:
+                    alert = _new_alert(sub, sig, None, now)
+                    alert.suppression, alert.suppressed_by = held.kind, held.by
+                    if held.until is not None:
+                        plan.release_at.add(held.until)
+                    open_alerts[key] = alert
+                    outcomes.append(Outcome(sig.dedup_key, "suppressed", len(plan.new_alerts)))
+                    plan.new_alerts.append(alert)
+                    continue
                 inc = _joinable(latest_open_incident, incidents, sub.service_id, rule, now)
                 if inc is None:
                     new_incident_seq -= 1
-                    impact = impact_for_tier(rule.tier)
+                    impact, impact_reason = impact_for_tier(rule.tier), ""
+                    if suppress is not None and sub.service_id in suppress.dependants:
+                        impact, impact_reason = catalog_impact(
+                            suppress.service_names.get(sub.service_id, "the service"),
+                            rule.tier,
+                            suppress.dependants[sub.service_id],
+                        )
                     urgency = urgency_for_severity(sig.severity)
                     inc = IncidentState(
                         ref=new_incident_seq,
@@ -216,25 +285,43 @@ def plan_batch(
                         triggered_at=now,
                         impact_started_at=sig.started_at,
                     )
+                    cause = (
+                        _cause(suppress, incidents, latest_open_incident, sub.service_id)
+                        if suppress is not None
+                        else None
+                    )
                     incidents[inc.ref] = inc
                     latest_open_incident[sub.service_id] = inc.ref
                     plan.new_incidents.append(inc)
+                    message = f"Triggered by alert: {sig.summary}"
+                    if impact_reason:
+                        message += f". P{inc.priority}: {impact_reason}"
+                    if cause is not None:
+                        inc.caused_by_ref, dependency = cause
+                        name = suppress.service_names.get(dependency, "") if suppress else ""
+                        message += (
+                            f" (caused by the open incident on {name or 'a dependency'}, "
+                            "a service it depends on: joined it, not paged)"
+                        )
                     plan.timeline.append(
                         _event(
                             inc.ref,
                             now,
                             "incident_triggered",
                             sub,
-                            f"Triggered by alert: {sig.summary}",
+                            message,
                             after={
                                 "status": "triggered",
                                 "priority": inc.priority,
                                 "impact": inc.impact,
                                 "urgency": inc.urgency,
                                 "dedup_key": sig.dedup_key,
+                                **({"impact_reason": impact_reason} if impact_reason else {}),
                             },
                         )
                     )
+                    if inc.caused_by_ref is not None:
+                        note(inc.caused_by_ref, "dependants_joined", sub, sig.summary)
                 else:
                     touch(inc)
                     note(inc, "alerts_grouped", sub, sig.summary)
@@ -248,24 +335,19 @@ def plan_batch(
                     inc.impact_started_at is None or sig.started_at < inc.impact_started_at
                 ):
                     inc.impact_started_at = sig.started_at
-                alert = AlertState(
-                    id=None,
-                    integration_id=sub.integration_id,
-                    service_id=sub.service_id,
-                    dedup_key=sig.dedup_key,
-                    status="triggered",
-                    severity=sig.severity,
-                    incident_ref=inc.ref,
-                    summary=sig.summary,
-                    source=sig.source,
-                    details=sig.details,
-                    links=sig.links,
-                    labels=sig.labels,
-                    group_key=sig.group_key,
-                    started_at=sig.started_at,
-                    created_at=now,
-                    last_event_at=now,
-                )
+                if inc.caused_by_ref is not None:
+                    inhibited_by = {"incident_ref": inc.caused_by_ref}
+                else:
+                    inhibited_by = None
+                if alert is not None:
+                    alert.incident_ref = inc.ref
+                    if inhibited_by is not None:
+                        alert.suppression, alert.suppressed_by = "inhibited", inhibited_by
+                    outcomes.append(Outcome(sig.dedup_key, "updated"))
+                    continue
+                alert = _new_alert(sub, sig, inc.ref, now)
+                if inhibited_by is not None:
+                    alert.suppression, alert.suppressed_by = "inhibited", inhibited_by
                 open_alerts[key] = alert
                 outcomes.append(Outcome(sig.dedup_key, "opened", len(plan.new_alerts)))
                 plan.new_alerts.append(alert)
@@ -324,8 +406,12 @@ def plan_batch(
             "alerts_grouped": "grouped into this incident",
             "alerts_acknowledged": "acknowledged by the source",
             "alerts_resolved": "resolved by the source",
+            "dependants_joined": "of services that depend on this one joined as caused by "
+            "this incident (not paged)",
         }[agg.kind]
         noun = "alert" if agg.count == 1 else "alerts"
+        if agg.kind == "dependants_joined":
+            noun = "incident" if agg.count == 1 else "incidents"
         plan.timeline.append(
             {
                 "incident_ref": agg.incident_ref,
@@ -340,6 +426,47 @@ def plan_batch(
             }
         )
     return plan
+
+
+def _new_alert(sub: Submission, sig: Signal, incident_ref: int | None, now: datetime) -> AlertState:
+    return AlertState(
+        id=None,
+        integration_id=sub.integration_id,
+        service_id=sub.service_id,
+        dedup_key=sig.dedup_key,
+        status="triggered",
+        severity=sig.severity,
+        incident_ref=incident_ref,
+        summary=sig.summary,
+        source=sig.source,
+        details=sig.details,
+        links=sig.links,
+        labels=sig.labels,
+        group_key=sig.group_key,
+        started_at=sig.started_at,
+        created_at=now,
+        last_event_at=now,
+    )
+
+
+def _cause(
+    suppress: Suppression,
+    incidents: dict[int, IncidentState],
+    latest: dict[int, int],
+    service_id: int,
+) -> tuple[int, int] | None:
+    """The open incident on a service this one depends on (nearest first), as (ref, dependency
+    service id): one opened earlier in this batch, else one loaded; its own cause if it has one,
+    so a chain points at the root."""
+    for dependency in suppress.depends_on.get(service_id, ()):
+        ref = latest.get(dependency)
+        inc = incidents.get(ref) if ref is not None else None
+        if inc is not None and inc.status in OPEN_INCIDENT:
+            return (inc.caused_by_ref if inc.caused_by_ref is not None else inc.ref), dependency
+        found = suppress.upstream.get(dependency)
+        if found is not None:
+            return found, dependency
+    return None
 
 
 def _joinable(

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from warroom.db.base import Base, BigId, JSONType, UTCDateTime
 
 ALERT_STATUSES = ("triggered", "acknowledged", "resolved")
+SUPPRESSIONS = ("silenced", "maintenance", "inhibited", "flapping")
+HELD_WHERE = "suppression IS NOT NULL AND incident_id IS NULL AND status = 'triggered'"
 SEVERITIES = ("critical", "error", "warning", "info")
 # Any select (of any columns) that reads alerts.
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
@@ -35,6 +37,17 @@ class Alert(Base):
         Index("ix_alerts_incident_id", "incident_id", "id"),
         Index("ix_alerts_service_created", "service_id", "created_at"),
         Index("ix_alerts_status_id", "status", "id"),
+        # Alerts held back by a silence or maintenance, for the release timer (partial: the
+        # intake's ordinary alerts are not in it).
+        Index(
+            "ix_alerts_held",
+            "id",
+            sqlite_where=text(HELD_WHERE),
+            postgresql_where=text(HELD_WHERE),
+        ),
+        CheckConstraint(
+            f"suppression IS NULL OR suppression IN {SUPPRESSIONS!r}", name="suppression"
+        ),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
@@ -59,6 +72,33 @@ class Alert(Base):
     last_event_at: Mapped[datetime] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Why it does not page: silenced | maintenance | inhibited | flapping (None: it pages), and
+    # by what ({"silence_id": 3}, {"window_id": 1, "title": ...}, {"incident_id": 7}).
+    suppression: Mapped[str | None] = mapped_column(String(16), default=None)
+    suppressed_by: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+
+
+class Silence(Base):
+    """Alertmanager's silence: alerts matching every matcher between starts_at and ends_at are
+    stored but do not page. Expiring one early sets ends_at to that moment (as Alertmanager)."""
+
+    __tablename__ = "silences"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_silences_ends_at", "ends_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Alertmanager's v2 shape: [{"name", "value", "isRegex", "isEqual"}].
+    matchers: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 def of_incident(query: Q, incident_id: int) -> Q:

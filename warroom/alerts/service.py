@@ -12,25 +12,30 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 import orjson
-from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
+from warroom.alerts.holds import load_suppression
 from warroom.alerts.logic import (
     OPEN_INCIDENT,
     AlertState,
     Outcome,
+    Plan,
     ServiceRule,
     Signal,
     Submission,
     plan_batch,
 )
-from warroom.alerts.models import Alert
+from warroom.alerts.models import HELD_WHERE, Alert
+from warroom.alerts.release_timers import schedule_releases
 from warroom.catalog.models import Integration, Service
 from warroom.incidents.bulk import AlertDecisions, apply_alert_decisions
 from warroom.incidents.logic import IncidentState, Matrix
 from warroom.incidents.models import Incident
 
 KEY_CHUNK = 500
+# Held alerts one release timer plans at most; more: another timer at once.
+RELEASE_BATCH = 2_000
 ALERTS = cast(Table, Alert.__table__)
 
 
@@ -93,6 +98,24 @@ def ingest_batch(
     if not submissions:
         return [r for r in results if r is not None]
 
+    plan, new_ids = _plan_and_store(conn, submissions, now, matrix)
+    opened_by_request: dict[int, list[int]] = defaultdict(list)
+    for sub_index, outcomes in enumerate(plan.outcomes):
+        for o in outcomes:
+            if o.alert_ref is not None:
+                ref = plan.new_alerts[o.alert_ref].incident_ref
+                if ref is not None and ref < 0:
+                    opened_by_request[sub_index].append(new_ids[ref])
+    for sub_index, (pos, outcomes) in enumerate(zip(positions, plan.outcomes, strict=True)):
+        opened = tuple(dict.fromkeys(opened_by_request.get(sub_index, ())))
+        results[pos] = IngestResult(outcomes, opened_incidents=opened)
+    return [r for r in results if r is not None]
+
+
+def _plan_and_store(
+    conn: Connection, submissions: list[Submission], now: datetime, matrix: Matrix
+) -> tuple[Plan, dict[int, int]]:
+    """Load what the submissions touch, plan, store; returns the plan and new incident ids."""
     service_ids = sorted({s.service_id for s in submissions})
     svc_t = Service.__table__.c
     service_query = (
@@ -137,8 +160,13 @@ def ingest_batch(
             incident_ids.add(found)
     needs_counts = any(sig.action != "trigger" for s in submissions for sig in s.signals)
     incidents = _load_incidents(conn, incident_ids, needs_counts)
+    suppression = load_suppression(conn, service_ids, now)
 
-    plan = plan_batch(submissions, open_alerts, incidents, latest, services, now, matrix)
+    plan = plan_batch(
+        submissions, open_alerts, incidents, latest, services, now, matrix, suppression
+    )
+    if plan.release_at:
+        schedule_releases(conn, plan.release_at, now)
 
     # Incidents are stored by their owner; alerts then point at the real incident ids.
     new_ids = apply_alert_decisions(
@@ -169,21 +197,68 @@ def ingest_batch(
                     "last_event_at": a.last_event_at,
                     "acknowledged_at": a.acknowledged_at,
                     "resolved_at": a.resolved_at,
+                    # A held alert released into an incident, or held by something else now.
+                    "incident_id": real(a.incident_ref),
+                    "suppression": a.suppression,
+                    "suppressed_by": a.suppressed_by,
                 }
                 for a in plan.changed_alerts
             ],
         )
-    opened_by_request: dict[int, list[int]] = defaultdict(list)
-    for sub_index, outcomes in enumerate(plan.outcomes):
-        for o in outcomes:
-            if o.alert_ref is not None:
-                ref = plan.new_alerts[o.alert_ref].incident_ref
-                if ref is not None and ref < 0:
-                    opened_by_request[sub_index].append(new_ids[ref])
-    for sub_index, (pos, outcomes) in enumerate(zip(positions, plan.outcomes, strict=True)):
-        opened = tuple(dict.fromkeys(opened_by_request.get(sub_index, ())))
-        results[pos] = IngestResult(outcomes, opened_incidents=opened)
-    return [r for r in results if r is not None]
+    return plan, new_ids
+
+
+def release_held(session: Session, now: datetime, matrix: Matrix) -> int:
+    """Plan again the alerts a silence or maintenance held back and that still fire: those no
+    longer held join or open incidents and page, the others stay held (until their new end).
+    Run by the engine's release timer; returns how many alerts were looked at."""
+    conn = session.connection()
+    a, i = Alert.__table__.c, Integration.__table__.c
+    rows = conn.execute(
+        select(
+            a.integration_id,
+            a.dedup_key,
+            a.severity,
+            a.summary,
+            a.source,
+            a.labels,
+            i.name,
+            i.type,
+            i.service_id,
+        )
+        .join(Integration.__table__, i.id == a.integration_id)
+        .where(text(HELD_WHERE))
+        .order_by(a.id)
+        .limit(RELEASE_BATCH)
+    ).all()
+    if not rows:
+        return 0
+    by_integration: dict[int, list[Any]] = defaultdict(list)
+    for r in rows:
+        by_integration[r.integration_id].append(r)
+    submissions = [
+        Submission(
+            integration_id,
+            group[0].name or group[0].type,
+            group[0].service_id,
+            tuple(
+                Signal(
+                    action="release",
+                    dedup_key=r.dedup_key,
+                    severity=r.severity,
+                    summary=r.summary,
+                    source=r.source,
+                    labels=r.labels or {},
+                )
+                for r in group
+            ),
+        )
+        for integration_id, group in by_integration.items()
+    ]
+    _plan_and_store(conn, submissions, now, matrix)
+    if len(rows) == RELEASE_BATCH:
+        schedule_releases(conn, {now}, now)  # more to look at: another round at once
+    return len(rows)
 
 
 ALERT_COLUMNS = (
@@ -205,6 +280,8 @@ ALERT_COLUMNS = (
     "last_event_at",
     "acknowledged_at",
     "resolved_at",
+    "suppression",
+    "suppressed_by",
 )
 
 
@@ -263,6 +340,8 @@ def _insert_alerts(
                 ts(a.last_event_at),
                 ts(a.acknowledged_at),
                 ts(a.resolved_at),
+                a.suppression,
+                None if a.suppressed_by is None else _json(a.suppressed_by),
             )
             for a in alerts
         ],
@@ -313,6 +392,8 @@ def _load_open_alerts(
                     t.labels,
                     t.last_event_at,
                     t.acknowledged_at,
+                    t.suppression,
+                    t.suppressed_by,
                 ).where(
                     t.integration_id == integration_id,
                     t.dedup_key.in_(keys[start : start + KEY_CHUNK]),
@@ -335,6 +416,8 @@ def _load_open_alerts(
                     labels=r.labels,
                     last_event_at=r.last_event_at,
                     acknowledged_at=r.acknowledged_at,
+                    suppression=r.suppression,
+                    suppressed_by=r.suppressed_by,
                 )
     return found
 
@@ -364,6 +447,7 @@ def _load_incidents(conn: Connection, ids: set[int], with_counts: bool) -> dict[
             impact_started_at=inc.impact_started_at,
             acknowledged_at=inc.acknowledged_at,
             resolved_at=inc.resolved_at,
+            caused_by_ref=inc.caused_by_id,
         )
         for inc in conn.execute(query)
     }

@@ -275,11 +275,21 @@ def update_service(
 # --- integrations ----------------------------------------------------------------------------
 
 
+def _mail_domain(base_url: str) -> str:
+    return base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+
+
 def _integration_out(request: Request, integ: Integration, admin: bool) -> IntegrationOut:
     base = request.app.state.settings.base_url.rstrip("/")
     url = (
         f"{base}/v2/enqueue"
         if integ.type == "pagerduty"
+        # Warroom's own monitors: no sender; their heartbeats and checks are on the service.
+        else f"{base}/services/{integ.service_id}"
+        if integ.type == "monitor"
+        # Inbound email: the routing key is the recipient's local part.
+        else f"mailto:{integ.routing_key if admin else '<routing key>'}@{_mail_domain(base)}"
+        if integ.type == "email"
         else (
             f"{base}/integrations/{integ.type}/" + (integ.routing_key if admin else "<routing key>")
         )

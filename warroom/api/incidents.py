@@ -168,6 +168,7 @@ def _incident_outs(session: Session, rows: list[Incident]) -> list[IncidentOut]:
             closed_at=i.closed_at,
             updated_at=i.updated_at,
             merged_into_id=i.merged_into_id,
+            caused_by_id=i.caused_by_id,
             roles=roles[i.id],
         )
         for i in rows

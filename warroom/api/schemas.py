@@ -142,7 +142,7 @@ class IntegrationIn(In):
         }
     }
     service_id: Id
-    type: Literal["pagerduty", "alertmanager", "generic"]
+    type: Literal["pagerduty", "alertmanager", "generic", "email"]
     name: str = Field(default="", max_length=120)
 
 
@@ -182,6 +182,12 @@ class AlertOut(Out):
     last_event_at: datetime
     acknowledged_at: datetime | None
     resolved_at: datetime | None
+    suppression: str | None = Field(
+        default=None,
+        description="why it does not page: silenced, maintenance, inhibited (caused by an "
+        "incident on a dependency) or flapping; null: it pages",
+    )
+    suppressed_by: dict[str, Any] | None = None
 
 
 class RoleOut(Out):
@@ -214,6 +220,10 @@ class IncidentOut(Out):
     closed_at: datetime | None
     updated_at: datetime
     merged_into_id: int | None = None
+    caused_by_id: int | None = Field(
+        default=None,
+        description="the open incident on a dependency this one was caused by (it did not page)",
+    )
     roles: list[RoleOut]
 
 

@@ -112,7 +112,10 @@ class Service(Base):
     )
 
 
-INTEGRATION_TYPES = ("pagerduty", "alertmanager", "generic")
+# "monitor": the one integration per service that Warroom's own monitors (heartbeats, checks,
+# log rules) send their signals under (warroom/monitors); "email": inbound mail to
+# <routing key>@... (warroom/intake/email.py).
+INTEGRATION_TYPES = ("pagerduty", "alertmanager", "generic", "monitor", "email")
 
 
 class Integration(Base):

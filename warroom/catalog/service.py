@@ -285,3 +285,30 @@ def revoke_token(
         raise ApiError(404, f"token {token_id} does not exist")
     row.revoked_at = row.revoked_at or now
     return row
+
+
+MONITOR_INTEGRATION = "monitor"
+
+
+def monitor_integration(session: Session, service_id: int) -> Integration:
+    """The service's integration for Warroom's own monitors, made on first use."""
+    if session.get(Service, service_id) is None:
+        raise ApiError(422, f"service {service_id} does not exist")
+    found = session.scalars(
+        select(Integration)
+        .where(Integration.service_id == service_id, Integration.type == MONITOR_INTEGRATION)
+        .order_by(Integration.id)
+        .limit(1)
+    ).first()
+    if found is not None:
+        return found
+    return create_integration(session, service_id, MONITOR_INTEGRATION, "Warroom monitors")
+
+
+def routing_keys(session: Session, integration_ids: list[int]) -> dict[int, str]:
+    if not integration_ids:
+        return {}
+    rows = session.execute(
+        select(Integration.id, Integration.routing_key).where(Integration.id.in_(integration_ids))
+    )
+    return {row.id: row.routing_key for row in rows}

@@ -30,7 +30,12 @@ from warroom.notify import channels
 from warroom.notify.channels import DeliveryResult, OutgoingMessage
 from warroom.notify.models import ContactMethod, Notification
 from warroom.notify.retry import RetryPolicy, after_failure
+from warroom.notify.stakeholders import StakeholderMember
+from warroom.statuspage import fanout
+from warroom.statuspage.fanout import SUBSCRIBER_KIND
 
+# Free delivery workers that status-page subscribers' mails never take (see claim_due).
+RESERVED_FOR_PAGES = 2
 # Channels whose attempts take a network timeout (the lease must outlast it, see config.py).
 TIMED_CHANNELS = ("email", "webhook", "apprise", "sms", "voice")
 
@@ -63,20 +68,8 @@ def claim_due(
     if limit <= 0:
         return []
     with db.session() as session:
-        query = (
-            select(Notification)
-            .where(
-                Notification.status == "pending",
-                Notification.next_attempt_at <= now,
-                or_(Notification.claimed_until.is_(None), Notification.claimed_until < now),
-            )
-            .order_by(Notification.next_attempt_at, Notification.id)
-            .limit(limit)
-        )
-        if not db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
-        rows = list(session.scalars(query))
-        secrets = {}
+        rows = _due_rows(session, db, now, limit)
+        secrets: dict[int, str | None] = {}
         cm_ids = [
             r.contact_method_id for r in rows if r.channel == "webhook" and r.contact_method_id
         ]
@@ -88,6 +81,24 @@ def claim_due(
                     )
                 ).all()
             )
+        sub_ids = [r.subscriber_id for r in rows if r.channel == "webhook" and r.subscriber_id]
+        sub_secrets = fanout.webhook_secrets(session, sub_ids)
+        member_ids = [
+            r.stakeholder_member_id
+            for r in rows
+            if r.channel == "webhook" and r.stakeholder_member_id and not r.contact_method_id
+        ]
+        member_secrets = (
+            dict(
+                session.execute(
+                    select(StakeholderMember.id, StakeholderMember.secret).where(
+                        StakeholderMember.id.in_(member_ids)
+                    )
+                ).all()
+            )
+            if member_ids
+            else {}
+        )
         user_ids = {r.user_id for r in rows if r.user_id}
         names = (
             {
@@ -111,7 +122,10 @@ def claim_due(
                     row.contact_method_id,
                     row.channel,
                     row.target,
-                    secrets.get(row.contact_method_id or -1),
+                    sub_secrets.get(row.subscriber_id)
+                    if row.subscriber_id
+                    else secrets.get(row.contact_method_id or -1)
+                    or member_secrets.get(row.stakeholder_member_id or -1),
                     row.kind,
                     row.urgency,
                     row.subject,
@@ -125,6 +139,46 @@ def claim_due(
     return jobs
 
 
+# --- which due rows go first ------------------------------------------------------------------
+# Pages and mobilisations are claimed before anything else that is due (reminders, role and
+# stakeholder notices, the status page's subscriber mails): a fan-out of 10,000 queued mails
+# never stands between a page and its delivery worker. Within each class, oldest due first.
+URGENT_KINDS = ("page", "mobilise")
+
+
+def _due_rows(session: Any, db: Database, now: datetime, limit: int) -> list[Notification]:
+    due = (
+        Notification.status == "pending",
+        Notification.next_attempt_at <= now,
+        or_(Notification.claimed_until.is_(None), Notification.claimed_until < now),
+    )
+    rows: list[Notification] = []
+    # First the due pages, one kind at a time (an equality on kind keeps both databases on
+    # ix_notifications_due_kind, already in due order), then, if workers are left, the rest
+    # in due order along ix_notifications_due: every due page is taken by then, so "not one
+    # of those rows" is "not a page".
+    # Status-page subscribers' mails come last and never take the last RESERVED_FOR_PAGES free
+    # workers, so a page due a moment later finds one free instead of waiting behind a fan-out.
+    for kind in (*URGENT_KINDS, None, SUBSCRIBER_KIND):
+        room = limit - len(rows) - (RESERVED_FOR_PAGES if kind == SUBSCRIBER_KIND else 0)
+        if room <= 0:
+            continue
+        query = select(Notification).where(*due)
+        if kind is None:
+            query = query.where(Notification.kind != SUBSCRIBER_KIND)
+            if rows:
+                query = query.where(Notification.id.not_in([r.id for r in rows]))
+        else:
+            query = query.where(Notification.kind == kind)
+        query = query.order_by(Notification.next_attempt_at, Notification.id).limit(room)
+        if not db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        rows.extend(session.scalars(query))
+    urgent = [r for r in rows if r.kind in URGENT_KINDS]
+    urgent.sort(key=lambda r: (r.next_attempt_at, r.id))
+    return urgent + [r for r in rows if r.kind not in URGENT_KINDS]
+
+
 def unwanted(session: Any, row: Notification) -> str | None:
     """Why this outbox row should no longer be sent, or None while it is still wanted.
 
@@ -135,7 +189,7 @@ def unwanted(session: Any, row: Notification) -> str | None:
         reason = oversight_store.unwanted_now(session, row)
         if reason is not None:
             return reason
-    if row.kind in ("page", "mobilise") and row.incident_id is not None:
+    if row.kind in ("page", "mobilise", "reminder") and row.incident_id is not None:
         found = session.execute(
             select(Incident.status, Incident.merged_into_id).where(Incident.id == row.incident_id)
         ).first()
@@ -148,6 +202,8 @@ def unwanted(session: Any, row: Notification) -> str | None:
             return f"the incident is {status}"
         if status in ("resolved", "closed"):
             return f"the incident is {status}"
+    if row.subscriber_id is not None:
+        return fanout.still_wanted(session, row.kind, row.subscriber_id)
     if row.user_id is not None:
         active = session.scalar(select(User.active).where(User.id == row.user_id))
         if not active:
@@ -249,7 +305,11 @@ def record(
         row.attempts += 1
         row.claimed_by = row.claimed_until = row.lease_token = None
         user = session.get(User, job.user_id) if job.user_id else None
-        who = (user.name or user.username) if user else "someone"
+        who = (
+            (user.name or user.username)
+            if user
+            else ("a stakeholder list member" if job.kind == "stakeholder" else "someone")
+        )
         via = channels.label(job.channel)
         if result.ok:
             row.status, row.sent_at = "sent", now
@@ -306,6 +366,8 @@ def record(
 
 def _fall_back(session: Any, row: Notification, who: str, now: datetime) -> bool:
     """Queue the person's next contact method not yet tried for this page."""
+    if row.user_id is None:
+        return False  # an address of a stakeholder list: there is no other method to try
     group = row.idempotency_key.split("-r", 1)[0]
     tried = set(
         session.scalars(

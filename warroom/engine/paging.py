@@ -118,13 +118,19 @@ def page_users(
     key: str,
     note: str | None,
     urgency: str | None = None,
+    subject: str | None = None,
+    body: str | None = None,
+    view_only: bool = False,
     context: dict[str, Any] | None = None,
     headline: str | None = None,
 ) -> list[str]:
     """Outbox rows for each person by their notification rules; returns their names.
 
-    Oversight messages pass their urgency, the `context` their last check reads and a
-    `headline` that leads the subject."""
+    Pages and mobilisations carry the incident's subject and acknowledge/resolve links;
+    notices (reminders, roles, stakeholders) pass their own urgency, subject and body, and
+    `view_only` keeps the acting links out of a message that asks nobody to act. Oversight
+    messages pass their urgency, the `context` their last check reads and a `headline` that
+    leads the subject."""
     if urgency is None:
         urgency = "high" if incident.urgency == 1 or kind == "mobilise" else "low"
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
@@ -142,7 +148,7 @@ def page_users(
         .order_by(NotificationRule.delay_seconds, NotificationRule.id)
     ):
         rules.setdefault(rule.user_id, []).append(Rule(rule.contact_method_id, rule.delay_seconds))
-    subject = (
+    subject = subject or (
         f"[P{incident.priority} {PRIORITY_NAMES[incident.priority]}] #{incident.id} "
         f"{incident.title}"
     )
@@ -169,11 +175,14 @@ def page_users(
         by_id = {cm.id: cm for cm in user_methods}
         plan = notification_times(rules.get(uid, []), list(by_id), urgency, now, quiet)
         links = link_maker(uid, incident.id)
-        if user.role == "stakeholder":
+        if user.role == "stakeholder" or view_only:
             # Stakeholders follow an incident; they do not act on it (the link page also
             # checks the holder's role when a link is used).
             links = {"view": links["view"]}
-        body = _body(incident, note, links)
+        if body is not None:
+            text = f"{body}\nView: {links['view']}"
+        else:
+            text = _body(incident, note, links)
         for n, (cm_id, at) in enumerate(plan):
             cm = by_id[cm_id]
             session.add(
@@ -187,7 +196,7 @@ def page_users(
                     kind=kind,
                     urgency=urgency,
                     subject=subject,
-                    body=body,
+                    body=text,
                     links=links,
                     context=context,
                     next_attempt_at=at,

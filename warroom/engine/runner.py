@@ -25,15 +25,21 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, make_url, or_, select, update
 
+from warroom.alerts.release_timers import RELEASE_HELD
+from warroom.alerts.service import release_held
 from warroom.config import Settings
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
-from warroom.engine import delivery, oversight, paging
+from warroom.engine import comms, delivery, oversight, paging
 from warroom.incidents import timeline
 from warroom.incidents.oversight_store import LOOK
 from warroom.incidents.paging import ESCALATE
+from warroom.incidents.updates import COMMS_CHECK, ROLE_NOTICE, STAKEHOLDER_NOTICE, UPDATE_DUE
+from warroom.maintenance.windows import MAINTENANCE_NOTICE
 from warroom.notify.models import Notification
 from warroom.notify.signing import make_action_token
+from warroom.statuspage import fanout
+from warroom.statuspage import service as statuspage
 from warroom.timers.models import Timer
 
 if TYPE_CHECKING:
@@ -72,13 +78,61 @@ def _fire_escalation(engine: Engine, session: Any, timer: Timer, now: datetime) 
     paging.fire_escalation(session, timer, now, engine.settings.base_url, engine.links)
 
 
+def _status_page_fanout(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
+    # A public status update (payload {"update_id"}): its subscribers, slice by slice.
+    if not timer.payload.get("after_id"):
+        statuspage.reconcile(session, now)
+    name = statuspage.page_settings(session).name
+    notice = fanout.update_notice(session, int(timer.payload["update_id"]), name)
+    fanout.run_fanout_timer(session, timer, notice, now, engine.settings.base_url, engine.secret)
+
+
+def _status_page_maintenance(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
+    # A maintenance window announced, moved, started, ended or cancelled.
+    if not timer.payload.get("after_id"):
+        statuspage.reconcile(session, now)
+    name = statuspage.page_settings(session).name
+    notice = fanout.maintenance_notice(
+        session, int(timer.payload["window_id"]), str(timer.payload["event"]), name
+    )
+    fanout.run_fanout_timer(session, timer, notice, now, engine.settings.base_url, engine.secret)
+
+
+def _status_page_reconcile(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
+    # The components' status history follows their derived status (statuspage/service.py).
+    statuspage.reconcile(session, now)
+    timer.due_at = now + statuspage.RECONCILE_EVERY
+
+
+def _fire_comms(fire: Callable[..., None]) -> TimerHandler:
+    def handler(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
+        fire(session, timer, now, engine.settings, engine.links)
+
+    return handler
+
+
 def _look(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
     oversight.look(session, timer, now, engine.settings, engine.links, engine.db.is_sqlite)
 
 
+def _release_held(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
+    """A silence or maintenance occurrence ended: alerts it held that still fire page now."""
+    release_held(session, now, engine.settings.priority_matrix)
+    timer.done_at = now
+
+
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     ESCALATE: _fire_escalation,
+    fanout.FANOUT: _status_page_fanout,
+    MAINTENANCE_NOTICE: _status_page_maintenance,
+    statuspage.RECONCILE: _status_page_reconcile,
+    # Incident communication (engine/comms.py): reminders, role and stakeholder notices.
+    COMMS_CHECK: _fire_comms(comms.fire_comms_check),
+    UPDATE_DUE: _fire_comms(comms.fire_update_due),
+    ROLE_NOTICE: _fire_comms(comms.fire_role_notice),
+    STAKEHOLDER_NOTICE: _fire_comms(comms.fire_stakeholder_notice),
     LOOK: _look,
+    RELEASE_HELD: _release_held,
 }
 
 
@@ -160,16 +214,15 @@ class Engine:
         if self.metrics is not None:
             self.metrics.timer_failures.labels(timer.kind).inc()
         timer.attempts, timer.last_error = attempts, error
+        what = "An escalation step" if timer.kind == ESCALATE else f"A {timer.kind} timer"
         if attempts >= TIMER_MAX_ATTEMPTS:
             timer.done_at = now
-            message = (
-                f"An escalation step failed {attempts} times and was given up; nobody more "
-                f"is paged by it: {error}"
-            )
+            consequence = "nobody more is paged by it" if timer.kind == ESCALATE else "not done"
+            message = f"{what} failed {attempts} times and was given up; {consequence}: {error}"
         else:
             timer.due_at = now + timer_retry_delay(attempts)
             message = (
-                f"An escalation step failed (attempt {attempts}); retrying at "
+                f"{what} failed (attempt {attempts}); retrying at "
                 f"{timer.due_at:%H:%M:%S} UTC: {error}"
             )
         if timer.incident_id is not None:

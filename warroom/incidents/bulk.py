@@ -20,6 +20,7 @@ from warroom.incidents.logic import IncidentState
 from warroom.incidents.models import Incident, incident_services
 from warroom.incidents.paging import cancel_paging, escalation_timer_rows, wake_peers
 from warroom.incidents.timeline import add_events, warn_nobody_paged
+from warroom.incidents.updates import comms_check_rows, stop_reminders
 from warroom.timers.models import Timer
 
 INCIDENTS = cast(Table, Incident.__table__)
@@ -87,6 +88,8 @@ def apply_alert_decisions(
         inc.ref for inc in decisions.changed_incidents if inc.status in ("acknowledged", "resolved")
     ]
     cancel_paging(conn, stopped, now)
+    resolved = [inc.ref for inc in decisions.changed_incidents if inc.status == "resolved"]
+    stop_reminders(conn, resolved, now)
     # A signal raised the priority of an open incident: its SLA clocks are re-targeted.
     started = {inc.ref: inc.triggered_at for inc in decisions.changed_incidents}
     oversight_store.retarget(
@@ -145,11 +148,33 @@ def _insert_new(
         insert(incident_services),
         [{"incident_id": new_ids[inc.ref], "service_id": inc.service_id} for inc in incidents],
     )
+    # Caused by an incident on a dependency (maybe one inserted just now): linked, not paged.
+    caused = [inc for inc in incidents if inc.caused_by_ref is not None]
+    if caused:
+        conn.execute(
+            update(INCIDENTS).where(INCIDENTS.c.id == bindparam("ref")),
+            [
+                {
+                    "ref": new_ids[inc.ref],
+                    "caused_by_id": new_ids.get(inc.caused_by_ref or 0, inc.caused_by_ref),
+                }
+                for inc in caused
+            ],
+        )
     # Paging starts in the same transaction as the incident: a timer due now per incident whose
     # service has a policy; the engine is woken after commit.
-    paged = [(new_ids[inc.ref], policies.get(inc.service_id or -1)) for inc in incidents]
-    # Oversight watches every new incident: a look due now times its warnings and stale check.
-    timers = escalation_timer_rows(paged, now) + oversight_store.look_rows(new_ids.values(), now)
+    paged = [
+        (new_ids[inc.ref], policies.get(inc.service_id or -1))
+        for inc in incidents
+        if inc.caused_by_ref is None
+    ]
+    # Oversight watches every new incident: a look due now times its warnings and stale check;
+    # and the update reminders and stakeholder notices (the engine decides if any are owed).
+    timers = (
+        escalation_timer_rows(paged, now)
+        + oversight_store.look_rows(new_ids.values(), now)
+        + comms_check_rows(list(new_ids.values()), now)
+    )
     if timers:
         conn.execute(insert(TIMERS), timers)
         wake_peers(conn)

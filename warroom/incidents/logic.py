@@ -30,6 +30,41 @@ def impact_for_tier(tier: int) -> int:
     return min(max(tier, 1), 3)
 
 
+@dataclass(frozen=True)
+class Dependant:
+    """A service that depends (directly or not) on an affected one, as the catalog says."""
+
+    name: str
+    tier: int
+
+
+# Dependants that raise an incident's impact one level, whatever their tiers.
+WIDE_BLAST_RADIUS = 3
+
+
+def catalog_impact(name: str, tier: int, dependants: tuple[Dependant, ...] = ()) -> tuple[int, str]:
+    """Impact from the affected service's tier and its blast radius, with the reason.
+
+    The tier gives the impact (tier 1 high ... tier 3 low); it is raised one level when a
+    tier-1 service depends on the affected one, or when WIDE_BLAST_RADIUS or more services do.
+    """
+    impact = impact_for_tier(tier)
+    tier_one = [d for d in dependants if d.tier == 1]
+    reason = f"tier-{tier} {name} affected"
+    if dependants:
+        noun = "service depends" if len(dependants) == 1 else "services depend"
+        reason += f"; {len(dependants)} {noun} on it"
+        if tier_one:
+            reason += f", {len(tier_one)} of them tier 1"
+        if impact > 1 and (tier_one or len(dependants) >= WIDE_BLAST_RADIUS):
+            impact -= 1
+            reason += f" (impact raised to {IMPACT_NAMES[impact]})"
+    return impact, reason
+
+
+IMPACT_NAMES = {1: "high", 2: "medium", 3: "low"}
+
+
 def worst_severity(a: str | None, b: str) -> str:
     if a is None or SEVERITY_RANK[b] < SEVERITY_RANK[a]:
         return b
@@ -58,6 +93,9 @@ class IncidentState:
     impact_started_at: datetime | None = None
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
+    # The incident on a dependency this one is caused by (an id, or the ref of one opened in the
+    # same batch): it joined that one and does not page.
+    caused_by_ref: int | None = None
     changed: bool = False
 
     @property

@@ -84,6 +84,11 @@ class Incident(Base):
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("incidents.id", ondelete="SET NULL"), default=None
     )
+    # The open incident on a dependency this one was caused by (catalog inhibition): it joined
+    # that incident and did not page.
+    caused_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), default=None, index=True
+    )
 
 
 class IncidentRole(Base):

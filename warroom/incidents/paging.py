@@ -22,6 +22,9 @@ from warroom.notify.models import Notification
 from warroom.timers.models import Timer
 
 ESCALATE = "escalate"
+# The outbox kinds that are paging (stopped by an acknowledgement); reminders, role and
+# stakeholder notices and the status page's mails are not.
+PAGING_KINDS = ("page", "mobilise", "fyi")
 
 
 def wake_peers(conn: Connection | Session) -> None:
@@ -88,6 +91,7 @@ def cancel_paging(session: Session | Connection, incident_ids: list[int], now: d
         update(notes)
         .where(
             notes.c.incident_id.in_(incident_ids),
+            notes.c.kind.in_(PAGING_KINDS),
             notes.c.status == "pending",
             notes.c.kind.not_in(oversight.OUTBOX_KINDS),
         )

@@ -32,6 +32,8 @@ from warroom.incidents.models import (
 from warroom.incidents.paging import cancel_paging, start_escalation
 from warroom.incidents.timeline import Actor as Actor
 from warroom.incidents.timeline import add_event
+from warroom.incidents.updates import ROLE_NOTICE, schedule_comms_check, stop_reminders
+from warroom.timers.models import Timer
 
 ROLE_LABELS = {
     "commander": "Incident Commander",
@@ -135,6 +137,7 @@ def declare(
         },
     )
     start_escalation(session, incident, now)
+    schedule_comms_check(session, incident.id, now)
     return incident
 
 
@@ -170,6 +173,9 @@ def apply_action(
     elif action == "reopen":
         # Open again: the resolution clock runs on from the start, staleness counts again.
         oversight_store.schedule_look(session, [incident.id], now, now)
+        schedule_comms_check(session, incident.id, now)
+    if action in ("resolve", "close"):
+        stop_reminders(session, [incident.id], now)
     if action == "acknowledge":
         session.execute(
             update(Alert)
@@ -237,6 +243,8 @@ def change_priority(
         before=before,
         after={**after, "reason": reason},
     )
+    # A new priority has its own cadence, and may reach a stakeholder list's threshold.
+    schedule_comms_check(session, incident.id, now)
     oversight_store.retarget(
         session, [(incident.id, before["priority"], incident.priority, incident.triggered_at)], now
     )
@@ -282,6 +290,18 @@ def assign_role(
         before=before,
         after={"role": role, "user_id": user_id},
     )
+    if actor.id != user_id:
+        # Tell the person (the engine writes the outbox row by their rules); taking a role
+        # oneself needs no message.
+        session.add(
+            Timer(
+                kind=ROLE_NOTICE,
+                incident_id=incident.id,
+                due_at=now,
+                created_at=now,
+                payload={"role": role, "user_id": user_id, "by": actor.name},
+            )
+        )
     return current
 
 
@@ -433,6 +453,7 @@ def merge(
         )
     target.alert_count += moved
     target.updated_at = now
+    stop_reminders(session, [source.id], now)
     before = source.status
     source.status, source.merged_into_id, source.updated_at = "closed", target.id, now
     source.resolved_at = source.resolved_at or now

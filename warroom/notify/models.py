@@ -56,6 +56,9 @@ class Notification(Base):
         CheckConstraint(f"status IN {OUTBOX_STATUSES!r}", name="status"),
         Index("ix_notifications_due", "status", "next_attempt_at"),
         Index("ix_notifications_incident", "incident_id", "id"),
+        Index("ix_notifications_subscriber", "subscriber_id"),
+        # Delivery claims pages before a queued fan-out (engine/delivery.py claim_due).
+        Index("ix_notifications_due_kind", "status", "kind", "next_attempt_at"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
@@ -68,9 +71,15 @@ class Notification(Base):
     contact_method_id: Mapped[int | None] = mapped_column(
         ForeignKey("contact_methods.id", ondelete="SET NULL"), default=None
     )
+    # A stakeholder list member reached at an address (no user, no contact method): its
+    # webhook signing secret is read from there at delivery.
+    stakeholder_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stakeholder_members.id", ondelete="SET NULL"), default=None
+    )
     channel: Mapped[str] = mapped_column(String(NAME_LENGTH))
     target: Mapped[str] = mapped_column(Text)
-    # page | mobilise | fyi | sla_warning | sla_breach | stale_nudge
+    # page | mobilise | fyi | sla_warning | sla_breach | stale_nudge | reminder (an update is
+    # due) | role (given a role) | stakeholder
     kind: Mapped[str] = mapped_column(String(16), default="page")
     urgency: Mapped[str] = mapped_column(String(4), default="high")
     subject: Mapped[str] = mapped_column(Text)
@@ -90,3 +99,7 @@ class Notification(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # A status-page subscriber's message (kind "subscriber"): not sent once they unsubscribed.
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("status_subscribers.id", ondelete="CASCADE"), default=None
+    )

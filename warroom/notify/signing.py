@@ -33,11 +33,16 @@ __all__ = [
     "ActionLinkError",
     "BadSignature",
     "ExpiredLink",
+    "ExpiredPurposeLink",
     "InvalidLink",
+    "Purpose",
+    "PurposeClaim",
     "StaleSignature",
     "WebhookSignatureError",
     "make_action_token",
+    "make_purpose_token",
     "read_action_token",
+    "read_purpose_token",
     "sign_webhook",
     "verify_webhook_signature",
 ]
@@ -244,4 +249,73 @@ def read_action_token(
         raise InvalidLink(f"link is for {claim.action!r}, not {action!r}")
     if _unix_seconds(now) >= _unix_seconds(claim.expires_at):
         raise ExpiredLink(claim)
+    return claim
+
+
+# ---------------------------------------------------------------------------------------------
+# Signed links for people who are not users (status-page subscribers: confirm, unsubscribe)
+
+Purpose = Literal["subscriber-confirm", "subscriber-unsubscribe"]
+PURPOSES: Final[frozenset[str]] = frozenset(get_args(Purpose))
+_PURPOSE_KEY_LABEL: Final = b"warroom/purpose-link/v1/"
+
+
+@dataclass(frozen=True, slots=True)
+class PurposeClaim:
+    purpose: Purpose
+    subject_id: int
+    expires_at: datetime
+
+
+class ExpiredPurposeLink(ActionLinkError):
+    """The token is genuine but past its expiry."""
+
+    def __init__(self, claim: PurposeClaim) -> None:
+        self.claim = claim
+        super().__init__(f"{claim.purpose} link has expired")
+
+
+def _purpose_mac(secret_key: str | bytes, purpose: str, payload: bytes) -> bytes:
+    # One key per purpose: a confirm link can never be replayed as an unsubscribe link.
+    key = hmac.new(_key(secret_key), _PURPOSE_KEY_LABEL + purpose.encode(), hashlib.sha256)
+    return hmac.new(key.digest(), payload, hashlib.sha256).digest()
+
+
+def make_purpose_token(
+    secret_key: str | bytes, purpose: Purpose, subject_id: int, expires_at: datetime
+) -> str:
+    """A URL-safe token for one `purpose` on one row (`subject_id`) until `expires_at`."""
+    if not secret_key:
+        raise ValueError("empty secret key")
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown purpose {purpose!r}")
+    if isinstance(subject_id, bool) or not isinstance(subject_id, int) or subject_id < 0:
+        raise ValueError(f"subject_id must be a non-negative int, got {subject_id!r}")
+    payload = f"{_LINK_FORMAT}.{subject_id}.{_unix_seconds(expires_at)}".encode("ascii")
+    mac = _purpose_mac(secret_key, purpose, payload)
+    return f"{_b64encode(payload)}.{_b64encode(mac)}"
+
+
+def read_purpose_token(
+    secret_key: str | bytes, token: str, purpose: Purpose, now: datetime
+) -> PurposeClaim:
+    """Verify a `make_purpose_token` token made for `purpose`: `InvalidLink` for anything
+    forged, altered, malformed or made for another purpose; `ExpiredPurposeLink` past expiry."""
+    if not secret_key:
+        raise ValueError("empty secret key")
+    payload_text, dot, mac_text = token.strip().partition(".")
+    if not dot:
+        raise InvalidLink("malformed link")
+    payload = _b64decode(payload_text)
+    if not hmac.compare_digest(_b64decode(mac_text), _purpose_mac(secret_key, purpose, payload)):
+        raise InvalidLink("link signature does not match")
+    try:
+        version, subject, expires = payload.decode("ascii").split(".")
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidLink("malformed link") from None
+    if version != _LINK_FORMAT or not (subject.isdigit() and expires.isdigit()):
+        raise InvalidLink("malformed link")
+    claim = PurposeClaim(purpose, int(subject), datetime.fromtimestamp(int(expires), UTC))
+    if _unix_seconds(now) >= int(expires):
+        raise ExpiredPurposeLink(claim)
     return claim

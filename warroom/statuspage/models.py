@@ -1,10 +1,21 @@
-"""Tables of the status page: component groups, components and each component's status history."""
+"""Tables of the status page: component groups, components, each component's status history
+and the subscribers."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from warroom.db.base import Base, BigId, UTCDateTime, utcnow
@@ -78,3 +89,43 @@ class ComponentStatusChange(Base):
     # Why: "incident", "maintenance", "manual" or "check".
     source: Mapped[str] = mapped_column(String(16), default="incident")
     reason: Mapped[str] = mapped_column(Text, default="")
+
+
+SUBSCRIBER_CHANNELS = ("email", "webhook")
+
+# Which components a subscriber wants to hear about; none listed means every public component.
+status_subscriber_components = Table(
+    "status_subscriber_components",
+    Base.metadata,
+    Column(
+        "subscriber_id", ForeignKey("status_subscribers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("component_id", ForeignKey("components.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class StatusSubscriber(Base):
+    """Someone outside who follows the status page by email (double opt-in) or webhook.
+
+    Only a subscriber with `confirmed_at` set and `unsubscribed_at` unset is ever sent
+    anything but its confirmation mail.
+    """
+
+    __tablename__ = "status_subscribers"
+    __table_args__ = (
+        CheckConstraint(f"channel IN {SUBSCRIBER_CHANNELS!r}", name="channel"),
+        UniqueConstraint("channel", "address"),
+        # The fan-out: confirmed, still subscribed, in id order.
+        Index("ix_status_subscribers_active", "unsubscribed_at", "confirmed_at", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), default="email")
+    address: Mapped[str] = mapped_column(Text)
+    # Webhooks: the HMAC key the receiver checks `Warroom-Signature` with.
+    secret: Mapped[str | None] = mapped_column(String(128), default=None)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The last confirmation mail: one per address per RESEND_AFTER, so the form cannot be used
+    # to mail-bomb an address.
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 # Paths that are never pages: an unknown one keeps the API's JSON error even for a browser.
-NOT_PAGES = ("/api", "/integrations", "/v2", "/calendar", "/act", "/static")
+NOT_PAGES = ("/api", "/integrations", "/v2", "/calendar", "/act", "/static", "/status/api")
 
 
 def wants_page(path: str, accept: str) -> bool:
@@ -32,6 +32,9 @@ def install(app: FastAPI) -> None:
 
     # First: its /services/new must be matched before pages' /services/{service_id}.
     import warroom.web.config_services  # noqa: F401
+
+    # And its POST /alerts/{alert_id}/silence before alert_page's /alerts/{alert_id}/{action}.
+    import warroom.web.noise_pages  # noqa: F401
     from warroom.web import (  # noqa: F401 - they register routes
         account,
         actions,
@@ -39,8 +42,12 @@ def install(app: FastAPI) -> None:
         config_account,
         config_policies,
         live,
+        noise_pages,
         oncall_pages,
         pages,
+        report_pages,
+        status_admin,
+        status_pages,
         teams_admin,
     )
     from warroom.web.account import login_redirect

@@ -17,8 +17,9 @@ from warroom.engine import paging
 from warroom.engine.runner import action_links
 from warroom.errors import ApiError
 from warroom.incidents import service as incidents
+from warroom.incidents import updates
 from warroom.incidents.logic import ACTIONS
-from warroom.incidents.models import ROLE_NAMES
+from warroom.incidents.models import ROLE_NAMES, UPDATE_STAGES
 from warroom.web.auth import PageError, Posted, ResponderPost
 from warroom.web.pages import war_room_page
 from warroom.web.queries import refs
@@ -73,6 +74,15 @@ def _change(
 def _typed(posted: Posted) -> dict[str, str]:
     """What the user typed, to put back in the form after a refusal (never the CSRF token)."""
     return {k: v for k, v in posted.form.items() if isinstance(v, str) and k != "csrf_token"}
+
+
+def _wake(request: Request, response: Response) -> Response:
+    """After a change that created work for the engine: this process's engine does it now (the
+    messages go out), not at its next poll."""
+    wake = getattr(request.app.state, "wake", None)
+    if wake is not None and response.status_code == 303:
+        wake()
+    return response
 
 
 def _invalid(request: Request, incident_id: int, posted: Posted, message: str) -> Response:
@@ -236,10 +246,10 @@ def release_role(request: Request, incident_id: int, role: str, posted: Responde
 # --- tasks -----------------------------------------------------------------------------------
 
 
-def _due(posted: Posted) -> tuple[datetime | None, bool]:
-    """The due time typed in the user's zone; (None, False) if it is not a date and time."""
+def _due(posted: Posted, name: str = "due_at") -> tuple[datetime | None, bool]:
+    """A time typed in the user's zone; (None, False) if it is not a date and time."""
     try:
-        return parse_local(posted.text("due_at"), posted.user.time_zone), True
+        return parse_local(posted.text(name), posted.user.time_zone), True
     except ValueError:
         return None, False
 
@@ -321,27 +331,26 @@ def mobilise(request: Request, incident_id: int, posted: ResponderPost) -> Respo
         )
     # The same signed acknowledge/resolve links as the engine's pages, made with the app secret.
     links = action_links(request.app.state.settings, request.app.state.secret)
-    response = _change(
+    return _wake(
         request,
-        incident_id,
-        posted,
-        lambda s, now: paging.mobilise(
-            s,
+        _change(
+            request,
             incident_id,
-            _actor(posted.user),
-            now,
-            user_ids=user_ids,
-            team_ids=team_ids,
-            schedule_ids=schedule_ids,
-            message=message,
-            link_maker=links,
+            posted,
+            lambda s, now: paging.mobilise(
+                s,
+                incident_id,
+                _actor(posted.user),
+                now,
+                user_ids=user_ids,
+                team_ids=team_ids,
+                schedule_ids=schedule_ids,
+                message=message,
+                link_maker=links,
+            ),
+            "#messages",
         ),
-        "#messages",
     )
-    wake = getattr(request.app.state, "wake", None)
-    if wake is not None and response.status_code == 303:
-        wake()  # this process's engine delivers the new messages now, not at its next poll
-    return response
 
 
 @router.post("/incidents/{incident_id}/merge", response_class=HTMLResponse)
@@ -378,3 +387,92 @@ def merge(request: Request, incident_id: int, posted: ResponderPost) -> Response
             request, incident_id, error=exc.message, status=status, form=_typed(posted)
         )
     return _back(survivor_id)
+
+
+# --- status updates --------------------------------------------------------------------------
+
+UPDATE_MAX = 5_000
+IMPACT_MAX = 1_000
+
+
+@router.post("/incidents/{incident_id}/status-updates", response_class=HTMLResponse)
+def post_status_update(request: Request, incident_id: int, posted: ResponderPost) -> Response:
+    """The same service call as POST /api/v1/incidents/{id}/status-updates."""
+    visibility = posted.text("visibility") or "internal"
+    stage = posted.text("stage") or "investigating"
+    message = posted.text("message")
+    impact = posted.text("impact")
+    component_ids = _ids(posted, "component_ids")
+    eta, eta_ok = _due(posted, "estimated_resolution_at")
+    next_at, next_ok = _due(posted, "next_update_at")
+    if visibility not in ("public", "internal") or stage not in UPDATE_STAGES:
+        return _invalid(request, incident_id, posted, "Choose who sees it and the stage.")
+    if not message or len(message) > UPDATE_MAX or len(impact) > IMPACT_MAX:
+        return _invalid(
+            request,
+            incident_id,
+            posted,
+            f"An update needs a message (up to {UPDATE_MAX:,} characters; impact up to "
+            f"{IMPACT_MAX:,}).",
+        )
+    if component_ids is None or not eta_ok or not next_ok:
+        return _invalid(
+            request, incident_id, posted, "A component or one of the times is not valid."
+        )
+    return _wake(
+        request,
+        _change(
+            request,
+            incident_id,
+            posted,
+            lambda s, now: updates.post_update(
+                s,
+                incident_id,
+                _actor(posted.user),
+                now,
+                visibility=visibility,
+                stage=stage,
+                message=message,
+                impact=impact,
+                component_ids=component_ids,
+                estimated_resolution_at=eta,
+                next_update_at=next_at,
+            ),
+            "#status-updates",
+        ),
+    )
+
+
+@router.post("/incidents/{incident_id}/status-updates/{update_id}", response_class=HTMLResponse)
+def edit_status_update(
+    request: Request, incident_id: int, update_id: int, posted: ResponderPost
+) -> Response:
+    """Edit the text, stage or impact (the earlier text is kept), or publish an internal one."""
+    changes: dict[str, Any] = {}
+    for name, limit in (("message", UPDATE_MAX), ("impact", IMPACT_MAX)):
+        if name in posted.form:
+            value = posted.text(name)
+            if (name == "message" and not value) or len(value) > limit:
+                return _invalid(
+                    request, incident_id, posted, f"The {name} needs 1 to {limit:,} characters."
+                )
+            changes[name] = value
+    stage = posted.text("stage")
+    if stage:
+        if stage not in UPDATE_STAGES:
+            return _invalid(request, incident_id, posted, "Choose a stage from the list.")
+        changes["stage"] = stage
+    if posted.text("visibility") == "public":
+        changes["visibility"] = "public"
+    return _wake(
+        request,
+        _change(
+            request,
+            incident_id,
+            posted,
+            lambda s, now: updates.edit_update(
+                s, incident_id, update_id, _actor(posted.user), now, changes
+            ),
+            f"#update-{update_id}",
+        ),
+    )

@@ -19,6 +19,7 @@ from warroom.common.clock import utcnow
 from warroom.db.engine import Database
 from warroom.incidents.models import INCIDENT_STATUSES
 from warroom.incidents.service import get_incident
+from warroom.incidents.updates import load_cadence
 from warroom.web.auth import Responder, Viewer, current_user
 from warroom.web.queries import (
     alerts_data,
@@ -26,7 +27,10 @@ from warroom.web.queries import (
     dashboard_data,
     escalation_data,
     live_stamps,
+    monitors_data,
+    noise_data,
     refs,
+    updates_data,
     war_room_data,
 )
 from warroom.web.render import render
@@ -65,12 +69,20 @@ def _dashboard_context(request: Request, user_id: int, now: datetime) -> dict[st
         if f.on_call:
             # Asked at each render (and live refresh): handoffs change who is on call.
             f = replace(f, policy_ids=dashboard_data.on_call_policy_ids(session, user_id, now))
+        cadence = load_cadence(session, request.app.state.settings.update_cadence)
         board = dashboard_data.dashboard(
-            session, f, user_id, now, stale_defaults=request.app.state.settings.stale_minutes
+            session,
+            f,
+            user_id,
+            now,
+            stale_defaults=request.app.state.settings.stale_minutes,
+            cadence=cadence,
         )
         services = refs.service_refs(session)
         version = live_stamps.version_tag(live_stamps.dashboard_version(session))
+        in_maintenance = noise_data.in_maintenance_now(session, now)
     return {
+        "in_maintenance": in_maintenance,
         "board": board,
         "filter": f,
         "services": services,
@@ -116,6 +128,10 @@ def war_room_context(
             "participants": war_room_data.participants(session, incident_id),
             "messages": messages,
             "message_total": message_total,
+            "caused_here": noise_data.caused_here(session, incident_id),
+            "updates_panel": updates_data.updates_panel(
+                session, room.incident, now, request.app.state.settings.update_cadence
+            ),
         }
         if forms and me is not None and me.role in ("responder", "admin"):
             context.update(
@@ -240,6 +256,16 @@ def integration_snippets(base_url: str, integration_type: str, key: str) -> dict
                 f"            credentials: {key}\n"
             ),
         }
+    if integration_type == "monitor":
+        # Heartbeats and checks send under it themselves; its key takes JSON log lines.
+        return {
+            "JSON log lines (for the log rules)": (
+                f"curl -sS -X POST {base}/logs \\\n"
+                f"  -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
+                '  --data-binary \'{"message": "upstream timed out", "host": "web-1", '
+                '"status": 504}\'\n'
+            ),
+        }
     if integration_type == "pagerduty":
         return {
             "PagerDuty-compatible tool": (
@@ -262,11 +288,27 @@ def integration_snippets(base_url: str, integration_type: str, key: str) -> dict
 
 @router.get("/services/{service_id}", response_class=HTMLResponse)
 def service_page(request: Request, service_id: int, me: Viewer) -> HTMLResponse:
+    return service_view(request, service_id)
+
+
+def service_view(
+    request: Request,
+    service_id: int,
+    error: str | None = None,
+    status: int = 200,
+    form: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The service page, also re-rendered with a refused maintenance form and what was typed."""
     from warroom.web.config_services import service_setup
 
+    me = current_user(request)
+    assert me is not None
+    now = now_utc()
     with _db(request).read_session() as session:
         page = catalog_data.service_page(session, service_id)
         setup = service_setup(session, page.row.service, me)
+        monitors = monitors_data.service_monitors(session, service_id, utcnow())
+        windows = noise_data.service_windows(session, service_id, now)
     base_url = request.app.state.settings.base_url
     # Routing keys are credentials: only those who set the service up see them (as in the API).
     shown = [
@@ -285,7 +327,21 @@ def service_page(request: Request, service_id: int, me: Viewer) -> HTMLResponse:
     if request.query_params.get("saved"):
         notice = "Service saved."
     return render(
-        request, "service.html", {"page": page, "integrations": shown, "notice": notice, **setup}
+        request,
+        "service.html",
+        {
+            "page": page,
+            "integrations": shown,
+            "monitors": monitors,
+            "base_url": base_url,
+            "windows": windows,
+            "error": error,
+            "form": form or {},
+            "notice": notice,
+            **setup,
+        },
+        status=status,
+        now=now,
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from warroom.catalog.models import Service, User
 from warroom.incidents import oversight_store
+from warroom.incidents.comms import next_update_due, overdue
 from warroom.incidents.models import (
     OPEN_STATUSES,
     Incident,
@@ -21,6 +22,7 @@ from warroom.incidents.models import (
 )
 from warroom.incidents.oversight import CLOCK_LABELS, DEFAULT_STALE_MINUTES, is_stale
 from warroom.incidents.sla import Clock, clocks
+from warroom.incidents.updates import last_updates
 from warroom.web.queries.refs import Ref
 
 DASHBOARD_LIMIT = 200
@@ -51,6 +53,8 @@ class IncidentRow:
     clocks: list[Clock]
     mine: bool
     oversight: Oversight
+    update_due: datetime | None = None  # when the next status update is owed
+    update_overdue: bool = False
 
 
 @dataclass
@@ -163,6 +167,7 @@ def dashboard(
     user_id: int,
     now: datetime,
     limit: int = DASHBOARD_LIMIT,
+    cadence: Mapping[int, timedelta] | None = None,
     stale_defaults: Mapping[int, int] = DEFAULT_STALE_MINUTES,
 ) -> Dashboard:
     base = _filtered(select(Incident), f, user_id)
@@ -193,17 +198,22 @@ def dashboard(
                 )
             )
         )
-    rows = [
-        IncidentRow(
-            i,
-            services[i.id],
-            commanders.get(i.id),
-            clocks_of[i.id],
-            i.id in mine,
-            flags[i.id],
+    last = last_updates(session, ids)
+    rows = []
+    for i in incidents:
+        due = next_update_due(i.priority, cadence or {}, i.triggered_at, last.get(i.id))
+        rows.append(
+            IncidentRow(
+                i,
+                services[i.id],
+                commanders.get(i.id),
+                clocks_of[i.id],
+                i.id in mine,
+                flags[i.id],
+                due if i.status in OPEN_STATUSES else None,
+                overdue(due, now, i.status in OPEN_STATUSES),
+            )
         )
-        for i in incidents
-    ]
     return Dashboard(rows, counts, total)
 
 

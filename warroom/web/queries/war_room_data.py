@@ -26,6 +26,7 @@ from warroom.incidents.oversight import DEFAULT_STALE_MINUTES
 from warroom.incidents.service import ROLE_LABELS, get_incident
 from warroom.incidents.sla import Clock
 from warroom.notify.models import Notification
+from warroom.notify.stakeholders import StakeholderList, StakeholderMember
 from warroom.web.queries.dashboard_data import Oversight, incident_clocks, oversight_flags
 from warroom.web.queries.refs import Ref, people, user_ref
 
@@ -341,6 +342,7 @@ class MessageRow:
     created_at: datetime
     sent_at: datetime | None
     next_attempt_at: datetime
+    list_name: str | None = None  # an address on this stakeholder list (no person)
 
 
 def messages_of(
@@ -362,8 +364,11 @@ def messages_of(
             Notification.created_at,
             Notification.sent_at,
             Notification.next_attempt_at,
+            StakeholderList.name.label("list_name"),
         )
         .outerjoin(User, User.id == Notification.user_id)
+        .outerjoin(StakeholderMember, StakeholderMember.id == Notification.stakeholder_member_id)
+        .outerjoin(StakeholderList, StakeholderList.id == StakeholderMember.list_id)
         .where(Notification.incident_id == incident_id)
         .order_by(Notification.id.desc())
         .limit(limit)
@@ -380,6 +385,7 @@ def messages_of(
             r.created_at,
             r.sent_at,
             r.next_attempt_at,
+            r.list_name,
         )
         for r in rows
     ]
