@@ -16,6 +16,7 @@ from warroom import errors
 from warroom.alerts.service import IngestResult
 from warroom.api import catalog as catalog_api
 from warroom.api import comms as comms_api
+from warroom.api import docs as api_docs
 from warroom.api import incidents as incidents_api
 from warroom.api import monitors as monitors_api
 from warroom.api import noise as noise_api
@@ -147,7 +148,10 @@ def create_app(
         description="Self-hosted incident management. Authenticate with "
         "`Authorization: Bearer <API token>` (create one with `warroom token create`).",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    api_docs.install(app)
     app.state.settings = settings
     app.state.db = db
     app.state.metrics = metrics

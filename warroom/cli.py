@@ -98,10 +98,14 @@ def serve(
     db = _db(settings.database_url)
     if demo:
         from warroom import demo as demo_data
+        from warroom.instance import secret_key
 
+        secret = secret_key(db, settings.secret_key)
         with db.session() as session:
-            info = demo_data.prepare(session)
+            info = demo_data.prepare(session, secret)
         typer.echo(demo_data.banner(info, settings.base_url))
+    else:
+        _say_how_to_start(db)
     if role == "engine":
         _run_engine(db, settings)
         return
@@ -124,6 +128,22 @@ def serve(
         http="httptools",
         server_header=False,
     )
+
+
+def _say_how_to_start(db: Database) -> None:
+    """An empty installation: say how to make the first admin rather than show a sign-in
+    page nobody can pass."""
+    from warroom.catalog.models import User
+
+    with db.read_session() as session:
+        anyone = session.scalar(select(User.id).where(User.role == "admin").limit(1))
+    if anyone is None:
+        typer.echo(
+            "No admin yet. Create the first one, then sign in:\n"
+            "  warroom user create NAME --admin --password '...'\n"
+            "(or start with --demo for demo data and a demo admin)",
+            err=True,
+        )
 
 
 def _run_engine(db: Database, settings: Settings) -> None:
@@ -159,11 +179,13 @@ def migrate(database_url: DbUrl = None) -> None:
 def demo_command(database_url: DbUrl = None) -> None:
     """Seed the demo teams, users, services and integrations (once) and print credentials."""
     from warroom import demo as demo_data
+    from warroom.instance import secret_key
 
     settings = _settings(database_url)
     db = _db(database_url)
+    secret = secret_key(db, settings.secret_key)
     with db.session() as session:
-        info = demo_data.prepare(session)
+        info = demo_data.prepare(session, secret)
     typer.echo(demo_data.banner(info, settings.base_url))
 
 

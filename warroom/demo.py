@@ -4,7 +4,9 @@ a first event within a minute and see who it pages."""
 
 from __future__ import annotations
 
-import secrets
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,8 +24,8 @@ DEMO_ADMIN = "admin"
 @dataclass
 class DemoInfo:
     admin_username: str
-    admin_password: str
-    token: str
+    admin_password: str | None  # None: changed since the first start
+    token: str | None  # None: revoked since
     integrations: list[tuple[str, str, str]]  # (service name, type, routing key)
     seeded: bool
 
@@ -200,19 +202,44 @@ def seed_oncall(
         )
 
 
-def prepare(session: Session) -> DemoInfo:
-    """Seeds if needed, then issues a fresh admin password and API token to print."""
+def _derived(secret: str, purpose: str) -> str:
+    mac = hmac.new(secret.encode(), f"warroom-demo:{purpose}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
+
+
+def demo_credentials(secret: str) -> tuple[str, str]:
+    """The demo admin's password and API token, derived from the instance secret: the same on
+    every start of this database, stored nowhere (only their hashes, as for any user)."""
+    return _derived(secret, "admin-password")[:16], "wr_" + _derived(secret, "api-token")
+
+
+def prepare(session: Session, secret: str) -> DemoInfo:
+    """Seeds if needed; gives the demo admin the derived password and token on the first
+    start, and says on later starts whether they still work (the admin may have changed the
+    password or revoked the token since: then None, and the banner says so)."""
+    from warroom.catalog.models import ApiToken
+    from warroom.security import token_digest, verify_password
+
     seeded = seed(session)
     admin = session.scalars(select(User).where(User.username == DEMO_ADMIN)).one()
-    password = secrets.token_urlsafe(12)
-    admin.password_hash = hash_password(password)
-    token, _ = catalog.create_token(session, admin.id, "demo start")
+    password, token = demo_credentials(secret)
+    shown_password: str | None = password
+    if admin.password_hash is None:
+        admin.password_hash = hash_password(password)
+    elif not verify_password(admin.password_hash, password):
+        shown_password = None
+    digest = token_digest(token)
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
+    if row is None:
+        session.add(ApiToken(user_id=admin.id, name="demo", token_hash=digest, prefix=token[:8]))
+        session.flush()
+    shown_token = token if row is None or row.revoked_at is None else None
     rows = session.execute(
         select(Service.name, Integration.type, Integration.routing_key)
         .join(Service, Service.id == Integration.service_id)
         .order_by(Integration.id)
     ).all()
-    return DemoInfo(DEMO_ADMIN, password, token, list(rows), seeded)
+    return DemoInfo(DEMO_ADMIN, shown_password, shown_token, list(rows), seeded)
 
 
 def banner(info: DemoInfo, base_url: str) -> str:
@@ -220,12 +247,11 @@ def banner(info: DemoInfo, base_url: str) -> str:
         "",
         f"Warroom is running at {base_url}",
         f"  API docs:   {base_url}/docs",
-        f"  Sign in:    {info.admin_username} / {info.admin_password}",
-        f"  API token:  {info.token}",
         "  Integrations (routing keys):",
     ]
     for service, kind, key in info.integrations:
         lines.append(f"    {service:<14} {kind:<13} {key}")
+    bearer = info.token or "<your API token>"
     pd_key = next((k for _, t, k in info.integrations if t == "pagerduty"), None)
     if pd_key:
         lines += [
@@ -236,6 +262,17 @@ def banner(info: DemoInfo, base_url: str) -> str:
             f'"payload": {{"summary": "Disk 95% full on db-1", "source": "db-1", '
             f'"severity": "critical"}}}}\'',
             "Then list incidents:",
-            f"  curl -sS {base_url}/api/v1/incidents -H 'Authorization: Bearer {info.token}'",
+            f"  curl -sS {base_url}/api/v1/incidents -H 'Authorization: Bearer {bearer}'",
         ]
+    password = info.admin_password or "(changed since the first start: use yours)"
+    token = info.token or "(revoked since the first start: make one on Your account)"
+    lines += [
+        "",
+        "=" * 72,
+        f"  Open {base_url} and sign in:",
+        f"  Sign in:    {info.admin_username} / {password}",
+        f"  API token:  {token}",
+        "  Both stay the same on every start of this database (derived from its secret).",
+        "=" * 72,
+    ]
     return "\n".join(lines) + "\n"

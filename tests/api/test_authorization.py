@@ -31,6 +31,7 @@ PUBLIC: set[tuple[str, str]] = {
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
+    ("GET", "/docs/assets"),  # Swagger UI's and ReDoc's files (warroom/api/docs.py)
     # Signed action links from notifications: the signed, expiring token is the credential.
     ("GET", "/act/{token}"),
     ("POST", "/act/{token}"),
@@ -86,7 +87,10 @@ WEB: dict[tuple[str, str], str] = {
     ("GET", "/"): "stakeholder",
     ("GET", "/dashboard.fragment"): "stakeholder",
     ("GET", "/events/stream"): "stakeholder",
+    ("GET", "/events/versions"): "stakeholder",
     ("GET", "/alerts"): "stakeholder",
+    ("GET", "/alerts/{alert_id}"): "stakeholder",
+    ("POST", "/alerts/{alert_id}/{action}"): "responder",
     ("GET", "/services"): "stakeholder",
     ("GET", "/services/{service_id}"): "stakeholder",
     ("GET", "/teams"): "stakeholder",
@@ -99,6 +103,16 @@ WEB: dict[tuple[str, str], str] = {
     ("GET", "/report"): "stakeholder",
     ("POST", "/report"): "self",
     ("POST", "/account/password"): "self",
+    # One's own settings (web/config_account.py): any signed-in user, on their own account.
+    ("POST", "/account/profile"): "self",
+    ("POST", "/account/contact-methods"): "self",
+    ("POST", "/account/contact-methods/{method_id}/delete"): "self",
+    ("POST", "/account/contact-methods/{method_id}/test"): "self",
+    ("POST", "/account/rules"): "self",
+    ("POST", "/account/rules/{rule_id}/delete"): "self",
+    ("POST", "/account/quiet-hours"): "self",
+    ("POST", "/account/tokens"): "self",
+    ("POST", "/account/tokens/{token_id}/revoke"): "self",
     ("POST", "/logout"): "self",
     ("GET", "/incidents/new"): "responder",
     ("POST", "/incidents/new"): "responder",
@@ -133,6 +147,21 @@ WEB: dict[tuple[str, str], str] = {
     ("POST", "/incidents/{incident_id}/action-items"): "responder",
     ("POST", "/action-items/{item_id}"): "responder",
     ("POST", "/incidents/{incident_id}/feedback"): "responder",
+    # Setting services up (ADR 10): "team" = an admin, or a responder of the owning team.
+    ("GET", "/services/new"): "admin",
+    ("POST", "/services/new"): "admin",
+    ("GET", "/services/{service_id}/edit"): "team",
+    ("POST", "/services/{service_id}/edit"): "team",
+    ("POST", "/services/{service_id}/integrations"): "team",
+    ("POST", "/services/{service_id}/integrations/{integration_id}/rotate"): "team",
+    ("POST", "/services/{service_id}/integrations/{integration_id}/delete"): "team",
+    ("POST", "/services/{service_id}/policy"): "team",
+    ("GET", "/policies"): "stakeholder",
+    ("GET", "/policies/{policy_id}"): "stakeholder",
+    ("GET", "/policies/new"): "admin",
+    ("POST", "/policies/new"): "admin",
+    ("POST", "/policies/{policy_id}"): "admin",
+    ("POST", "/policies/{policy_id}/delete"): "admin",
     # Silences and maintenance windows (warroom/web/noise_pages.py).
     ("GET", "/silences"): "stakeholder",
     ("POST", "/silences"): "responder",
@@ -142,6 +171,7 @@ WEB: dict[tuple[str, str], str] = {
     ("POST", "/maintenance/{window_id}/cancel"): "responder",
     ("GET", "/admin/users"): "admin",
     ("POST", "/admin/users"): "admin",
+    ("POST", "/admin/users/{user_id}"): "admin",
     ("POST", "/admin/users/{user_id}/active"): "admin",
     ("POST", "/admin/users/{user_id}/password"): "admin",
     ("POST", "/admin/teams"): "admin",
@@ -157,6 +187,8 @@ WEB: dict[tuple[str, str], str] = {
 
 # The least role each /api/v1 route needs. "self" = any signed-in user, acting on their own
 # things only (their profile and API tokens: a stakeholder needs a token to read at all).
+# "team" = an admin, or a responder of the team that owns the service (ADR 10): a responder of
+# another team is refused like a stakeholder.
 RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/teams"): "stakeholder",
     ("POST", "/api/v1/teams"): "admin",
@@ -174,14 +206,16 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/services"): "stakeholder",
     ("POST", "/api/v1/services"): "admin",
     ("GET", "/api/v1/services/{service_id}"): "stakeholder",
-    ("PATCH", "/api/v1/services/{service_id}"): "admin",
+    ("PATCH", "/api/v1/services/{service_id}"): "team",
     ("GET", "/api/v1/integrations"): "stakeholder",
-    ("POST", "/api/v1/integrations"): "admin",
+    ("POST", "/api/v1/integrations"): "team",
     ("GET", "/api/v1/integrations/{integration_id}"): "stakeholder",
-    ("DELETE", "/api/v1/integrations/{integration_id}"): "admin",
-    ("POST", "/api/v1/integrations/{integration_id}/rotate"): "admin",
+    ("DELETE", "/api/v1/integrations/{integration_id}"): "team",
+    ("POST", "/api/v1/integrations/{integration_id}/rotate"): "team",
     ("GET", "/api/v1/alerts"): "stakeholder",
     ("GET", "/api/v1/alerts/{alert_id}"): "stakeholder",
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): "responder",
+    ("POST", "/api/v1/alerts/{alert_id}/resolve"): "responder",
     ("GET", "/api/v1/incidents"): "stakeholder",
     ("POST", "/api/v1/incidents"): "responder",
     ("GET", "/api/v1/incidents/{incident_id}"): "stakeholder",
@@ -235,11 +269,12 @@ RULES: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/escalation-policies/{policy_id}"): "admin",
     ("DELETE", "/api/v1/escalation-policies/{policy_id}"): "admin",
     ("GET", "/api/v1/services/{service_id}/escalation-policy"): "stakeholder",
-    ("PUT", "/api/v1/services/{service_id}/escalation-policy"): "admin",
+    ("PUT", "/api/v1/services/{service_id}/escalation-policy"): "team",
     ("GET", "/api/v1/users/{user_id}/contact-methods"): "stakeholder",
     ("POST", "/api/v1/users/{user_id}/contact-methods"): "self",
     ("PATCH", "/api/v1/users/{user_id}/contact-methods/{method_id}"): "self",
     ("DELETE", "/api/v1/users/{user_id}/contact-methods/{method_id}"): "self",
+    ("POST", "/api/v1/users/{user_id}/contact-methods/{method_id}/test"): "self",
     ("GET", "/api/v1/users/{user_id}/notification-rules"): "stakeholder",
     ("POST", "/api/v1/users/{user_id}/notification-rules"): "self",
     ("PATCH", "/api/v1/users/{user_id}/notification-rules/{rule_id}"): "self",
@@ -321,7 +356,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/maintenance-windows/{window_id}"): "stakeholder",
     ("POST", "/api/v1/maintenance-windows/{window_id}/cancel"): "responder",
 }
-RANK = {"stakeholder": 0, "responder": 1, "admin": 2}
+RANK = {"stakeholder": 0, "responder": 1, "admin": 2, "team": 2}
 # A body that passes authorization and then fails validation, so probing writes nothing.
 PROBE = {"__probe__": True}
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -511,6 +546,9 @@ def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
         "incident_id": reviewed,
         "task_id": task["id"],
         "role": "commander",
+        "token_id": client.post(
+            "/api/v1/tokens", json={"name": "probe"}, headers=world.auth("admin")
+        ).json()["id"],
         "integration_id": spare["id"],
         "update_id": update["id"],
         "list_id": stakeholders["id"],
@@ -618,7 +656,11 @@ def test_each_role_gets_exactly_what_its_rule_allows(client: TestClient, world: 
         auth = world.auth(who)
         for method, path in _in_order(RULES):
             need = RULES[(method, path)]
-            r = _call(client, method, _url(path, objects), auth)
+            body: Any = PROBE
+            if (method, path) == ("POST", "/api/v1/integrations"):
+                # The service is in the body: only a valid one reaches the owning-team check.
+                body = {"service_id": objects["service_id"], "type": "generic"}
+            r = _call(client, method, _url(path, objects), auth, body)
             if need == "self" or RANK[who] >= RANK[need]:
                 assert r.status_code not in (401, 403), (who, method, path, r.text)
                 if method == "GET":
@@ -724,6 +766,8 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
         f"/api/v1/incidents/{inc['id']}/tasks", json={"title": "t"}, headers=admin
     ).json()
     team = client.post("/api/v1/teams", json={"name": "web team"}, headers=admin).json()
+    assert send_pd(client, pd_event(world.pagerduty_key, dedup_key="web-alert")).status_code == 202
+    alert = client.get("/api/v1/alerts", headers=admin).json()["items"][0]
     component = client.post("/api/v1/components", json={"name": "Web"}, headers=admin).json()
     window = client.post(
         "/api/v1/maintenance-windows",
@@ -746,8 +790,16 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
         "service_id": world.checkout_id,
         "user_id": world.responder_id,
         "team_id": team["id"],
+        "alert_id": alert["id"],
+        "token_id": client.post("/api/v1/tokens", json={"name": "probe"}, headers=admin).json()[
+            "id"
+        ],
+        "integration_id": client.post(
+            "/api/v1/integrations",
+            json={"service_id": world.checkout_id, "type": "generic"},
+            headers=admin,
+        ).json()["id"],
         "silence_id": 1,
-        "alert_id": 1,
     }
 
 
@@ -827,3 +879,52 @@ def test_web_stakeholder_reads_but_never_writes(client: TestClient, world: World
     r = client.post("/logout", data={}, follow_redirects=False)
     assert r.status_code == 403
     assert client.get("/account").status_code == 200  # still signed in
+
+
+def test_owning_team_responder_sets_up_their_service_only(client: TestClient, world: World) -> None:
+    """ADR 10: a responder of the owning team changes their service's setup (not its owner
+    team); a responder of another team is refused everything a "team" rule covers."""
+    admin = world.auth("admin")
+    bob = world.auth("responder")
+    team = client.post(
+        "/api/v1/teams",
+        json={"name": "Checkout", "member_ids": [world.responder_id]},
+        headers=admin,
+    ).json()
+    other = client.post("/api/v1/teams", json={"name": "Data"}, headers=admin).json()
+    sid, db_id = world.checkout_id, world.database_id
+    assert client.patch(f"/api/v1/services/{sid}", json={"team_id": team["id"]}, headers=admin)
+    client.patch(f"/api/v1/services/{db_id}", json={"team_id": other["id"]}, headers=admin)
+
+    r = client.patch(f"/api/v1/services/{sid}", json={"tier": 1}, headers=bob)
+    assert r.status_code == 200 and r.json()["tier"] == 1
+    assert_error(
+        client.patch(f"/api/v1/services/{sid}", json={"team_id": other["id"]}, headers=bob), 403
+    )
+    made = client.post(
+        "/api/v1/integrations", json={"service_id": sid, "type": "generic"}, headers=bob
+    )
+    assert made.status_code == 201 and made.json()["routing_key"]
+    iid = made.json()["id"]
+    assert client.post(f"/api/v1/integrations/{iid}/rotate", headers=bob).status_code == 200
+    listed = client.get(f"/api/v1/integrations?service_id={sid}", headers=bob).json()
+    assert all(i["routing_key"] for i in listed)
+    assert client.delete(f"/api/v1/integrations/{iid}", headers=bob).status_code == 204
+    r = client.put(
+        f"/api/v1/services/{sid}/escalation-policy",
+        json={"escalation_policy_id": None},
+        headers=bob,
+    )
+    assert r.status_code == 200
+
+    # Another team's service: refused, and its keys are not shown.
+    assert_error(client.patch(f"/api/v1/services/{db_id}", json={"tier": 3}, headers=bob), 403)
+    assert_error(
+        client.post(
+            "/api/v1/integrations", json={"service_id": db_id, "type": "generic"}, headers=bob
+        ),
+        403,
+    )
+    theirs = client.get(f"/api/v1/integrations?service_id={db_id}", headers=bob).json()
+    assert theirs and all(i["routing_key"] is None for i in theirs)
+    assert client.get(f"/api/v1/services/{db_id}", headers=admin).json()["tier"] == 1

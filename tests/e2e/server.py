@@ -69,7 +69,7 @@ def _parse_banner(server: Server) -> None:
 
 @contextmanager
 def run_server(
-    database_url: str, *extra: str, timeout: float = 30, env: dict[str, str] | None = None
+    database_url: str, *extra: str, timeout: float = 60, env: dict[str, str] | None = None
 ) -> Iterator[Server]:
     """Starts `warroom serve --demo`, waits for the banner and /readyz; SIGTERM on exit."""
     port = free_port()

@@ -178,3 +178,28 @@ def test_the_stream_and_fragments_bring_a_note_to_another_browser(
     assert before != after and "event: version" in after
     dashboard = watcher.get("/dashboard.fragment").text
     assert "Another one" in dashboard and after.split("data: ")[1].strip() in dashboard
+
+
+def test_one_stream_follows_many_pages_by_topic(web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    """All tabs of a browser share one stream (ADR 10): it carries a tag per topic, the same
+    tags the pages carry, and a gone incident reads as null."""
+    monkeypatch.setattr(live, "STREAM_SECONDS", 0.0)
+    first, second = declared(web, "one"), declared(web, "two")
+    assert live.parse_topics(f"dashboard,incident:{first},incident:{first}, incident:{second}") == [
+        "dashboard",
+        f"incident:{first}",
+        f"incident:{second}",
+    ]
+    assert live.parse_topics("incident:x") is None and live.parse_topics("users") is None
+    assert live.parse_topics(",".join(f"incident:{i}" for i in range(1, 90))) is not None
+    b = web.browser("stakeholder")
+    r = b.get(f"/events/versions?topics=dashboard,incident:{first},incident:999999")
+    assert r.status_code == 200
+    tags = r.json()
+    assert tags["incident:999999"] is None
+    page = b.get(f"/incidents/{first}").text
+    assert f'data-version="{tags[f"incident:{first}"]}"' in page
+    stream = b.get(f"/events/stream?topics=dashboard,incident:{first}")
+    assert "event: versions" in stream.text and tags["dashboard"] in stream.text
+    assert b.get("/events/versions?topics=nope").status_code == 404
+    assert web.browser().get("/events/versions?topics=dashboard").status_code == 303

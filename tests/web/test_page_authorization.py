@@ -24,7 +24,8 @@ from warroom.app import create_app
 from warroom.config import Settings
 from warroom.web import live
 
-RANK = {"stakeholder": 0, "responder": 1, "admin": 2}
+# "team": an admin or a responder of the owning team; the world's responder is in no team.
+RANK = {"stakeholder": 0, "responder": 1, "admin": 2, "team": 2}
 PUBLIC_PAGES = {("GET", "/login"), ("POST", "/login"), ("GET", "/static")}
 # The public status page: the same for everyone, signed in or not.
 # (POST /status/report is the reports API's public form endpoint, not a page.)
@@ -117,6 +118,14 @@ def _objects(web: Web) -> dict[str, Any]:
             headers=web.world.auth("admin"),
         ).json()["id"],
         "service_id": web.world.checkout_id,
+        "token_id": web.base.post(
+            "/api/v1/tokens", json={"name": "probe"}, headers=web.world.auth("admin")
+        ).json()["id"],
+        "integration_id": web.base.post(
+            "/api/v1/integrations",
+            json={"service_id": web.world.checkout_id, "type": "generic"},
+            headers=web.world.auth("admin"),
+        ).json()["id"],
         **noise_objects(web),
         "user_id": web.world.stakeholder_id,
         "team_id": web.base.post(

@@ -40,7 +40,7 @@ def test_each_page_renders_for_a_responder(web: Web) -> None:
             "Used by",
             "checkout-api",
             "pagerduty",
-            "shown to admins only",
+            "shown to admins and the owning team",
         ],
         "/teams": ["Teams"],
         "/account": ["Change your password", "bob"],
@@ -278,4 +278,4 @@ def test_integration_keys_and_snippets_are_for_admins_only(web: Web) -> None:
     assert f"Integration key (routing key): {web.world.pagerduty_key}" in page
     page = bob.get(checkout).text
     assert web.world.alertmanager_key not in page and "webhook_configs" not in page
-    assert "shown to admins only" in page
+    assert "shown to admins and the owning team" in page

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from warroom.alerts.models import Alert
-from warroom.api.deps import Admin, ReadDB, Reader, WriteDB
+from warroom.alerts import actions as alert_actions
+from warroom.api.deps import Admin, ReadDB, Reader, Responder, ServiceManager, WriteDB
 from warroom.api.openapi import ApiRouter
 from warroom.api.pagination import page
 from warroom.api.params import Cursor, Limit, PathId, QueryId
@@ -161,16 +161,8 @@ def get_user(user_id: PathId, _: Reader, session: ReadDB) -> UserOut:
 
 @router.patch("/users/{user_id}", response_model=UserOut, tags=["users"], responses=responses(403))
 def update_user(user_id: PathId, body: UserPatch, principal: Reader, session: WriteDB) -> UserOut:
-    user = _get(session, User, user_id, "user")
     changes = body.model_dump(exclude_unset=True)
-    personal = {"name", "email", "time_zone"}
-    if not principal.at_least("admin") and (user.id != principal.id or set(changes) - personal):
-        raise ApiError(403, "you may change only your own name, email and time zone")
-    for name, value in changes.items():
-        if value is None:
-            raise ApiError(422, f"'{name}' cannot be null")
-        setattr(user, name, value)
-    return _user_out(user)
+    return _user_out(catalog.update_user(session, user_id, changes, principal.id, principal.role))
 
 
 @router.get("/tokens", response_model=list[TokenOut], tags=["tokens"])
@@ -190,10 +182,7 @@ def create_token(body: TokenIn, principal: Reader, session: WriteDB) -> NewToken
 
 @router.delete("/tokens/{token_id}", status_code=204, tags=["tokens"])
 def revoke_token(token_id: PathId, principal: Reader, session: WriteDB) -> Response:
-    row = session.get(ApiToken, token_id)
-    if row is None or (row.user_id != principal.id and not principal.at_least("admin")):
-        raise ApiError(404, f"token {token_id} does not exist")
-    row.revoked_at = row.revoked_at or utcnow()
+    catalog.revoke_token(session, token_id, principal.id, principal.role, utcnow())
     return Response(status_code=204)
 
 
@@ -273,32 +262,13 @@ def get_service(service_id: PathId, _: Reader, session: ReadDB) -> ServiceOut:
     responses=responses(409),
 )
 def update_service(
-    service_id: PathId, body: ServicePatch, _: Admin, session: WriteDB
+    service_id: PathId, body: ServicePatch, principal: ServiceManager, session: WriteDB
 ) -> ServiceOut:
-    svc = _get(session, Service, service_id, "service")
+    """Admins change anything; a responder of the owning team all but the owner team."""
     changes = body.model_dump(exclude_unset=True)
-    deps = changes.pop("depends_on_ids", None)
-    # Checked before any change: a pending unknown team_id would be autoflushed by the next
-    # query and fail on the foreign key (500). 422 as when creating a service.
-    if changes.get("team_id") is not None and session.get(Team, changes["team_id"]) is None:
-        raise ApiError(
-            422,
-            f"team {changes['team_id']} does not exist",
-            [{"field": "team_id", "message": "unknown team"}],
-        )
-    # No autoflush: a clashing name must reach the flush below (409), not the dependency
-    # queries (500).
-    with session.no_autoflush:
-        for name, value in changes.items():
-            if value is None and name != "team_id":
-                raise ApiError(422, f"'{name}' cannot be null")
-            setattr(svc, name, value)
-        if deps is not None:
-            catalog.set_dependencies(session, svc, deps)
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise _conflict(exc, "service") from None
+    svc = catalog.get_service(session, service_id)
+    catalog.check_service_manager(session, svc, principal.id, principal.role, changes)
+    svc = catalog.update_service(session, service_id, changes)
     return _service_outs(session, [svc])[0]
 
 
@@ -343,8 +313,9 @@ def list_integrations(
     query = select(Integration).order_by(Integration.id)
     if service_id is not None:
         query = query.where(Integration.service_id == service_id)
-    admin = principal.at_least("admin")
-    return [_integration_out(request, i, admin) for i in session.scalars(query)]
+    rows = list(session.scalars(query))
+    shown = catalog.key_holders(session, {i.service_id for i in rows}, principal.id, principal.role)
+    return [_integration_out(request, i, i.service_id in shown) for i in rows]
 
 
 @router.post(
@@ -355,9 +326,10 @@ def list_integrations(
     responses=responses(404),
 )
 def create_integration(
-    request: Request, body: IntegrationIn, _: Admin, session: WriteDB
+    request: Request, body: IntegrationIn, principal: Responder, session: WriteDB
 ) -> IntegrationOut:
-    _get(session, Service, body.service_id, "service")
+    svc = catalog.get_service(session, body.service_id)
+    catalog.check_service_manager(session, svc, principal.id, principal.role)
     integ = catalog.create_integration(session, body.service_id, body.type, body.name)
     return _integration_out(request, integ, True)
 
@@ -367,14 +339,15 @@ def get_integration(
     request: Request, integration_id: PathId, principal: Reader, session: ReadDB
 ) -> IntegrationOut:
     integ = _get(session, Integration, integration_id, "integration")
-    return _integration_out(request, integ, principal.at_least("admin"))
+    shown = catalog.key_holders(session, {integ.service_id}, principal.id, principal.role)
+    return _integration_out(request, integ, integ.service_id in shown)
 
 
 @router.post(
     "/integrations/{integration_id}/rotate", response_model=IntegrationOut, tags=["integrations"]
 )
 def rotate_integration_key(
-    request: Request, integration_id: PathId, _: Admin, session: WriteDB
+    request: Request, integration_id: PathId, _: ServiceManager, session: WriteDB
 ) -> IntegrationOut:
     integ = _get(session, Integration, integration_id, "integration")
     catalog.rotate_key(integ, utcnow())
@@ -387,14 +360,6 @@ def rotate_integration_key(
     tags=["integrations"],
     responses=responses(409),
 )
-def delete_integration(integration_id: PathId, _: Admin, session: WriteDB) -> Response:
-    integ = _get(session, Integration, integration_id, "integration")
-    has_alerts = session.scalar(select(Alert.id).where(Alert.integration_id == integ.id).limit(1))
-    if has_alerts is not None:
-        raise ApiError(
-            409,
-            "this integration has alerts, which would be lost; rotate its "
-            "routing key instead to stop its sender",
-        )
-    session.delete(integ)
+def delete_integration(integration_id: PathId, _: ServiceManager, session: WriteDB) -> Response:
+    alert_actions.delete_integration(session, integration_id)
     return Response(status_code=204)

@@ -150,3 +150,25 @@ ReadDB = Annotated[Session, Depends(read_session)]
 # scope="function": the commit runs before the reply is sent. With the default ("request") the
 # installed FastAPI runs it after the reply, and a failed commit would still have answered 2xx.
 WriteDB = Annotated[Session, Depends(write_session, scope="function")]
+
+
+def _service_manager(request: Request, principal: Responder, session: ReadDB) -> Principal:
+    """An admin, or a responder of the team owning the service of the path (its service_id,
+    or its integration_id's service). A dependency: it refuses before the body is read."""
+    from warroom.catalog import service as catalog
+    from warroom.catalog.models import Integration
+
+    params = request.path_params
+    raw = params.get("service_id")
+    if raw is None:
+        integ = session.get(Integration, int(params["integration_id"]))
+        if integ is None:
+            raise ApiError(404, f"integration {params['integration_id']} does not exist")
+        raw = integ.service_id
+    svc = catalog.get_service(session, int(raw))
+    catalog.check_service_manager(session, svc, principal.id, principal.role)
+    return principal
+
+
+# Path routes of a service's setup (ADR 10).
+ServiceManager = Annotated[Principal, Depends(_service_manager)]

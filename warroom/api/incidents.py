@@ -10,6 +10,7 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom.alerts import actions as alert_actions
 from warroom.alerts.models import ALERT_STATUSES, SEVERITIES, Alert, of_incident
 from warroom.api.deps import Principal, ReadDB, Reader, Responder, WriteDB
 from warroom.api.openapi import ApiRouter
@@ -102,10 +103,26 @@ def list_alerts(
 
 @router.get("/alerts/{alert_id}", response_model=AlertOut, tags=["alerts"])
 def get_alert(alert_id: BigPathId, _: Reader, session: ReadDB) -> Alert:
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise ApiError(404, f"alert {alert_id} does not exist")
-    return alert
+    return alert_actions.get_alert(session, alert_id)
+
+
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    response_model=AlertOut,
+    tags=["alerts"],
+    responses=responses(409),
+)
+def acknowledge_alert(alert_id: BigPathId, principal: Responder, session: WriteDB) -> Alert:
+    """Acknowledge one alert (its incident keeps its own status)."""
+    return alert_actions.act_on_alert(session, alert_id, "acknowledge", _actor(principal), utcnow())
+
+
+@router.post(
+    "/alerts/{alert_id}/resolve", response_model=AlertOut, tags=["alerts"], responses=responses(409)
+)
+def resolve_alert(alert_id: BigPathId, principal: Responder, session: WriteDB) -> Alert:
+    """Resolve one alert: its dedup key opens a new alert next time it fires."""
+    return alert_actions.act_on_alert(session, alert_id, "resolve", _actor(principal), utcnow())
 
 
 # --- incidents -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from fastapi import Request
@@ -17,13 +17,14 @@ from jinja2 import Environment, select_autoescape
 from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from warroom.api.deps import ROLE_RANK, ReadDB, Reader, Responder, WriteDB
 from warroom.api.openapi import ApiRouter
 from warroom.api.pagination import page
 from warroom.api.params import Cursor, Limit, PathId, QueryId
 from warroom.api.schemas import In, Out, Page
-from warroom.catalog.models import User
+from warroom.catalog.models import Service, User
 from warroom.common.schemas import Id
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
@@ -115,17 +116,27 @@ def list_notifications(
 # --- signed action links ---------------------------------------------------------------------
 
 _env = Environment(autoescape=select_autoescape(default=True))
+# Phone-first: opened from a page on a lock screen, often one-handed in the dark.
 _PAGE = _env.from_string("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }} · Warroom</title><link rel="stylesheet" href="/static/warroom.css"></head>
-<body class="action-link"><main>
+<meta name="referrer" content="no-referrer">
+<title>{{ title }} · Warroom</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/app.css"></head>
+<body class="act"><main class="act-card">
+<p class="act-brand">Warroom</p>
 <h1>{{ title }}</h1>
-{% if incident %}<p><strong>#{{ incident.id }} {{ incident.title }}</strong><br>
-P{{ incident.priority }} · {{ incident.status }}</p>{% endif %}
-<p>{{ message }}</p>
-{% if button %}<form method="post"><button type="submit">{{ button }}</button></form>{% endif %}
-{% if view_url %}<p><a href="{{ view_url }}">Open the incident</a></p>{% endif %}
+{% if incident %}<div class="act-incident">
+<p><span class="badge prio prio-{{ incident.priority }}">P{{ incident.priority }}</span>
+<span class="badge status status-{{ incident.status }}">{{ incident.status }}</span></p>
+<p class="act-title">#{{ incident.id }} {{ incident.title }}</p>
+<p class="act-meta">{{ incident.service or "No service" }} · started {{ incident.age }} ago</p>
+</div>{% endif %}
+<p class="act-message{% if done %} act-done{% endif %}" role="status">{{ message }}</p>
+{% if button %}<form method="post">
+<button type="submit" class="act-button">{{ button }}</button></form>{% endif %}
+{% if view_url %}<p class="act-view"><a href="{{ view_url }}">Open the incident</a></p>{% endif %}
 </main></body></html>""")
 
 _BUTTONS = {"ack": "Acknowledge", "resolve": "Resolve", "view": None}
@@ -160,10 +171,16 @@ def _page(
     button: str | None = None,
     view_url: str | None = None,
     headers: dict[str, str] | None = None,
+    done: bool = False,
 ) -> HTMLResponse:
     return HTMLResponse(
         _PAGE.render(
-            title=title, message=message, incident=incident, button=button, view_url=view_url
+            title=title,
+            message=message,
+            incident=incident,
+            button=button,
+            view_url=view_url,
+            done=done,
         ),
         status_code=status,
         headers={
@@ -183,12 +200,32 @@ class _Shown:
     title: str
     priority: int
     status: str
+    service: str
+    age: str
 
     @classmethod
-    def of(cls, incident: Incident | None) -> _Shown | None:
+    def of(cls, incident: Incident | None, session: Session | None = None) -> _Shown | None:
         if incident is None:
             return None
-        return cls(incident.id, incident.title, incident.priority, incident.status)
+        service = None
+        if session is not None and incident.service_id is not None:
+            service = session.get(Service, incident.service_id)
+        return cls(
+            incident.id,
+            incident.title,
+            incident.priority,
+            incident.status,
+            service.name if service else "",
+            _age(utcnow() - incident.triggered_at),
+        )
+
+
+def _age(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds()) // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h {minutes % 60:02d} min" if hours < 48 else f"{hours // 24} days"
 
 
 def _refusal(user: User | None, action: str) -> str | None:
@@ -229,16 +266,17 @@ def show_action(request: Request, token: str, session: ReadDB) -> HTMLResponse:
         return _page(404, "Incident not found", "It may have been deleted.")
     view = f"/incidents/{incident.id}"
     button = _BUTTONS[claim.action]
+    shown = _Shown.of(incident, session)
     if button is None:
-        return _page(200, "Incident", "", incident, None, view)
+        return _page(200, "Incident", "", shown, None, view)
     refused = _refusal(session.get(User, claim.user_id), claim.action)
     if refused is not None:
-        return _page(403, "This link cannot be used", refused, incident, None, view)
+        return _page(403, "This link cannot be used", refused, shown, None, view)
     return _page(
         200,
         f"{button} incident #{incident.id}?",
         "Nothing happens until you press the button.",
-        incident,
+        shown,
         button,
         view,
     )
@@ -278,7 +316,8 @@ def perform_action(request: Request, token: str) -> HTMLResponse:
                     actor,
                     utcnow(),
                     "via notification link",
-                )
+                ),
+                session,
             )
     except _Refused as exc:
         return _page(exc.status, exc.title, exc.message, _current(db, claim), view_url=view)
@@ -305,9 +344,10 @@ def perform_action(request: Request, token: str) -> HTMLResponse:
         f"Thank you, {actor.name}. Paging has stopped.",
         incident,
         view_url=view,
+        done=True,
     )
 
 
 def _current(db: Database, claim: ActionClaim) -> _Shown | None:
     with db.read_session() as session:
-        return _Shown.of(session.get(Incident, claim.incident_id))
+        return _Shown.of(session.get(Incident, claim.incident_id), session)

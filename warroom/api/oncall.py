@@ -16,7 +16,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
-from warroom.api.deps import Admin, Principal, ReadDB, Reader, Responder, WriteDB
+from warroom.api.deps import (
+    Admin,
+    Principal,
+    ReadDB,
+    Reader,
+    Responder,
+    ServiceManager,
+    WriteDB,
+)
 from warroom.api.openapi import ApiRouter
 from warroom.api.pagination import page
 from warroom.api.params import Cursor, InstantQuery, Limit, PathId
@@ -24,6 +32,7 @@ from warroom.api.schemas import Page
 from warroom.catalog.models import Service, User
 from warroom.db.base import utcnow
 from warroom.errors import ApiError, responses
+from warroom.incidents.paging import wake_peers
 from warroom.instance import secret_key
 from warroom.notify import preferences
 from warroom.notify.schemas import (
@@ -54,6 +63,7 @@ from warroom.oncall.schemas import (
     ServicePolicyIn,
     ServicePolicyOut,
     ShiftsOut,
+    TestSent,
 )
 
 api = ApiRouter(prefix="/api/v1")
@@ -310,9 +320,10 @@ def get_service_policy(service_id: PathId, _: Reader, session: ReadDB) -> Servic
     tags=["escalation policies"],
 )
 def set_service_policy(
-    service_id: PathId, body: ServicePolicyIn, _: Admin, session: WriteDB
+    service_id: PathId, body: ServicePolicyIn, _: ServiceManager, session: WriteDB
 ) -> ServicePolicyOut:
-    """Which policy pages for the service's incidents; null detaches it (a warning then)."""
+    """Which policy pages for the service's incidents; null detaches it (a warning then).
+    Admins, and responders of the team that owns the service."""
     row = policies.set_service_policy(session, service_id, body.escalation_policy_id)
     return ServicePolicyOut(service_id=row.id, escalation_policy_id=row.escalation_policy_id)
 
@@ -368,6 +379,23 @@ def delete_contact_method(
 ) -> Response:
     preferences.delete_method(session, user_id, method_id)
     return Response(status_code=204)
+
+
+@api.post(
+    "/users/{user_id}/contact-methods/{method_id}/test",
+    response_model=TestSent,
+    status_code=202,
+    tags=["users"],
+    responses=responses(409),
+)
+def test_contact_method(
+    user_id: PathId, method_id: PathId, _: SelfOrAdmin, session: WriteDB
+) -> TestSent:
+    """Queue a test message to this contact method; the engine delivers it like a page and
+    ``GET /notifications`` (or the account page) shows whether it went out."""
+    row = preferences.send_test(session, user_id, method_id, utcnow())
+    wake_peers(session)
+    return TestSent(notification_id=row.id)
 
 
 @api.get(

@@ -88,6 +88,20 @@ class NewToken(TokenOut):
 
 
 class ServiceIn(In):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "name": "checkout-api",
+                    "description": "Checkout HTTP API",
+                    "team_id": 1,
+                    "tier": 1,
+                    "grouping_window_seconds": 1800,
+                    "depends_on_ids": [2],
+                }
+            ]
+        }
+    }
     name: str = Field(min_length=1, max_length=120, pattern=NONBLANK)
     description: str = Field(default="", max_length=5000)
     team_id: Id | None = None
@@ -122,6 +136,11 @@ class ServiceOut(Out):
 
 
 class IntegrationIn(In):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"service_id": 1, "type": "alertmanager", "name": "Prometheus"}]
+        }
+    }
     service_id: Id
     type: Literal["pagerduty", "alertmanager", "generic", "email"]
     name: str = Field(default="", max_length=120)
@@ -132,7 +151,9 @@ class IntegrationOut(Out):
     service_id: int
     type: str
     name: str
-    routing_key: str | None = Field(default=None, description="Visible to admins only.")
+    routing_key: str | None = Field(
+        default=None, description="Visible to admins and the owning team's responders."
+    )
     url: str = Field(description="Where the tool sends its events.")
     created_at: datetime
     rotated_at: datetime | None

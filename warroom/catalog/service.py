@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from warroom.catalog.models import (
@@ -15,6 +18,7 @@ from warroom.catalog.models import (
     Team,
     User,
     service_dependencies,
+    team_members,
 )
 from warroom.errors import ApiError
 from warroom.security import hash_password, new_api_token, new_routing_key, token_digest
@@ -81,7 +85,7 @@ def create_service(
         auto_resolve=auto_resolve,
     )
     session.add(svc)
-    session.flush()
+    flush_unique(session, "service")
     if depends_on_ids:
         set_dependencies(session, svc, depends_on_ids)
     return svc
@@ -141,6 +145,146 @@ def rotate_key(integ: Integration, now: datetime) -> None:
     """The old key stops working at once; the sender must be given the new one."""
     integ.routing_key = new_routing_key()
     integ.rotated_at = now
+
+
+# --- changes people make (the REST API and the web forms call these) ---------------------------
+
+# A responder of a service's owning team may change these on their own service (ADR 10);
+# the owner team itself, creating and archiving services stay with admins.
+TEAM_EDITABLE = frozenset(
+    {"name", "description", "tier", "grouping_window_seconds", "auto_resolve", "depends_on_ids"}
+)
+
+
+def owning_team_member(session: Session, service: Service, user_id: int) -> bool:
+    """Whether the person is a member of the team that owns the service."""
+    if service.team_id is None:
+        return False
+    return (
+        session.scalar(
+            select(team_members.c.user_id).where(
+                team_members.c.team_id == service.team_id, team_members.c.user_id == user_id
+            )
+        )
+        is not None
+    )
+
+
+def check_service_manager(
+    session: Session, service: Service, user_id: int, role: str, fields: Iterable[str] = ()
+) -> None:
+    """Refuses (403) unless the person may change this service's setup: an admin, or a
+    responder of its owning team for the fields in TEAM_EDITABLE, its integrations and its
+    escalation policy."""
+    if role == "admin":
+        return
+    if role == "responder" and owning_team_member(session, service, user_id):
+        beyond = sorted(set(fields) - TEAM_EDITABLE)
+        if beyond:
+            raise ApiError(403, f"only admins may change a service's {', '.join(beyond)}")
+        return
+    raise ApiError(
+        403,
+        "this needs the admin role, or the responder role in the team that owns "
+        f"service {service.name!r}",
+    )
+
+
+def key_holders(session: Session, service_ids: set[int], user_id: int, role: str) -> set[int]:
+    """Of these services, those whose routing keys the person may see: all for admins, their
+    own team's for responders (they set up the senders), none for stakeholders."""
+    if role == "admin":
+        return set(service_ids)
+    if role != "responder" or not service_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Service.id)
+            .join(team_members, team_members.c.team_id == Service.team_id)
+            .where(Service.id.in_(service_ids), team_members.c.user_id == user_id)
+        )
+    )
+
+
+def get_service(session: Session, service_id: int) -> Service:
+    svc = session.get(Service, service_id)
+    if svc is None:
+        raise ApiError(404, f"service {service_id} does not exist")
+    return svc
+
+
+def update_service(session: Session, service_id: int, changes: dict[str, Any]) -> Service:
+    """Applies a PATCH's fields (unset ones left out of `changes`); 409 on a taken name."""
+    svc = get_service(session, service_id)
+    changes = dict(changes)
+    deps = changes.pop("depends_on_ids", None)
+    # Checked before any change: a pending unknown team_id would be autoflushed by the next
+    # query and fail on the foreign key (500). 422 as when creating a service.
+    if changes.get("team_id") is not None and session.get(Team, changes["team_id"]) is None:
+        raise ApiError(
+            422,
+            f"team {changes['team_id']} does not exist",
+            [{"field": "team_id", "message": "unknown team"}],
+        )
+    # No autoflush: a clashing name must reach the flush below (409), not the dependency
+    # queries (500).
+    with session.no_autoflush:
+        for name, value in changes.items():
+            if value is None and name != "team_id":
+                raise ApiError(422, f"'{name}' cannot be null")
+            setattr(svc, name, value)
+        if deps is not None:
+            set_dependencies(session, svc, deps)
+    flush_unique(session, "service")
+    return svc
+
+
+def flush_unique(session: Session, what: str) -> None:
+    """Flushes; a unique name taken by another row is a 409."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise ApiError(
+            409,
+            f"{what} conflicts with an existing one (names are unique)",
+            [{"field": "name", "message": "already taken"}],
+        ) from None
+
+
+PERSONAL_FIELDS = frozenset({"name", "email", "time_zone"})
+
+
+def update_user(
+    session: Session, user_id: int, changes: dict[str, Any], actor_id: int, actor_role: str
+) -> User:
+    """A person changes their own name, email and time zone; admins any field of anyone's
+    (but never deactivate or demote themselves: someone must remain who can undo it)."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise ApiError(404, f"user {user_id} does not exist")
+    if actor_role != "admin" and (user.id != actor_id or set(changes) - PERSONAL_FIELDS):
+        raise ApiError(403, "you may change only your own name, email and time zone")
+    for name, value in changes.items():
+        if value is None:
+            raise ApiError(422, f"'{name}' cannot be null")
+    if user.id == actor_id and (
+        changes.get("active") is False or changes.get("role", actor_role) != actor_role
+    ):
+        raise ApiError(409, "you cannot deactivate yourself or change your own role")
+    for name, value in changes.items():
+        setattr(user, name, value)
+    return user
+
+
+def revoke_token(
+    session: Session, token_id: int, actor_id: int, actor_role: str, now: datetime
+) -> ApiToken:
+    """Someone else's token is not even shown to exist (404), except to admins."""
+    row = session.get(ApiToken, token_id)
+    if row is None or (row.user_id != actor_id and actor_role != "admin"):
+        raise ApiError(404, f"token {token_id} does not exist")
+    row.revoked_at = row.revoked_at or now
+    return row
 
 
 MONITOR_INTEGRATION = "monitor"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from warroom.catalog.models import User
 from warroom.errors import ApiError
 from warroom.notify import channels
-from warroom.notify.models import ContactMethod, NotificationRule
+from warroom.notify.models import ContactMethod, Notification, NotificationRule
 from warroom.notify.schemas import ContactMethodIn, ContactMethodOut, ContactMethodPatch
 from warroom.oncall.schemas import NotificationRuleIn, NotificationRulePatch, QuietHours
 
@@ -190,3 +190,46 @@ def set_quiet_hours(session: Session, user_id: int, body: QuietHours) -> User:
         raise ApiError(422, "quiet hours start and end at the same time; clear them instead")
     user.quiet_hours_start, user.quiet_hours_end = body.start, body.end
     return user
+
+
+TEST_KIND = "test"
+
+
+def send_test(session: Session, user_id: int, method_id: int, now: datetime) -> Notification:
+    """An outbox row with a test message to this contact method ("send me a test"), delivered
+    by the engine like any page, so the person sees whether the real path reaches them."""
+    row = _method(session, user_id, method_id)
+    if row.disabled_at is not None:
+        raise ApiError(409, "this contact method is disabled; enable it to test it")
+    note = Notification(
+        idempotency_key=f"test-cm{row.id}-{secrets.token_hex(8)}",
+        incident_id=None,
+        user_id=user_id,
+        contact_method_id=row.id,
+        channel=row.channel,
+        target=row.address,
+        kind=TEST_KIND,
+        urgency="high",
+        subject="Warroom test message",
+        body=(
+            "This is a test from Warroom: if you read it, pages reach you here"
+            f"{' (' + row.label + ')' if row.label else ''}. Nothing needs doing."
+        ),
+        links={},
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(note)
+    session.flush()
+    return note
+
+
+def recent_tests(session: Session, user_id: int, limit: int = 5) -> list[Notification]:
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user_id, Notification.kind == TEST_KIND)
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        )
+    )

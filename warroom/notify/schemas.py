@@ -18,6 +18,11 @@ else:
 
 
 class ContactMethodIn(In):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"channel": "email", "address": "ada@example.com", "label": "work"}]
+        }
+    }
     channel: ChannelName
     address: str = Field(
         min_length=1,

@@ -52,7 +52,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from warroom.common.zones import known_zone
+from warroom.common.zones import known_zone, wall_clock
 
 __all__ = [
     "UTC",
@@ -433,19 +433,7 @@ class _Zone:
         ending at ``local`` ends. For a skipped time both are moved forward by the gap, whose
         length is returned (None otherwise).
         """
-        # PEP 495: fold=0 picks the offset before a transition, fold=1 the one after. In a gap
-        # the offset before is the smaller one, so fold=0 moves the time forward by the gap.
-        before = self._info.utcoffset(local)
-        after = self._info.utcoffset(local.replace(fold=1))
-        if before is None or after is None:  # pragma: no cover - ZoneInfo always has offsets
-            raise AssertionError("zone without a UTC offset")
-        if before == after:
-            instant = local - before
-            return instant, instant, None
-        if before > after:  # repeated hour: first occurrence to start, last to end
-            return local - before, local - after, None
-        instant = local - before
-        return instant, instant, after - before
+        return wall_clock(local, self._info)
 
 
 class _LayerPlan:

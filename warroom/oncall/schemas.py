@@ -223,6 +223,20 @@ class StepIn(In):
 
 
 class PolicyIn(In):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "name": "Payments escalation",
+                    "repeat": 1,
+                    "steps": [
+                        {"delay_seconds": 300, "targets": [{"type": "schedule", "id": 1}]},
+                        {"delay_seconds": 600, "targets": [{"type": "user", "id": 2}]},
+                    ],
+                }
+            ]
+        }
+    }
     name: str = Field(min_length=1, max_length=120, pattern=NONBLANK)
     description: str = Field(default="", max_length=5000)
     team_id: Id | None = None
@@ -286,6 +300,11 @@ class ServicePolicyOut(Out):
 
 
 class NotificationRuleIn(In):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"contact_method_id": 1, "urgency": "high", "delay_seconds": 120}]
+        }
+    }
     contact_method_id: Id
     urgency: Urgency = "high"
     delay_seconds: int = Field(default=0, ge=0, le=MAX_STEP_DELAY)
@@ -310,6 +329,10 @@ class QuietHours(In):
         default=None, pattern=HHMM, description="Local time in the user's zone"
     )
     end: str | None = Field(default=None, pattern=HHMM)
+
+
+class TestSent(Out):
+    notification_id: int = Field(description="The queued test message in the outbox")
 
 
 class QuietHoursOut(Out):

@@ -30,9 +30,17 @@ def install(app: FastAPI) -> None:
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
+    # First: its /services/new must be matched before pages' /services/{service_id}.
+    import warroom.web.config_services  # noqa: F401
+
+    # And its POST /alerts/{alert_id}/silence before alert_page's /alerts/{alert_id}/{action}.
+    import warroom.web.noise_pages  # noqa: F401
     from warroom.web import (  # noqa: F401 - they register routes
         account,
         actions,
+        alert_page,
+        config_account,
+        config_policies,
         live,
         noise_pages,
         oncall_pages,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
@@ -202,16 +203,37 @@ def logout(request: Request, posted: SelfPost) -> Response:
 # --- account ---------------------------------------------------------------------------------
 
 
-def _account_page(
-    request: Request, error: str | None = None, notice: str | None = None, status: int = 200
+def account_page(
+    request: Request,
+    error: str | None = None,
+    notice: str | None = None,
+    status: int = 200,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
+    """The account page; `extra`: the settings forms' problems and typed values."""
+    from warroom.web.config_account import account_context
+
     me = current_user(request)
     assert me is not None
     with _db(request).read_session() as session:
         user = session.get(User, me.user_id)
-    return render(
-        request, "account.html", {"user": user, "error": error, "notice": notice}, status=status
-    )
+        assert user is not None
+        settings = account_context(request, session, user)
+    context = {
+        "user": user,
+        "error": error,
+        "notice": notice,
+        "problems": {},
+        "section": "",
+        "typed": {},
+        "shown_once": None,
+        **settings,
+        **(extra or {}),
+    }
+    return render(request, "account.html", context, status=status)
+
+
+_account_page = account_page
 
 
 @router.get("/account", response_class=HTMLResponse)
@@ -238,7 +260,7 @@ def account_password(request: Request, posted: SelfPost) -> Response:
 # --- admin: users ----------------------------------------------------------------------------
 
 
-def _users_page(
+def users_page(
     request: Request,
     error: str | None = None,
     notice: str | None = None,
@@ -257,7 +279,7 @@ def _users_page(
 
 @router.get("/admin/users", response_class=HTMLResponse)
 def admin_users(request: Request, me: Admin) -> Response:
-    return _users_page(request)
+    return users_page(request)
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
@@ -275,9 +297,9 @@ def admin_create_user(request: Request, posted: AdminPost) -> Response:
         )
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return _users_page(request, error=problems, status=422, form=typed)
+        return users_page(request, error=problems, status=422, form=typed)
     if body.password is None:
-        return _users_page(
+        return users_page(
             request,
             error="Give the new user a password (8 characters or more).",
             status=422,
@@ -298,10 +320,10 @@ def admin_create_user(request: Request, posted: AdminPost) -> Response:
     except IntegrityError:  # created by someone else at the same moment
         exists = True
     if exists:
-        return _users_page(
+        return users_page(
             request, error=f"There is already a user {body.username!r}.", status=409, form=typed
         )
-    return _users_page(request, notice=f"User {body.username} created ({body.role}).")
+    return users_page(request, notice=f"User {body.username} created ({body.role}).")
 
 
 @router.post("/admin/users/{user_id}/active", response_class=HTMLResponse)
@@ -310,7 +332,7 @@ def admin_set_active(request: Request, user_id: int, posted: AdminPost) -> Respo
     if active is None:
         raise PageError(422, "Say whether the user is active (1) or not (0).")
     if user_id == posted.user.user_id and not active:
-        return _users_page(request, error="You cannot deactivate yourself.", status=409)
+        return users_page(request, error="You cannot deactivate yourself.", status=409)
     now = datetime.now(UTC)
     with _db(request).session() as session:
         user = session.get(User, user_id)
@@ -322,7 +344,7 @@ def admin_set_active(request: Request, user_id: int, posted: AdminPost) -> Respo
             end_user_sessions(session, user.id, now)
         name = user.username
     state = "reactivated" if active else "deactivated; their sessions were ended"
-    return _users_page(request, notice=f"User {name} {state}.")
+    return users_page(request, notice=f"User {name} {state}.")
 
 
 @router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
@@ -331,7 +353,7 @@ def admin_set_password(request: Request, user_id: int, posted: AdminPost) -> Res
     # Passwords as typed: spaces at either end are part of them.
     new, confirm = (posted.form.get(k) for k in ("password", "confirm_password"))
     if not isinstance(new, str) or not new or new != confirm:
-        return _users_page(request, error="Type the new password twice, the same.", status=422)
+        return users_page(request, error="Type the new password twice, the same.", status=422)
     own = user_id == posted.user.user_id
     try:
         done = set_password(
@@ -343,12 +365,12 @@ def admin_set_password(request: Request, user_id: int, posted: AdminPost) -> Res
         )
     except PasswordError as exc:
         message = str(exc)
-        return _users_page(request, error=message[:1].upper() + message[1:] + ".", status=422)
+        return users_page(request, error=message[:1].upper() + message[1:] + ".", status=422)
     if done is None:
         raise PageError(404, f"There is no user {user_id}.", title="Not found")
     name, ended = done
     ended_text = f"{ended} session{'s' if ended != 1 else ''} of theirs ended" if ended else ""
-    return _users_page(
+    return users_page(
         request, notice=f"Password of {name} set" + (f"; {ended_text}." if ended_text else ".")
     )
 

@@ -10,16 +10,17 @@ coordinator, so this works the same with one process or several.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from warroom.db.engine import Database
-from warroom.web.auth import Viewer
+from warroom.web.auth import PageError, Viewer
 from warroom.web.queries import live_stamps
 from warroom.web.router import router, to_int
 
@@ -52,6 +53,8 @@ async def version_events(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     exiting: Callable[[], bool] = _server_exiting,
+    encode: Callable[[object], str] = live_stamps.version_tag,
+    event: str = "version",
 ) -> AsyncIterator[str]:
     """The SSE text of a stream: a `version` event at the start and after each change.
 
@@ -70,7 +73,7 @@ async def version_events(
             return
         if version != last:
             last = version
-            yield f"event: version\ndata: {live_stamps.version_tag(version)}\n\n"
+            yield f"event: {event}\ndata: {encode(version)}\n\n"
             last_sent = clock()
         elif clock() - last_sent >= keepalive_seconds:
             yield ": keepalive\n\n"  # a comment: keeps proxies from closing an idle stream
@@ -90,15 +93,83 @@ def version_reader(db: Database, incident_id: int | None) -> Callable[[], object
     return read
 
 
+# One stream serves every tab of a browser (ADR 10): its shared worker asks for the union of
+# what the tabs show, e.g. ?topics=dashboard,incident:12,incident:40.
+MAX_TOPICS = 50
+
+
+def parse_topics(raw: str | None) -> list[str] | None:
+    """The topics asked for, deduplicated and in order; None if one is not a topic."""
+    if raw is None:
+        return None
+    topics: list[str] = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        kind, _, ident = part.partition(":")
+        if part == "dashboard" or (kind == "incident" and to_int(ident, 1) is not None):
+            topic = part if part == "dashboard" else f"incident:{int(ident)}"
+            if topic not in topics:
+                topics.append(topic)
+        else:
+            return None
+    return topics[:MAX_TOPICS]
+
+
+def topics_reader(db: Database, topics: list[str]) -> Callable[[], dict[str, str | None]]:
+    """Every topic's tag from one short read transaction; None for an incident that is gone."""
+
+    def read() -> dict[str, str | None]:
+        tags: dict[str, str | None] = {}
+        with db.read_session() as session:
+            for topic in topics:
+                if topic == "dashboard":
+                    version: object | None = live_stamps.dashboard_version(session)
+                else:
+                    version = live_stamps.incident_version(session, int(topic.split(":")[1]))
+                tags[topic] = None if version is None else live_stamps.version_tag(version)
+        return tags
+
+    return read
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+@router.get("/events/versions")
+def event_versions(request: Request, me: Viewer) -> JSONResponse:
+    """The topics' tags now: the polling fallback of browsers without shared workers."""
+    topics = parse_topics(request.query_params.get("topics", ""))
+    if topics is None:
+        raise PageError(404, "There is no such live topic.", title="Not found")
+    response = JSONResponse(topics_reader(request.app.state.db, topics)())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @router.get("/events/stream")
 def event_stream(request: Request, me: Viewer) -> StreamingResponse:
-    """?incident=ID follows one war room; without it, the dashboard (every incident)."""
-    incident_id = to_int(request.query_params.get("incident"), 1)
-    events = version_events(
-        version_reader(request.app.state.db, incident_id),
-        request.is_disconnected,
-        stream_seconds=STREAM_SECONDS,
-    )
+    """?topics=dashboard,incident:ID,... follows several pages in one stream (`versions`
+    events: a JSON map of topic to tag). The single-page forms: ?incident=ID follows one war
+    room; without either, the dashboard."""
+    topics = parse_topics(request.query_params.get("topics"))
+    if topics is not None:
+        events = version_events(
+            topics_reader(request.app.state.db, topics),
+            request.is_disconnected,
+            stream_seconds=STREAM_SECONDS,
+            encode=_json,
+            event="versions",
+        )
+    else:
+        incident_id = to_int(request.query_params.get("incident"), 1)
+        events = version_events(
+            version_reader(request.app.state.db, incident_id),
+            request.is_disconnected,
+            stream_seconds=STREAM_SECONDS,
+        )
     return StreamingResponse(
         events,
         media_type="text/event-stream",

@@ -27,7 +27,7 @@ from warroom.oncall.schemas import OverrideIn
 from warroom.web import rota
 from warroom.web.auth import Posted, ResponderPost, Viewer, current_user
 from warroom.web.queries import refs
-from warroom.web.render import parse_local, render
+from warroom.web.render import parse_local_noted, render
 from warroom.web.router import router, to_int
 
 NOTE_MAX = 2000
@@ -155,11 +155,12 @@ def schedule_page(
     error: str | None = None,
     status: int = 200,
     form: dict[str, str] | None = None,
+    notice: str | None = None,
 ) -> HTMLResponse:
     """The schedule page, also shown again with a refused form's message and what was typed."""
     now = _now()
     context = schedule_context(request, schedule_id, params, now)
-    context.update(error=error, form=form or {})
+    context.update(error=error, form=form or {}, notice=notice)
     return render(request, "schedule.html", context, status=status, now=now)
 
 
@@ -225,8 +226,8 @@ def create_override(request: Request, schedule_id: int, posted: ResponderPost) -
     try:
         # Typed in the schedule's zone (the form says so), not the reader's: a rota is agreed
         # in the team's local time.
-        start = parse_local(posted.text("start_at"), zone)
-        end = parse_local(posted.text("end_at"), zone)
+        start, start_note = parse_local_noted(posted.text("start_at"), zone)
+        end, end_note = parse_local_noted(posted.text("end_at"), zone, ending=True)
     except ValueError:
         start = end = None
         problems.append("The start or the end is not a date and time.")
@@ -256,6 +257,15 @@ def create_override(request: Request, schedule_id: int, posted: ResponderPost) -
         return refuse(_sentence(exc.message), exc.status)
     # Show the week the override starts in, so its effect is on the screen.
     first_day = start.astimezone(zone_named(zone)).date().isoformat()
+    notes = [
+        n for n in (start_note and f"Start: {start_note}", end_note and f"End: {end_note}") if n
+    ]
+    if notes:
+        # A skipped or repeated local time: say which instant it was read as, on the page.
+        shown = {"view": "week", "start": first_day}
+        return schedule_page(
+            request, schedule_id, shown, notice="Override added. " + " ".join(notes)
+        )
     return _back(schedule_id, {"view": "week", "start": first_day}, "#overrides")
 
 

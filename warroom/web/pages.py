@@ -25,6 +25,7 @@ from warroom.web.queries import (
     alerts_data,
     catalog_data,
     dashboard_data,
+    escalation_data,
     live_stamps,
     monitors_data,
     noise_data,
@@ -120,6 +121,7 @@ def war_room_context(
         version = live_stamps.version_tag(live_stamps.incident_version(session, incident_id))
         messages, message_total = war_room_data.messages_of(session, incident_id)
         context: dict[str, Any] = {
+            "escalation": escalation_data.escalation(session, room.incident, now),
             "room": room,
             "incident": room.incident,
             "version": version,
@@ -297,24 +299,33 @@ def service_view(
     form: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """The service page, also re-rendered with a refused maintenance form and what was typed."""
+    from warroom.web.config_services import service_setup
+
     me = current_user(request)
     assert me is not None
     now = now_utc()
     with _db(request).read_session() as session:
         page = catalog_data.service_page(session, service_id)
+        setup = service_setup(session, page.row.service, me)
         monitors = monitors_data.service_monitors(session, service_id, utcnow())
         windows = noise_data.service_windows(session, service_id, now)
     base_url = request.app.state.settings.base_url
-    # Routing keys are credentials: only admins see them (as in the API).
+    # Routing keys are credentials: only those who set the service up see them (as in the API).
     shown = [
         (
             integ,
             integration_snippets(base_url, integ.type, integ.routing_key)
-            if me.role == "admin"
+            if setup["manage"]
             else {},
         )
         for integ in page.integrations
     ]
+    done = request.query_params.get("done", "")
+    notice = SETUP_NOTICES.get(done) or (
+        "Service created." if request.query_params.get("created") else None
+    )
+    if request.query_params.get("saved"):
+        notice = "Service saved."
     return render(
         request,
         "service.html",
@@ -326,7 +337,17 @@ def service_view(
             "windows": windows,
             "error": error,
             "form": form or {},
+            "notice": notice,
+            **setup,
         },
         status=status,
         now=now,
     )
+
+
+SETUP_NOTICES = {
+    "added": "Integration added: give its routing key to the sender.",
+    "rotated": "Routing key rotated: the old one stopped working; give the sender the new one.",
+    "deleted": "Integration deleted.",
+    "policy": "Escalation policy saved.",
+}

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from warroom.common.clock import utcnow
-from warroom.common.zones import zone_named
+from warroom.common.zones import read_wall_clock, zone_named
 from warroom.incidents.logic import PRIORITY_NAMES
 from warroom.incidents.service import ROLE_LABELS
 from warroom.incidents.sla import Clock
@@ -136,15 +136,23 @@ def formatter(time_zone: str, now: datetime) -> Formatter:
     return Formatter(now, zone_named(time_zone))
 
 
-def parse_local(value: str, time_zone: str) -> datetime | None:
-    """A datetime-local input ("2026-11-27T10:00") read in the user's zone; None if empty."""
+def parse_local(value: str, time_zone: str, *, ending: bool = False) -> datetime | None:
+    """A datetime-local input ("2026-11-27T10:00") read in a zone by the product guide's DST
+    rules (common/zones.read_wall_clock, as schedules read their times); None if empty."""
+    return parse_local_noted(value, time_zone, ending=ending)[0]
+
+
+def parse_local_noted(
+    value: str, time_zone: str, *, ending: bool = False
+) -> tuple[datetime | None, str | None]:
+    """As parse_local, with the sentence saying how a skipped or repeated time was read."""
     value = value.strip()
     if not value:
-        return None
+        return None, None
     parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone_named(time_zone))
-    return parsed.astimezone(UTC)
+    if parsed.tzinfo is not None:
+        return parsed.astimezone(UTC), None
+    return read_wall_clock(parsed, zone_named(time_zone), ending=ending)
 
 
 def _environment() -> Environment:

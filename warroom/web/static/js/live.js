@@ -32,8 +32,12 @@ function busy(element) {
   return element.querySelector("details[open]") !== null;
 }
 
-function follow(streamUrl, currentVersion, refresh) {
-  let source = null;
+// Every tab of a browser shares one live stream through a shared worker (ADR 10); where there
+// are no shared workers (Chrome on Android), a tab asks for the versions every few seconds with
+// a plain request, which holds no connection open.
+const POLL_MS = 5000;
+
+function follow(topic, currentVersion, refresh) {
   let pending = false;
   let again = false;
 
@@ -45,31 +49,47 @@ function follow(streamUrl, currentVersion, refresh) {
     if (again) { again = false; run(); }
   }
 
-  function connect() {
-    source = new EventSource(streamUrl);
-    source.addEventListener("version", (event) => {
-      if (event.data !== currentVersion()) run();
-    });
-    source.addEventListener("gone", () => { source.close(); run(); });
-    source.onerror = () => {
-      // EventSource retries by itself unless the answer was not a stream (e.g. the sign-in
-      // page after the session ended); then check with a plain fetch and retry later.
-      if (source.readyState === EventSource.CLOSED) {
-        run();
-        setTimeout(connect, 5000);
-      }
-    };
+  let gone = false;
+  function seen(versions) {
+    if (!(topic in versions)) return;
+    // null: the incident is gone (merged or deleted); one refresh shows what became of it.
+    if (versions[topic] === null) { if (!gone) { gone = true; run(); } return; }
+    gone = false;
+    if (versions[topic] !== currentVersion()) run();
   }
 
-  connect();
+  if ("SharedWorker" in window) {
+    const worker = new SharedWorker(new URL("./live-worker.js", import.meta.url).pathname, { name: "warroom-live" });
+    worker.port.onmessage = ({ data }) => {
+      if (data.versions) seen(data.versions);
+      else if (data.failed) run();
+    };
+    worker.port.start();
+    worker.port.postMessage({ follow: topic });
+    window.addEventListener("pagehide", () => worker.port.postMessage({ leave: true }));
+  } else {
+    async function poll() {
+      if (document.visibilityState === "visible") {
+        try {
+          const response = await fetch("/events/versions?topics=" + encodeURIComponent(topic), {
+            credentials: "same-origin", headers: { Accept: "application/json" },
+          });
+          if (response.ok && !response.redirected) seen(await response.json());
+          else run();
+        } catch (error) { console.warn("live poll failed", error); }
+      }
+      setTimeout(poll, POLL_MS);
+    }
+    poll();
+    document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") run(); });
+  }
   // Relative times and SLA clocks move on even when nothing else changes.
   setInterval(run, 30000);
-  window.addEventListener("pagehide", () => source && source.close());
 }
 
 function followDashboard() {
   const current = () => document.getElementById("dashboard-live");
-  follow("/events/stream", () => current().dataset.version, async () => {
+  follow("dashboard", () => current().dataset.version, async () => {
     const { fragment } = await fetchFragment(current().dataset.fragment);
     const fresh = fragment.getElementById("dashboard-live");
     if (fresh) current().replaceWith(fresh);
@@ -117,12 +137,12 @@ function followIncident() {
     if (root) main.dataset.version = root.dataset.version;
   }
 
-  follow(`/events/stream?incident=${id}`, () => main.dataset.version, async () => {
+  follow(`incident:${id}`, () => main.dataset.version, async () => {
     await Promise.all([refreshTimeline(), refreshPanels()]);
   });
 }
 
-if (main && "EventSource" in window) {
+if (main) {
   if (main.dataset.live === "dashboard") followDashboard();
   else if (main.dataset.live === "incident") followIncident();
 }
