@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import select, update
@@ -14,6 +14,7 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from warroom.catalog.models import ApiToken, User
+from warroom.common.schemas import MAX_ID
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
 from warroom.errors import ApiError, unavailable
@@ -152,6 +153,18 @@ ReadDB = Annotated[Session, Depends(read_session)]
 WriteDB = Annotated[Session, Depends(write_session, scope="function")]
 
 
+def _path_id(params: dict[str, Any], name: str) -> int:
+    """A path id read before FastAPI validates the path (this dependency runs first): the same
+    bounds as `PathId`, and the same 422 instead of an error deep in the database."""
+    try:
+        value = int(params[name])
+    except (TypeError, ValueError):
+        raise ApiError(422, f"{name} must be a whole number") from None
+    if not 1 <= value <= MAX_ID:
+        raise ApiError(422, f"{name} must be between 1 and {MAX_ID}")
+    return value
+
+
 def _service_manager(request: Request, principal: Responder, session: ReadDB) -> Principal:
     """An admin, or a responder of the team owning the service of the path (its service_id,
     or its integration_id's service). A dependency: it refuses before the body is read."""
@@ -159,13 +172,14 @@ def _service_manager(request: Request, principal: Responder, session: ReadDB) ->
     from warroom.catalog.models import Integration
 
     params = request.path_params
-    raw = params.get("service_id")
-    if raw is None:
-        integ = session.get(Integration, int(params["integration_id"]))
+    if "service_id" in params:
+        service_id = _path_id(params, "service_id")
+    else:
+        integ = session.get(Integration, _path_id(params, "integration_id"))
         if integ is None:
             raise ApiError(404, f"integration {params['integration_id']} does not exist")
-        raw = integ.service_id
-    svc = catalog.get_service(session, int(raw))
+        service_id = integ.service_id
+    svc = catalog.get_service(session, service_id)
     catalog.check_service_manager(session, svc, principal.id, principal.role)
     return principal
 

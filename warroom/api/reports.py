@@ -81,7 +81,12 @@ public_router = APIRouter(tags=["reports"])
 PUBLIC_BODY_BYTES = 8192
 
 
-@public_router.post("/status/report", status_code=202, summary="Public problem report")
+@public_router.post(
+    "/status/report",
+    status_code=202,
+    summary="Public problem report",
+    responses=responses(413, 415, 422, 429),
+)
 async def public_report(request: Request) -> Response:
     """For the status page's form (form-encoded or JSON: `service_id`, `description`, and the
     hidden `website` that must stay empty). Rate-limited per address and overall; the same 202

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from warroom.catalog.models import Integration
 from warroom.catalog.service import MONITOR_INTEGRATION
 from warroom.db.base import utcnow
-from warroom.errors import error_response
+from warroom.errors import error_response, responses
 from warroom.monitors import service
 from warroom.monitors.logs import json_line
 from warroom.monitors.service import PING_BODY_CHARS, Ping
@@ -110,6 +110,7 @@ for _path, _handler, _summary in (
             summary=_summary,
             operation_id=f"{_handler.__name__}_{_method.lower()}",
             include_in_schema=_method != "HEAD",
+            responses=responses(404, 422),
         )
 
 
@@ -211,4 +212,5 @@ for _path in ("/logs", "/logs/{routing_key}"):
         summary="JSON log lines for the log rules",
         status_code=202,
         tags=["logs"],
+        responses=responses(400, 401, 404, 413, 415, 422),
     )
