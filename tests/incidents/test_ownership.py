@@ -15,6 +15,7 @@ from sqlalchemy import event
 
 import warroom
 from tests.conftest import World
+from warroom.alerts import service as alert_service
 from warroom.db.engine import Database
 from warroom.incidents.timeline import NOBODY_PAGED
 
@@ -33,7 +34,7 @@ def _writer() -> str:
 
 
 @pytest.fixture
-def writes(db: Database) -> Iterator[list[tuple[str, str]]]:
+def writes(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
     """(table, module) of every INSERT and UPDATE the app sends while the test runs."""
     seen: list[tuple[str, str]] = []
 
@@ -43,6 +44,21 @@ def writes(db: Database) -> Iterator[list[tuple[str, str]]]:
             seen.append((found.group(1).lower(), _writer()))
 
     event.listen(db.engine, "before_cursor_execute", listen)
+    # The alert batch path's own SQL goes straight to the driver's cursor (alerts/service.py
+    # _Driver), past SQLAlchemy's events: its statements are seen where they are sent.
+    driver = alert_service._Driver
+    sent_rows, sent_many = driver.rows, driver.executemany
+
+    def rows(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+        listen(None, None, sql)
+        return sent_rows(self, sql, *args, **kwargs)
+
+    def executemany(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+        listen(None, None, sql)
+        return sent_many(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(driver, "rows", rows)
+    monkeypatch.setattr(driver, "executemany", executemany)
     yield seen
     event.remove(db.engine, "before_cursor_execute", listen)
 
