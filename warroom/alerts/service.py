@@ -420,30 +420,6 @@ def _services(
     return services, policies
 
 
-ALERT_COLUMNS = (
-    "integration_id",
-    "service_id",
-    "incident_id",
-    "dedup_key",
-    "status",
-    "severity",
-    "summary",
-    "source",
-    "details",
-    "links",
-    "labels",
-    "group_key",
-    "event_count",
-    "started_at",
-    "created_at",
-    "last_event_at",
-    "acknowledged_at",
-    "resolved_at",
-    "suppression",
-    "suppressed_by",
-)
-
-
 def _insert_alerts(
     sql: _Driver, alerts: list[AlertState], real: Callable[[int | None], int | None]
 ) -> None:
