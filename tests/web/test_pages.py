@@ -279,3 +279,51 @@ def test_integration_keys_and_snippets_are_for_admins_only(web: Web) -> None:
     page = bob.get(checkout).text
     assert web.world.alertmanager_key not in page and "webhook_configs" not in page
     assert "shown to admins and the owning team" in page
+
+
+def _links(html: str, nav_label: str) -> list[tuple[str, bool]]:
+    """(label, is current) of each link in the <nav> with this aria-label."""
+    block = re.search(rf'<nav[^>]*aria-label="{nav_label}"[^>]*>(.*?)</nav>', html, re.S)
+    assert block, nav_label
+    return [
+        (label.strip(), "aria-current" in attrs)
+        for attrs, label in re.findall(r"<a ([^>]*)>([^<]*)</a>", block.group(1))
+    ]
+
+
+def test_the_navigation_has_seven_places_and_tabs_within_them(web: Web) -> None:
+    bob = web.browser("responder")
+    main = _links(bob.get("/").text, "Main")
+    assert [label for label, _ in main] == [
+        "Dashboard",
+        "On call",
+        "Alerts",
+        "Services",
+        "Reviews",
+        "Metrics",
+        "Report a problem",
+        "API docs",
+    ]
+    assert "In this section" not in bob.get("/").text  # no tabs where a place has one page
+    for url, place, tabs in [
+        ("/silences", "Alerts", [("Alerts", False), ("Silences", True)]),
+        (
+            "/policies",
+            "Services",
+            [("Services", False), ("Escalation policies", True), ("Teams", False)],
+        ),
+        (
+            "/teams",
+            "Services",
+            [("Services", False), ("Escalation policies", False), ("Teams", True)],
+        ),
+        (
+            f"/services/{web.world.database_id}",
+            "Services",
+            [("Services", True), ("Escalation policies", False), ("Teams", False)],
+        ),
+        ("/action-items", "Reviews", [("Reviews", False), ("Action items", True)]),
+    ]:
+        html = bob.get(url).text
+        assert [label for label, current in _links(html, "Main") if current] == [place], url
+        assert _links(html, "In this section") == tabs, url
