@@ -79,6 +79,10 @@ PUBLIC: set[tuple[str, str]] = {
     ("POST", "/status/confirm/{token}"),
     ("GET", "/status/unsubscribe/{token}"),
     ("POST", "/status/unsubscribe/{token}"),
+    # Reporting a problem from the page: a signed form token, the reports API's rate limit.
+    ("GET", "/status/report"),
+    ("POST", "/status/report/form"),
+    ("GET", "/status/report/thanks"),
 }
 
 # The web app's pages and forms (session cookie, CSRF token on every POST): the least role.
