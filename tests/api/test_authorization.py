@@ -79,6 +79,10 @@ PUBLIC: set[tuple[str, str]] = {
     ("POST", "/status/confirm/{token}"),
     ("GET", "/status/unsubscribe/{token}"),
     ("POST", "/status/unsubscribe/{token}"),
+    # Reporting a problem from the page: a signed form token, the reports API's rate limit.
+    ("GET", "/status/report"),
+    ("POST", "/status/report/form"),
+    ("GET", "/status/report/thanks"),
 }
 
 # The web app's pages and forms (session cookie, CSRF token on every POST): the least role.
@@ -183,6 +187,14 @@ WEB: dict[tuple[str, str], str] = {
     ("POST", "/admin/status-page/maintenance"): "admin",
     ("POST", "/admin/status-page/maintenance/{window_id}"): "admin",
     ("POST", "/admin/status-page/maintenance/{window_id}/cancel"): "admin",
+    # Stakeholder lists (warroom/web/stakeholder_pages.py): admins, as in the API.
+    ("GET", "/services/{service_id}/stakeholders"): "admin",
+    ("GET", "/teams/{team_id}/stakeholders"): "admin",
+    ("POST", "/stakeholder-lists"): "admin",
+    ("POST", "/stakeholder-lists/{list_id}"): "admin",
+    ("POST", "/stakeholder-lists/{list_id}/delete"): "admin",
+    ("POST", "/stakeholder-lists/{list_id}/members"): "admin",
+    ("POST", "/stakeholder-lists/{list_id}/members/{member_id}/delete"): "admin",
 }
 
 # The least role each /api/v1 route needs. "self" = any signed-in user, acting on their own
@@ -754,6 +766,8 @@ WEB_PARAMS = {
     "name": "durations",
     "item_id": 1,
     "event_id": 1,
+    "list_id": 1,
+    "member_id": 1,
 }
 
 

@@ -129,3 +129,103 @@ def test_public_page_without_javascript(
             assert "not a valid email address" in page.inner_text("body").lower()
             page.screenshot(path=str(screenshots / "status-subscribe.png"), full_page=True)
         context.close()
+
+
+def test_report_a_problem_without_javascript(
+    server: Server, chromium: Any, screenshots: Path
+) -> None:
+    services = httpx.get(f"{server.base_url}/api/v1/services", headers=server.auth()).json()
+    service_id = services["items"][0]["id"]
+    _api(server, "POST", "/components", name="Reports <i>desk</i>", service_id=service_id)
+    context = chromium.new_context(base_url=server.base_url, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/status")
+    page.get_by_role("link", name="Report a problem").first.click()
+    page.get_by_label("What is not working").select_option(label="Reports <i>desk</i>")
+    page.get_by_label("What happened").fill("short")
+    page.get_by_role("button", name="Send the report").click()
+    assert "10 to 2000 characters" in page.inner_text("body")  # the browser's own check is off
+    page.get_by_label("What happened").fill("The <b>pay</b> button does nothing at all")
+    page.get_by_label("Email me once, when this is fixed").check()
+    page.get_by_label("Email address").fill("visitor@example.com")
+    page.get_by_role("button", name="Send the report").click()
+    page.wait_for_url("**/status/report/thanks**")
+    body = page.inner_text("body")
+    assert "Thank you" in body and "Reports <i>desk</i>" in body
+    assert "We will email you when it is fixed" in body
+    page.screenshot(path=str(screenshots / "status-report-thanks.png"), full_page=True)
+    reports = httpx.get(f"{server.base_url}/api/v1/reports", headers=server.auth()).json()
+    assert reports["items"][-1]["description"] == "The <b>pay</b> button does nothing at all"
+    assert reports["items"][-1]["source"] == "public"
+    context.close()
+
+
+def test_published_review_summary_on_the_public_history(
+    server: Server, chromium: Any, screenshots: Path, db_path: Path
+) -> None:
+    services = httpx.get(f"{server.base_url}/api/v1/services", headers=server.auth()).json()
+    service_id = services["items"][0]["id"]
+    incident = _api(
+        server,
+        "POST",
+        "/incidents",
+        title="Slow logins",
+        impact=2,
+        urgency=2,
+        service_ids=[service_id],
+    )
+    db = Database(f"sqlite:///{db_path}")
+    try:
+        _update(db, incident["id"], "Logins are slow; we are on it.", "public", "investigating")
+    finally:
+        db.dispose()
+    _api(server, "POST", f"/incidents/{incident['id']}/resolve")
+    review = _api(server, "POST", f"/incidents/{incident['id']}/review")
+    _api(
+        server,
+        "PATCH",
+        f"/reviews/{review['id']}",
+        what_happened="INTERNAL: cache node 3 was misconfigured",
+        public_summary="Logins took up to a minute for 40 minutes.\n\n<em>We</em> fixed it.",
+    )
+    _api(server, "POST", f"/reviews/{review['id']}/actions/submit")
+    _api(server, "POST", f"/reviews/{review['id']}/actions/publish")
+    context = chromium.new_context(base_url=server.base_url, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/status/history")
+    page.get_by_role("link", name="Review published").first.click()
+    body = page.inner_text("body")
+    assert "Post-incident review" in body
+    assert "Logins took up to a minute for 40 minutes." in body and "<em>We</em> fixed it." in body
+    assert "INTERNAL" not in body
+    page.screenshot(path=str(screenshots / "status-review.png"), full_page=True)
+    context.close()
+
+
+def test_an_admin_sets_up_a_stakeholder_list_from_the_service_page(
+    server: Server, chromium: Any, screenshots: Path
+) -> None:
+    from tests.browser.test_war_room import _sign_in
+
+    services = httpx.get(f"{server.base_url}/api/v1/services", headers=server.auth()).json()
+    service = services["items"][0]
+    context = chromium.new_context(base_url=server.base_url)
+    page = context.new_page()
+    _sign_in(page, "admin", server.password, f"/services/{service['id']}")
+    page.get_by_role("link", name=f"Stakeholders of {service['name']}").click()
+    assert "No lists yet" in page.inner_text("body")
+    page.get_by_label("Name").fill("Support leads")
+    page.get_by_label("Told about").select_option(label="P1 only")
+    page.get_by_role("button", name="Create the list").click()
+    assert "List Support leads created." in page.inner_text("body")
+    page.get_by_text("Add a member to Support leads").click()
+    page.get_by_label("An address", exact=True).check()
+    page.get_by_label("Or an address by").select_option("email")
+    page.get_by_label("Address (email").fill("support@example.com")
+    page.get_by_role("button", name="Add to Support leads").click()
+    body = page.inner_text("body")
+    assert "support@example.com added." in body and "Told about: P1 only." in body
+    page.screenshot(path=str(screenshots / "stakeholder-lists.png"), full_page=True)
+    lists = httpx.get(f"{server.base_url}/api/v1/stakeholder-lists", headers=server.auth()).json()
+    assert lists[0]["members"][0]["address"] == "support@example.com"
+    context.close()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
@@ -53,3 +55,21 @@ def post_update(
         if visibility == "public":
             s.add(Timer(kind="status_page_fanout", due_at=at, payload={"update_id": update_id}))
     return int(update_id)
+
+
+TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
+
+
+def form_token(client: TestClient, path: str) -> str:
+    """The signed token of the public form served at `path`."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    found = TOKEN.search(page.text)
+    assert found, f"no form token on {path}"
+    return found.group(1)
+
+
+def subscribe(client: TestClient, data: dict[str, Any]) -> httpx.Response:
+    """Send the status page's subscribe form as a browser does, with the form's token."""
+    token = form_token(client, "/status/subscribe")
+    return client.post("/status/subscribe", data={**data, "form_token": token})

@@ -18,7 +18,7 @@ from tests.api.helpers import declare
 from tests.conftest import World, count_rows
 from tests.notify.conftest import LocalHTTPServer
 from tests.statuspage.conftest import Driver, Mailbox
-from tests.statuspage.helpers import component, post_update, window
+from tests.statuspage.helpers import component, post_update, subscribe, window
 from warroom.db.engine import Database
 from warroom.notify.models import Notification
 from warroom.notify.signing import verify_webhook_signature
@@ -185,7 +185,7 @@ def test_email_subscription_is_confirmed_by_its_link_then_mailed(
         datetime.now(UTC) + timedelta(seconds=2)
     )  # the updates written before anyone subscribed go to nobody
     assert mailbox.envelopes == []
-    r = client.post("/status/subscribe", data={"channel": "email", "address": "fan@example.com"})
+    r = subscribe(client, {"channel": "email", "address": "fan@example.com"})
     assert r.status_code == 202, r.text
     engine.run()
     [confirm_mail] = mailbox.messages()
@@ -223,18 +223,18 @@ def test_component_subscriptions_filter_and_private_ones_are_refused(
 ) -> None:
     scene = _scene(client, world, db)
     engine.run(datetime.now(UTC) + timedelta(seconds=2))
-    r = client.post(
-        "/status/subscribe",
-        data={
+    r = subscribe(
+        client,
+        {
             "channel": "email",
             "address": "db-only@example.com",
             "component_ids": [str(scene["db"]["id"])],
         },
     )
     assert r.status_code == 202
-    refused = client.post(
-        "/status/subscribe",
-        data={
+    refused = subscribe(
+        client,
+        {
             "channel": "email",
             "address": "nosy@example.com",
             "component_ids": [str(scene["private"]["id"])],
@@ -253,24 +253,17 @@ def test_bad_addresses_and_mail_bombing_are_refused(
     client: TestClient, world: World, db: Database, engine: Driver, mailbox: Mailbox
 ) -> None:
     for bad in ("not-an-address", "a@b", "x y@example.com", "<a@example.com>"):
-        r = client.post("/status/subscribe", data={"channel": "email", "address": bad})
+        r = subscribe(client, {"channel": "email", "address": bad})
         assert r.status_code == 422, bad
-    assert (
-        client.post(
-            "/status/subscribe", data={"channel": "email", "address": "v@example.com"}
-        ).status_code
-        == 202
-    )
-    again = client.post("/status/subscribe", data={"channel": "email", "address": "V@example.com"})
+    assert subscribe(client, {"channel": "email", "address": "v@example.com"}).status_code == 202
+    again = subscribe(client, {"channel": "email", "address": "V@example.com"})
     assert again.status_code == 429
     engine.run()
     assert len(mailbox.envelopes) == 1
     assert count_rows(db, "status_subscribers") == 1
     # Per client address: a handful of attempts, then refused whatever the mailbox.
     codes = [
-        client.post(
-            "/status/subscribe", data={"channel": "email", "address": f"n{i}@example.com"}
-        ).status_code
+        subscribe(client, {"channel": "email", "address": f"n{i}@example.com"}).status_code
         for i in range(8)
     ]
     assert 429 in codes
@@ -310,7 +303,7 @@ def test_maintenance_is_announced_started_and_ended(
     client: TestClient, world: World, db: Database, engine: Driver, mailbox: Mailbox
 ) -> None:
     comp = component(client, world, name="API")
-    client.post("/status/subscribe", data={"channel": "email", "address": "m@example.com"})
+    subscribe(client, {"channel": "email", "address": "m@example.com"})
     engine.run()
     path = LINK.search(mailbox.messages()[0].get_body(("plain",)).get_content()).group(1)  # type: ignore[union-attr]
     client.post(path)

@@ -127,11 +127,28 @@ def _objects(web: Web) -> dict[str, Any]:
             headers=web.world.auth("admin"),
         ).json()["id"],
         **noise_objects(web),
+        **stakeholder_objects(web),
         "user_id": web.world.stakeholder_id,
         "team_id": web.base.post(
             "/api/v1/teams", json={"name": "probe team"}, headers=web.world.auth("admin")
         ).json()["id"],
     }
+
+
+def stakeholder_objects(web: Web) -> dict[str, int]:
+    """A stakeholder list with one member, for the routes that name them."""
+    admin = web.world.auth("admin")
+    lst = web.base.post(
+        "/api/v1/stakeholder-lists",
+        json={"name": "Probe list", "service_id": web.world.checkout_id},
+        headers=admin,
+    ).json()
+    member = web.base.post(
+        f"/api/v1/stakeholder-lists/{lst['id']}/members",
+        json={"channel": "email", "address": "probe@example.com"},
+        headers=admin,
+    ).json()
+    return {"list_id": lst["id"], "member_id": member["id"]}
 
 
 def noise_objects(web: Web) -> dict[str, int]:

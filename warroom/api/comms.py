@@ -354,7 +354,7 @@ def update_stakeholder_list(
 
 @router.delete("/stakeholder-lists/{list_id}", status_code=204, tags=["stakeholder lists"])
 def delete_stakeholder_list(list_id: PathId, _: Admin, session: WriteDB) -> Response:
-    session.delete(stakeholders.get_list(session, list_id))
+    stakeholders.delete_list(session, list_id)
     return Response(status_code=204)
 
 

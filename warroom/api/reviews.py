@@ -44,6 +44,7 @@ from warroom.reviews.schemas import (
     StarIn,
     StarOut,
 )
+from warroom.statuspage import service as statuspage
 
 router = ApiRouter(prefix="/api/v1")
 
@@ -206,6 +207,8 @@ def advance_review(
 ) -> ReviewOut:
     now = utcnow()
     reviews.advance(session, review_id, action, _actor(principal), now)
+    if action == "publish":
+        statuspage.changed_here(session)  # its public summary shows at once
     session.flush()
     return review_out(_draft_of_review(session, review_id, now), now)
 

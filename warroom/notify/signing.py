@@ -254,8 +254,13 @@ def read_action_token(
 
 # ---------------------------------------------------------------------------------------------
 # Signed links for people who are not users (status-page subscribers: confirm, unsubscribe)
+# and the status page's public form tokens
 
-Purpose = Literal["subscriber-confirm", "subscriber-unsubscribe"]
+# The two "-form" purposes are the status page's public forms' tokens: subject 0, expiring a
+# while after the form was served (stateless: the token is the served time, signed).
+Purpose = Literal[
+    "subscriber-confirm", "subscriber-unsubscribe", "status-subscribe-form", "status-report-form"
+]
 PURPOSES: Final[frozenset[str]] = frozenset(get_args(Purpose))
 _PURPOSE_KEY_LABEL: Final = b"warroom/purpose-link/v1/"
 

@@ -125,6 +125,12 @@ def update_list(session: Session, list_id: int, changes: dict[str, object]) -> S
     return row
 
 
+def delete_list(session: Session, list_id: int) -> None:
+    """A list and its members (their secrets with them)."""
+    session.delete(get_list(session, list_id))
+    session.flush()
+
+
 def add_member(
     session: Session,
     list_id: int,

@@ -25,6 +25,8 @@ class UserReport(Base):
     )
     description: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(8), default="api")
+    # A public reporter's address for "tell me when it is fixed" ('' when none was left).
+    reporter_email: Mapped[str] = mapped_column(String(320), default="", server_default="")
     # The incident the report attached to or raised (None: waiting for more reports).
     incident_id: Mapped[int | None] = mapped_column(
         ForeignKey("incidents.id", ondelete="SET NULL"), default=None, index=True

@@ -47,6 +47,7 @@ def submit_report(
     source: str,
     now: datetime,
     matrix: Matrix,
+    reporter_email: str = "",
 ) -> UserReport:
     if session.get(Service, service_id) is None:
         raise ApiError(422, f"service {service_id} does not exist", [{"field": "service_id"}])
@@ -55,6 +56,7 @@ def submit_report(
         reporter_id=reporter_id,
         description=description,
         source=source,
+        reporter_email=reporter_email,
         created_at=now,
     )
     session.add(report)

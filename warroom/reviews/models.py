@@ -35,6 +35,12 @@ SECTIONS = (
     ("went_badly", "What went badly", ""),
     ("got_lucky", "Where we got lucky", ""),
     ("lessons", "Lessons", "What we take away; each change we commit to is an action item."),
+    (
+        "public_summary",
+        "Public summary (status page)",
+        "Shown with this incident on the public status page once the review is published, "
+        "for customers: what they saw, why, what we changed. Leave empty to publish nothing.",
+    ),
 )
 SECTION_FIELDS = tuple(name for name, _h, _p in SECTIONS)
 
@@ -58,6 +64,7 @@ class Review(Base):
     went_badly: Mapped[str] = mapped_column(Text, default="")
     got_lucky: Mapped[str] = mapped_column(Text, default="")
     lessons: Mapped[str] = mapped_column(Text, default="")
+    public_summary: Mapped[str] = mapped_column(Text, default="", server_default="")
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None

@@ -28,6 +28,11 @@ class ReviewPatch(Patch):
     went_badly: str | None = Field(default=None, max_length=TEXT_MAX)
     got_lucky: str | None = Field(default=None, max_length=TEXT_MAX)
     lessons: str | None = Field(default=None, max_length=TEXT_MAX)
+    public_summary: str | None = Field(
+        default=None,
+        max_length=TEXT_MAX,
+        description="Shown on the public status page with the incident once published",
+    )
     due_at: Instant | None = None
     impact_started_at: Instant | None = Field(
         default=None, description="When the impact really began (the incident's own record)"
@@ -93,6 +98,7 @@ class ReviewOut(Out):
     went_badly: str
     got_lucky: str
     lessons: str
+    public_summary: str
     due_at: datetime
     overdue: bool
     created_at: datetime

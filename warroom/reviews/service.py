@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from warroom.catalog.models import Team, User
@@ -276,6 +276,29 @@ def list_reviews(
         ReviewRow(r, title, prio, logic.overdue(r.due_at, r.status == "published", now))
         for r, title, prio in rows
     ]
+
+
+def public_summaries(session: Session) -> dict[int, tuple[str, datetime]]:
+    """The status page's read: incident id -> (public summary, published at) of every
+    published review that has one. Nothing else of a review ever leaves this function."""
+    rows = session.execute(
+        select(Review.incident_id, Review.public_summary, Review.published_at).where(
+            Review.status == "published", Review.public_summary != ""
+        )
+    ).all()
+    return {
+        iid: (text.replace("\r\n", "\n"), at)
+        for iid, text, at in rows
+        if text.strip() and at is not None
+    }
+
+
+def published_count() -> Any:
+    """A scalar subquery that changes whenever a review is published (a published review
+    cannot change or go back), for the status page's cache version."""
+    return (
+        select(func.count()).select_from(Review).where(Review.status == "published")
+    ).scalar_subquery()
 
 
 # --- action items --------------------------------------------------------------------------

@@ -3,7 +3,8 @@ uptime, incidents with their public updates, maintenance), built in a few querie
 
 Only public things enter a snapshot: private components are left out (and out of the overall
 status), incidents appear only once they have a public update and then only with their public
-updates, maintenance windows only when public. Everything the HTML page, the JSON API and the
+updates, maintenance windows only when public, and of a review only the public summary
+of a published one, on a resolved incident. Everything the HTML page, the JSON API and the
 feeds show is read from a snapshot, so nothing private can reach them by another path.
 
 The cache holds one snapshot per process, keyed by `service.version` (one cheap read, at most
@@ -34,6 +35,7 @@ from warroom.incidents.models import (
 )
 from warroom.incidents.models import status_update_components as update_components
 from warroom.maintenance.models import MaintenanceWindow, maintenance_components
+from warroom.reviews import service as reviews
 from warroom.statuspage import logic, service
 from warroom.statuspage.models import Component, ComponentGroup, ComponentStatusChange
 
@@ -68,6 +70,9 @@ class PublicIncident:
     monitoring_at: datetime | None
     component_ids: tuple[int, ...]
     updates: tuple[PublicUpdate, ...]  # newest first
+    # A published review's public summary (never the review's other sections); '' if none.
+    review_summary: str = ""
+    review_published_at: datetime | None = None
 
     @property
     def open(self) -> bool:
@@ -87,6 +92,8 @@ class PublicComponent:
     updated_at: datetime
     days: tuple[logic.Day, ...]
     uptime: float | None
+    # The service a public problem report about this component goes to (never rendered).
+    service_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,10 @@ class Snapshot:
     def ungrouped(self) -> tuple[PublicComponent, ...]:
         return tuple(c for c in self.components if c.group_id is None)
 
+    def reportable(self) -> tuple[PublicComponent, ...]:
+        """The components a visitor can report a problem with: those mapped to a service."""
+        return tuple(c for c in self.components if c.service_id is not None)
+
     def in_group(self, group: PublicGroup) -> tuple[PublicComponent, ...]:
         return tuple(self.by_id[i] for i in group.component_ids)
 
@@ -186,6 +197,7 @@ def _incidents(
         )
     ):
         services[iid].append(sid)
+    summaries = reviews.public_summaries(session)
     found = []
     for incident in incidents:
         ups = tuple(by_incident[incident.id])
@@ -198,6 +210,10 @@ def _incidents(
         if not components:
             components = {c for s in services[incident.id] for c in component_by_service.get(s, [])}
         monitoring = [u.created_at for u in ups if u.stage == "monitoring"]
+        # A reopened incident's review was about an ending that no longer holds.
+        review: tuple[str, datetime | None] = (
+            ("", None) if open_ else summaries.get(incident.id, ("", None))
+        )
         found.append(
             PublicIncident(
                 id=incident.id,
@@ -212,6 +228,8 @@ def _incidents(
                 monitoring_at=min(monitoring) if monitoring else None,
                 component_ids=tuple(sorted(components)),
                 updates=ups,
+                review_summary=review[0],
+                review_published_at=review[1],
             )
         )
     found.sort(key=lambda i: (i.created_at, i.id), reverse=True)
@@ -301,6 +319,7 @@ def build(session: Session, now: datetime) -> Snapshot:
                 ),
                 days=days,
                 uptime=logic.uptime_percent(days),
+                service_id=c.service_id,
             )
         )
     by_id = {c.id: c for c in components}

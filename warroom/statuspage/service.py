@@ -29,6 +29,7 @@ from warroom.incidents.models import OPEN_STATUSES, Incident, incident_services
 from warroom.instance import InstanceSetting
 from warroom.maintenance import windows
 from warroom.notify.channels import address_problem
+from warroom.reviews import service as reviews
 from warroom.statuspage import logic
 from warroom.statuspage.models import (
     COMPONENT_STATUSES,
@@ -116,6 +117,13 @@ def _committed(_session: Session) -> None:
     LOCAL_WRITES[0] += 1
 
 
+def changed_here(session: Session) -> None:
+    """Something `version` reads changed in this transaction (a review published): once it
+    commits, this process's cache looks at the version at once."""
+    if not event.contains(session, "after_commit", _committed):
+        event.listen(session, "after_commit", _committed, once=True)
+
+
 def touch(session: Session) -> None:
     """Mark the public page stale (every process's cache sees the new version)."""
     _put_setting(session, VERSION_NAME, uuid.uuid4().hex)
@@ -128,7 +136,8 @@ def version(session: Session) -> tuple[Any, ...]:
     incidents, which the (status, priority, ...) index finds): status-page writes touch the
     version; a new status update, timer (every public update and edit schedules its fan-out),
     maintenance window or recorded status change is a new id; an incident opening, moving or
-    closing changes the open set. Anything else (an edited text that schedules nothing) shows
+    closing changes the open set; publishing a review (with its public summary) changes the
+    count of published reviews. Anything else (an edited text that schedules nothing) shows
     within public.MAX_AGE."""
     from warroom.incidents.models import StatusUpdate
     from warroom.maintenance.models import MaintenanceWindow
@@ -142,6 +151,7 @@ def version(session: Session) -> tuple[Any, ...]:
             select(func.max(Timer.id)).scalar_subquery(),
             select(func.max(MaintenanceWindow.id)).scalar_subquery(),
             select(func.max(ComponentStatusChange.id)).scalar_subquery(),
+            reviews.published_count(),
         )
     ).one()
     open_set = session.execute(

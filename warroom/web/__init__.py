@@ -47,6 +47,7 @@ def install(app: FastAPI) -> None:
         pages,
         report_pages,
         review_pages,
+        stakeholder_pages,
         status_admin,
         status_pages,
         teams_admin,

@@ -27,6 +27,7 @@ from warroom.reviews import export
 from warroom.reviews import logic as review_logic
 from warroom.reviews import service as reviews
 from warroom.reviews.models import ACTION_ITEM_STATUSES, SECTIONS
+from warroom.statuspage import service as statuspage
 from warroom.web.auth import Posted, ResponderPost, Viewer
 from warroom.web.queries import refs
 from warroom.web.render import parse_local, render
@@ -179,6 +180,8 @@ def edit(request: Request, incident_id: int, posted: ResponderPost) -> Response:
 def workflow(request: Request, incident_id: int, action: str, posted: ResponderPost) -> Response:
     def change(session: Any, now: datetime) -> None:
         reviews.advance(session, _review_id(session, incident_id), action, _actor(posted), now)
+        if action == "publish":
+            statuspage.changed_here(session)  # its public summary shows at once
 
     return _change(request, incident_id, posted, change)
 

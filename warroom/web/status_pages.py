@@ -7,6 +7,13 @@ The subscription forms are public, so they are rate-limited twice: per client ad
 per statuspage.service.RESEND_AFTER, in the database). Confirm and unsubscribe links show a page
 with one button (a mail scanner that follows links changes nothing); a forged, altered or
 expired link is refused with a page and changes nothing.
+
+The public forms (subscribe, report a problem) carry a stateless form token: the time the form
+was served, signed with the instance secret for that one form (notify/signing's purpose
+tokens). A post without one is refused (400), with a forged one or one made for the other
+form too (403), and one older than FORM_TOKEN_TTL (400); each time the form comes back with what was
+typed and a fresh token. The problem report form shares the reports API's rate limit
+(`reports.public.RateLimit`, per address and overall) and its hidden "website" field.
 """
 
 from __future__ import annotations
@@ -15,18 +22,27 @@ import hashlib
 import threading
 import time
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from fastapi import Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from warroom.common.clock import utcnow
 from warroom.config import Settings
 from warroom.db.engine import Database
 from warroom.errors import ApiError
-from warroom.notify.signing import ActionLinkError, ExpiredPurposeLink, Purpose, read_purpose_token
+from warroom.notify.channels import address_problem
+from warroom.notify.signing import (
+    ActionLinkError,
+    ExpiredPurposeLink,
+    Purpose,
+    make_purpose_token,
+    read_purpose_token,
+)
+from warroom.reports import public as report_limits
+from warroom.reports import service as reports
 from warroom.statuspage import fanout, formats, logic
 from warroom.statuspage import service as statuspage
 from warroom.statuspage.public import HISTORY_PAGE, Snapshot, SnapshotCache
@@ -37,6 +53,9 @@ from warroom.web.router import router, to_int
 SUBSCRIBE_LIMIT = 5
 SUBSCRIBE_WINDOW = 600.0
 PUBLIC_CACHE = "public, max-age=10"
+FORM_TOKEN_TTL = timedelta(hours=2)
+SUBSCRIBE_FORM: Purpose = "status-subscribe-form"
+REPORT_FORM: Purpose = "status-report-form"
 
 
 class _Limiter:
@@ -77,6 +96,37 @@ def _db(request: Request) -> Database:
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def form_token(request: Request, purpose: Purpose, now: datetime | None = None) -> str:
+    """A token for one public form, served now and good for FORM_TOKEN_TTL."""
+    return make_purpose_token(
+        request.app.state.secret, purpose, 0, (now or utcnow()) + FORM_TOKEN_TTL
+    )
+
+
+def form_token_problem(
+    request: Request, given: object, purpose: Purpose, now: datetime | None = None
+) -> tuple[int, str] | None:
+    """None if `given` is a genuine, unexpired token of this form; else (status, why)."""
+    if not isinstance(given, str) or not given.strip():
+        return 400, (
+            "This form was not sent from this status page (its security token is missing). "
+            "Nothing was sent; please send it again from this page."
+        )
+    try:
+        read_purpose_token(request.app.state.secret, given, purpose, now or utcnow())
+    except ExpiredPurposeLink:
+        return 400, (
+            "This form was open for too long, so nothing was sent. What you typed is kept "
+            "below; please send it again."
+        )
+    except ActionLinkError:
+        return 403, (
+            "This form was not sent from this status page (its security token is not valid). "
+            "Nothing was sent; please send it again from this page."
+        )
+    return None
 
 
 def snapshot(request: Request, now: datetime | None = None) -> Snapshot:
@@ -208,17 +258,28 @@ def _message(
 
 
 def _subscribe_form(
-    s: Snapshot, status: int = 200, error: str | None = None, form: dict[str, Any] | None = None
+    request: Request,
+    s: Snapshot,
+    status: int = 200,
+    error: str | None = None,
+    form: dict[str, Any] | None = None,
 ) -> HTMLResponse:
     form = form or {"channel": "email", "address": "", "component_ids": []}
-    response = _html(s, "status_subscribe.html", status=status, error=error, form=form)
+    response = _html(
+        s,
+        "status_subscribe.html",
+        status=status,
+        error=error,
+        form=form,
+        form_token=form_token(request, SUBSCRIBE_FORM),
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @router.get("/status/subscribe", response_class=HTMLResponse)
 def subscribe_form(request: Request) -> Response:
-    return _subscribe_form(snapshot(request))
+    return _subscribe_form(request, snapshot(request))
 
 
 @router.post("/status/subscribe", response_class=HTMLResponse)
@@ -230,19 +291,28 @@ async def subscribe(request: Request) -> Response:
     address = str(form.get("address", "")).strip()
     ids = [to_int(v, 1, 2**31 - 1) for v in form.getlist("component_ids")]
     typed = {"channel": channel, "address": address, "component_ids": [i for i in ids if i]}
-    return await run_in_threadpool(_subscribe, request, typed, None in ids)
+    refused = form_token_problem(request, form.get("form_token"), SUBSCRIBE_FORM)
+    return await run_in_threadpool(_subscribe, request, typed, None in ids, refused)
 
 
-def _subscribe(request: Request, typed: dict[str, Any], bad_ids: bool) -> Response:
+def _subscribe(
+    request: Request, typed: dict[str, Any], bad_ids: bool, refused: tuple[int, str] | None
+) -> Response:
     s = snapshot(request)
+    if refused is not None:
+        return _subscribe_form(request, s, refused[0], refused[1], typed)
     if not _limiter(request).allow(client_ip(request)):
         return _subscribe_form(
-            s, 429, "Too many subscriptions from your address; try again in a few minutes.", typed
+            request,
+            s,
+            429,
+            "Too many subscriptions from your address; try again in a few minutes.",
+            typed,
         )
     if typed["channel"] not in ("email", "webhook"):
-        return _subscribe_form(s, 422, "Choose email or webhook.", typed)
+        return _subscribe_form(request, s, 422, "Choose email or webhook.", typed)
     if bad_ids:
-        return _subscribe_form(s, 422, "Choose components from the list.", typed)
+        return _subscribe_form(request, s, 422, "Choose components from the list.", typed)
     settings, secret = _settings(request), request.app.state.secret
     now = utcnow()
     hook_secret = ""
@@ -265,6 +335,7 @@ def _subscribe(request: Request, typed: dict[str, Any], bad_ids: bool) -> Respon
                 )
     except statuspage.TooSoon:
         return _subscribe_form(
+            request,
             s,
             429,
             "A confirmation mail went to this address a few minutes ago; check the inbox "
@@ -273,7 +344,7 @@ def _subscribe(request: Request, typed: dict[str, Any], bad_ids: bool) -> Respon
         )
     except ApiError as exc:
         return _subscribe_form(
-            s, exc.status, exc.message[:1].upper() + exc.message[1:] + ".", typed
+            request, s, exc.status, exc.message[:1].upper() + exc.message[1:] + ".", typed
         )
     request.app.state.wake()
     if hook_secret:
@@ -361,3 +432,135 @@ def unsubscribe(request: Request, token: str) -> Response:
     with _db(request).session() as session:
         statuspage.unsubscribe(session, found, utcnow())
     return _message(s, 200, "Unsubscribed", "You will not receive any more status notices.")
+
+
+# --- reporting a problem -------------------------------------------------------------------------
+
+REPORTER_NAME = "A visitor of the status page"
+EMAIL_MAX = 254
+
+
+def _report_form(
+    request: Request,
+    s: Snapshot,
+    status: int = 200,
+    error: str | None = None,
+    form: dict[str, Any] | None = None,
+) -> HTMLResponse:
+    form = form or {"component_id": None, "description": "", "email": "", "notify": False}
+    response = _html(
+        s,
+        "status_report.html",
+        status=status,
+        error=error,
+        form=form,
+        form_token=form_token(request, REPORT_FORM),
+        min_chars=report_limits.MIN_CHARS,
+        max_chars=report_limits.MAX_CHARS,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/status/report", response_class=HTMLResponse)
+def report_form(request: Request) -> Response:
+    s = snapshot(request)
+    chosen = to_int(request.query_params.get("component", ""), 1, 2**31 - 1)
+    typed = {"component_id": chosen, "description": "", "email": "", "notify": False}
+    return _report_form(request, s, form=typed)
+
+
+@router.post("/status/report/form", response_class=HTMLResponse)
+async def send_report(request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    form = await request.form()
+    typed = {
+        "component_id": to_int(form.get("component_id", ""), 1, 2**31 - 1),
+        "description": str(form.get("description", "")).replace("\x00", "").strip(),
+        "email": str(form.get("email", "")).strip(),
+        "notify": form.get("notify") == "yes",
+    }
+    refused = form_token_problem(request, form.get("form_token"), REPORT_FORM)
+    bot = bool(form.get("website"))
+    return await run_in_threadpool(_send_report, request, typed, refused, bot)
+
+
+def _send_report(
+    request: Request, typed: dict[str, Any], refused: tuple[int, str] | None, bot: bool
+) -> Response:
+    s = snapshot(request)
+    if refused is not None:
+        return _report_form(request, s, refused[0], refused[1], typed)
+    component = s.by_id.get(typed["component_id"] or 0)
+    if component is None or component.service_id is None:
+        return _report_form(request, s, 422, "Choose what is not working from the list.", typed)
+    description = typed["description"]
+    low, high = report_limits.MIN_CHARS, report_limits.MAX_CHARS
+    if not low <= len(description) <= high:
+        return _report_form(
+            request,
+            s,
+            422,
+            f"Say what is wrong in {low} to {high} characters (you wrote {len(description)}).",
+            typed,
+        )
+    email = typed["email"] if typed["notify"] else ""
+    if typed["notify"] and (address_problem("email", email) or len(email) > EMAIL_MAX):
+        return _report_form(
+            request,
+            s,
+            422,
+            "That email address does not look right; correct it, or untick "
+            "\u201ctell me when it is fixed\u201d.",
+            typed,
+        )
+    limits: report_limits.RateLimit = request.app.state.public_reports
+    wait = limits.take(client_ip(request), time.monotonic())
+    if wait is not None:
+        minutes = max(1, round(wait / 60))
+        response = _report_form(
+            request,
+            s,
+            429,
+            f"Too many reports from your address; please try again in about {minutes} "
+            f"minute{'s' if minutes != 1 else ''}.",
+            typed,
+        )
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    if not bot:  # the hidden field: a bot filled it in, and is thanked all the same
+        try:
+            with _db(request).session() as session:
+                reports.submit_report(
+                    session,
+                    service_id=component.service_id,
+                    description=description,
+                    reporter_id=None,
+                    reporter_name=REPORTER_NAME,
+                    source="public",
+                    now=utcnow(),
+                    matrix=_settings(request).priority_matrix,
+                    reporter_email=email,
+                )
+        except ApiError:
+            # The component's service was deleted since the page was built.
+            return _report_form(request, s, 422, "Choose what is not working from the list.", typed)
+        request.app.state.wake()
+    # Post/redirect/get: reloading the thank-you page sends nothing again.
+    told = "&email=1" if email else ""
+    return RedirectResponse(f"/status/report/thanks?component={component.id}{told}", 303)
+
+
+@router.get("/status/report/thanks", response_class=HTMLResponse)
+def report_thanks(request: Request) -> Response:
+    s = snapshot(request)
+    component = s.by_id.get(to_int(request.query_params.get("component", ""), 1) or 0)
+    about = f" about {component.name}" if component else ""
+    told = " We will email you when it is fixed." if request.query_params.get("email") else ""
+    return _message(
+        s,
+        200,
+        "Thank you",
+        f"Your report{about} is in; the people who run it will look at it.{told}",
+    )
