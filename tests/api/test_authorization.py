@@ -170,6 +170,8 @@ WEB: dict[tuple[str, str], str] = {
     ("GET", "/silences"): "stakeholder",
     ("POST", "/silences"): "responder",
     ("POST", "/silences/{silence_id}/expire"): "responder",
+    ("POST", "/silences/inhibit-rules"): "responder",
+    ("POST", "/silences/inhibit-rules/{inhibit_rule_id}/delete"): "responder",
     ("POST", "/alerts/{alert_id}/silence"): "responder",
     ("POST", "/services/{service_id}/maintenance"): "responder",
     ("POST", "/maintenance/{window_id}/cancel"): "responder",
@@ -363,6 +365,10 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/silences"): "responder",
     ("GET", "/api/v1/silences/{silence_id}"): "stakeholder",
     ("DELETE", "/api/v1/silences/{silence_id}"): "responder",
+    ("GET", "/api/v1/inhibit-rules"): "stakeholder",
+    ("POST", "/api/v1/inhibit-rules"): "responder",
+    ("GET", "/api/v1/inhibit-rules/{inhibit_rule_id}"): "stakeholder",
+    ("DELETE", "/api/v1/inhibit-rules/{inhibit_rule_id}"): "responder",
     ("GET", "/api/v1/services/{service_id}/maintenance-windows"): "stakeholder",
     ("POST", "/api/v1/services/{service_id}/maintenance-windows"): "responder",
     ("GET", "/api/v1/maintenance-windows/{window_id}"): "stakeholder",
@@ -548,6 +554,7 @@ def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
         "heartbeat_id": heartbeat["id"],
         "check_id": check["id"],
         "silence_id": silence["id"],
+        "inhibit_rule_id": _inhibit_rule(client, world),
         "group_id": group["id"],
         "component_id": component["id"],
         "window_id": window["id"],
@@ -590,6 +597,21 @@ def _call(
         else client.request(method, url, headers=headers)
     )
     return r
+
+
+def _inhibit_rule(client: TestClient, world: World) -> int:
+    """A rule to probe (responders may delete one: each role's probes get their own)."""
+    r = client.post(
+        "/api/v1/inhibit-rules",
+        json={
+            "name": "Probe",
+            "source_matchers": [{"name": "alertname", "value": "ProbeDown"}],
+            "target_matchers": [{"name": "alertname", "value": "ProbeSlow"}],
+        },
+        headers=world.auth("admin"),
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
 
 
 def _in_order(rules: dict[tuple[str, str], str]) -> list[tuple[str, str]]:
@@ -665,6 +687,7 @@ def test_each_role_gets_exactly_what_its_rule_allows(client: TestClient, world: 
     for who in ("responder", "admin"):
         objects["user_id"] = world.responder_id if who == "responder" else world.stakeholder_id
         objects["token_id"] = _token_of(client, world, who)
+        objects["inhibit_rule_id"] = _inhibit_rule(client, world)
         auth = world.auth(who)
         for method, path in _in_order(RULES):
             need = RULES[(method, path)]
@@ -814,6 +837,7 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
             headers=admin,
         ).json()["id"],
         "silence_id": 1,
+        "inhibit_rule_id": 1,
     }
 
 

@@ -131,3 +131,70 @@ def test_an_incident_on_a_dependency_shows_its_dependants_incidents_as_caused_by
     assert "Silence like this" not in web.browser("stakeholder").get(page.url.path).text
     events = web.base.get(f"/api/v1/incidents/{db_inc['id']}/timeline", headers=admin).json()
     assert any(e["kind"] == "dependants_joined" for e in events["items"])
+
+
+def test_inhibition_rules_on_the_silences_page_add_refuse_beside_the_field_and_delete(
+    web: Web,
+) -> None:
+    bob = web.browser("responder")
+    r = bob.post(
+        "/silences/inhibit-rules",
+        {"name": "db down", "source": 'job=~".*"', "target": 'alertname="Slow"', "equal": ""},
+    )
+    assert r.status_code == 422
+    # The reason sits beside the source field; what was typed is kept (escaped).
+    assert 'id="ir-source-err"' in r.text and "match every alert" in r.text
+    assert 'aria-describedby="ir-source-err"' in r.text
+    assert "job=~&#34;.*&#34;" in r.text
+    r = bob.post(
+        "/silences/inhibit-rules",
+        {"name": "x", "source": 'a="b"', "target": 'c="d"', "equal": "not-a-label"},
+    )
+    assert r.status_code == 422 and 'id="ir-equal-err"' in r.text
+    assert count_rows(web.db, "inhibit_rules") == 0
+
+    r = bob.post(
+        "/silences/inhibit-rules",
+        {
+            "name": "db down mutes checkout",
+            "source": 'service="payments-db"',
+            "target": 'service="checkout-api"',
+            "equal": "",
+            "comment": "<i>one page</i>",
+        },
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith("/silences#inhibit-rule-")
+    page = bob.get("/silences").text
+    assert "db down mutes checkout" in page and "&lt;i&gt;one page&lt;/i&gt;" in page
+    # A payments-db alert fires: a checkout alert is stored as inhibited, no incident for it.
+    assert (
+        web.base.post(
+            "/v2/enqueue",
+            json={
+                "routing_key": web.world.pagerduty_key,
+                "event_action": "trigger",
+                "dedup_key": "db",
+                "payload": {"summary": "db down", "source": "db-1", "severity": "critical"},
+            },
+        ).status_code
+        == 202
+    )
+    assert _generic(web, "checkout-slow") == "suppressed"
+    assert "1 alert" in bob.get("/silences").text
+    carol = web.browser("stakeholder")
+    assert "New inhibition rule" not in carol.get("/silences").text
+    with web.db.read_session() as s:
+        from warroom.alerts.models import InhibitRule
+
+        rule_id = s.scalars(select(InhibitRule.id)).one()
+    assert (
+        carol.post(f"/silences/inhibit-rules/{rule_id}/delete", {"confirm": "yes"}).status_code
+        == 403
+    )
+    assert bob.post(f"/silences/inhibit-rules/{rule_id}/delete").status_code == 422
+    r = bob.post(f"/silences/inhibit-rules/{rule_id}/delete", {"confirm": "yes"})
+    assert r.status_code == 303
+    assert count_rows(web.db, "inhibit_rules") == 0
+    assert (
+        bob.post(f"/silences/inhibit-rules/{rule_id}/delete", {"confirm": "yes"}).status_code == 404
+    )

@@ -152,7 +152,8 @@ def stakeholder_objects(web: Web) -> dict[str, int]:
 
 
 def noise_objects(web: Web) -> dict[str, int]:
-    """A silence, a maintenance window and an alert for the routes that name them."""
+    """A silence, a maintenance window, an inhibition rule and an alert for the routes that
+    name them."""
     admin = web.world.auth("admin")
     silence = web.base.post(
         "/api/v1/silences",
@@ -171,9 +172,23 @@ def noise_objects(web: Web) -> dict[str, int]:
         },
         headers=admin,
     ).json()
+    rule = web.base.post(
+        "/api/v1/inhibit-rules",
+        json={
+            "name": "Probe",
+            "source_matchers": [{"name": "alertname", "value": "ProbeDown"}],
+            "target_matchers": [{"name": "alertname", "value": "ProbeSlow"}],
+        },
+        headers=admin,
+    ).json()
     alert(web, dedup_key="probe")
     alerts = web.base.get("/api/v1/alerts", headers=admin).json()["items"]
-    return {"silence_id": silence["id"], "window_id": window["id"], "alert_id": alerts[0]["id"]}
+    return {
+        "silence_id": silence["id"],
+        "window_id": window["id"],
+        "alert_id": alerts[0]["id"],
+        "inhibit_rule_id": rule["id"],
+    }
 
 
 def _url(path: str, objects: dict[str, Any]) -> str:

@@ -1,8 +1,9 @@
 """Loading what may hold a batch's alerts back: the plain-data :class:`Suppression` that
 `plan_batch` reads. Kept apart from `ingest_batch` so the batch's own loading stays one thing.
 
-Cost per batch with nothing configured: one single-row query on silences, one on the batch's
-services' maintenance windows, one on the dependencies of the batch's services.
+Cost per batch with nothing configured: one single-row query on silences, one on inhibition
+rules, one on the batch's services' maintenance windows, one on the dependencies of the batch's
+services. With rules: the marked firing alerts (their possible sources) along a partial index.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
+from warroom.alerts.inhibit_rules import load_inhibition
 from warroom.alerts.silences import active_silences
 from warroom.alerts.suppression import Suppression, dependency_closure
 from warroom.catalog.models import Service, service_dependencies
@@ -22,6 +24,7 @@ from warroom.maintenance.service import maintenance_now
 
 def load_suppression(conn: Connection, service_ids: Sequence[int], now: datetime) -> Suppression:
     silences = active_silences(conn, now)
+    inhibition = load_inhibition(conn)
     maintenance = maintenance_now(conn, service_ids, now)
     depends_on = _dependencies(conn, service_ids)
     upstream: dict[int, int] = {}
@@ -39,7 +42,7 @@ def load_suppression(conn: Connection, service_ids: Sequence[int], now: datetime
     above = _dependants(conn, service_ids)
     names: dict[int, str] = {}
     tiers: dict[int, int] = {}
-    if silences.count or depends_on or above:
+    if silences.count or depends_on or above or not inhibition.empty:
         wanted_names = (
             set(service_ids)
             | {d for deps in depends_on.values() for d in deps}
@@ -52,7 +55,7 @@ def load_suppression(conn: Connection, service_ids: Sequence[int], now: datetime
         sid: tuple(Dependant(names.get(d, ""), tiers.get(d, 3)) for d in deps)
         for sid, deps in above.items()
     }
-    return Suppression(silences, maintenance, depends_on, upstream, names, dependants)
+    return Suppression(silences, maintenance, depends_on, upstream, names, dependants, inhibition)
 
 
 def _dependencies(conn: Connection, service_ids: Sequence[int]) -> dict[int, tuple[int, ...]]:

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from warroom.alerts import flapping
+from warroom.alerts.flapping import FlapRule, Record
+from warroom.alerts.inhibition import Source
 from warroom.alerts.suppression import Held, Suppression
 from warroom.incidents.logic import (
     DEFAULT_MATRIX,
@@ -61,6 +64,7 @@ class ServiceRule:
     tier: int
     grouping_window_seconds: int
     auto_resolve: bool
+    flap: FlapRule = FlapRule()
 
 
 @dataclass
@@ -89,6 +93,10 @@ class AlertState:
     # Why it does not page (silenced | maintenance | inhibited | flapping) and by what.
     suppression: str | None = None
     suppressed_by: dict[str, Any] | None = None
+    # A possible source of inhibition rules (matched a rule's source side when it arrived).
+    inhibits: bool = False
+    # The key's changes before this alert opened (flapping.Record JSON); None: none.
+    flap: dict[str, Any] | None = None
     changed: bool = False
     # What the store loaded (status, severity, summary, details, links, labels, incident_ref,
     # suppression, suppressed_by; None: opened in this batch): it writes only what the plan
@@ -120,6 +128,9 @@ class Plan:
     outcomes: list[list[Outcome]] = field(default_factory=list)
     # When holds on alerts of this batch end: the store schedules a release timer for each.
     release_at: set[datetime] = field(default_factory=set)
+    # Keys whose alert resolved: (integration id, dedup key, flapping.Record JSON, expires at),
+    # remembered for the key's next alert.
+    flap_memory: list[tuple[int, str, dict[str, Any], datetime]] = field(default_factory=list)
 
 
 @dataclass
@@ -141,13 +152,16 @@ def plan_batch(
     now: datetime,
     matrix: Matrix = DEFAULT_MATRIX,
     suppression: Suppression | None = None,
+    flap_memory: dict[tuple[int, str], Record] | None = None,
 ) -> Plan:
     """Decide what a batch of signals does, in arrival order.
 
     open_alerts: the open alerts for the batch's keys; incidents: the incidents those alerts and
     the batch's services point to, with their open/triggered alert counts; latest_open_incident:
     service id -> id of its open incident with the newest alert; suppression: the silences,
-    maintenance and catalog dependencies in effect (None: nothing holds alerts back). The inputs
+    maintenance, inhibition rules and catalog dependencies in effect (None: nothing holds alerts
+    back); flap_memory: the recent state changes of the batch's keys whose last alert resolved
+    (a key flapping more than its service allows is held as flapping). The inputs
     are mutated as the batch goes (they are the batch's working state), so pass copies if you
     need the originals.
     """
@@ -225,7 +239,18 @@ def plan_batch(
                         _raise_urgency(inc, sig.severity, matrix, sub, now, plan)
                     continue
                 held: Held | None = None
+                fields: dict[str, str] | None = None
                 if suppress is not None:
+                    if suppress.needs_fields:
+                        fields = suppress.fields(
+                            sub.service_id,
+                            sub.integration_name,
+                            sig.severity,
+                            sig.summary,
+                            sig.source,
+                            sig.dedup_key,
+                            sig.labels,
+                        )
                     held = suppress.hold(
                         sub.service_id,
                         sub.integration_name,
@@ -234,7 +259,29 @@ def plan_batch(
                         sig.source,
                         sig.dedup_key,
                         sig.labels,
+                        fields=fields,
+                        now=now,
                     )
+                # Flapping: a new alert is a change of its key (resolved -> firing); a held
+                # one is judged by the changes it opened with.
+                flap_json: dict[str, Any] | None = None
+                record: Record | None = None
+                if alert is None:
+                    remembered = flap_memory.get(key) if flap_memory else None
+                    if remembered is not None and rule.flap.threshold > 0:
+                        record = flapping.changed(remembered, now, rule.flap)
+                        flap_json = record.to_json()
+                elif alert.suppression == "flapping" or alert.flap is not None:
+                    record = flapping.record_of(alert.flap, alert.created_at)
+                if held is None and record is not None:
+                    flaps = flapping.state(record, now, rule.flap)
+                    if flaps is not None:
+                        held = Held("flapping", flaps.to_json(), flaps.until)
+                was_flapping = (
+                    alert.suppressed_by
+                    if alert is not None and alert.suppression == "flapping"
+                    else None
+                )
                 if alert is not None:
                     # An alert held back earlier: a new event, or its hold ended.
                     if sig.action == "trigger":
@@ -256,8 +303,10 @@ def plan_batch(
                 elif held is not None:
                     alert = _new_alert(sub, sig, None, now)
                     alert.suppression, alert.suppressed_by = held.kind, held.by
+                    alert.flap = flap_json
                     if held.until is not None:
                         plan.release_at.add(held.until)
+                    _note_source(suppress, sub, sig, fields, alert)
                     open_alerts[key] = alert
                     outcomes.append(Outcome(sig.dedup_key, "suppressed", len(plan.new_alerts)))
                     plan.new_alerts.append(alert)
@@ -331,6 +380,19 @@ def plan_batch(
                     touch(inc)
                     note(inc, "alerts_grouped", sub, sig.summary)
                     _raise_urgency(inc, sig.severity, matrix, sub, now, plan)
+                if was_flapping:
+                    minutes = int(rule.flap.window.total_seconds() // 60)
+                    plan.timeline.append(
+                        _event(
+                            inc.ref,
+                            now,
+                            "alert_flapping",
+                            sub,
+                            f"{sig.summary}: {was_flapping.get('summary', 'flapping')}; held "
+                            f"until stable for {minutes} min, still firing: it pages now",
+                            after={"dedup_key": sig.dedup_key, **was_flapping},
+                        )
+                    )
                 inc.alert_count += 1
                 inc.open_alerts += 1
                 inc.triggered_alerts += 1
@@ -351,8 +413,10 @@ def plan_batch(
                     outcomes.append(Outcome(sig.dedup_key, "updated"))
                     continue
                 alert = _new_alert(sub, sig, inc.ref, now)
+                alert.flap = flap_json
                 if inhibited_by is not None:
                     alert.suppression, alert.suppressed_by = "inhibited", inhibited_by
+                _note_source(suppress, sub, sig, fields, alert)
                 open_alerts[key] = alert
                 outcomes.append(Outcome(sig.dedup_key, "opened", len(plan.new_alerts)))
                 plan.new_alerts.append(alert)
@@ -383,6 +447,18 @@ def plan_batch(
             alert.status, alert.resolved_at = "resolved", now
             del open_alerts[key]
             outcomes.append(Outcome(sig.dedup_key, "resolved"))
+            if alert.inhibits:
+                # A source stopped firing: what it inhibited is planned again now.
+                if suppress is not None:
+                    suppress.inhibition.remove(sub.integration_id, sig.dedup_key)
+                plan.release_at.add(now)
+            if rule.flap.threshold > 0:
+                memory = flapping.changed(
+                    flapping.record_of(alert.flap, alert.created_at), now, rule.flap
+                )
+                plan.flap_memory.append(
+                    (sub.integration_id, sig.dedup_key, memory.to_json(), now + rule.flap.window)
+                )
             if inc is not None:
                 touch(inc)
                 inc.open_alerts -= 1
@@ -431,6 +507,21 @@ def plan_batch(
             }
         )
     return plan
+
+
+def _note_source(
+    suppress: Suppression | None,
+    sub: Submission,
+    sig: Signal,
+    fields: dict[str, str] | None,
+    alert: AlertState,
+) -> None:
+    """A new firing alert that matches an inhibition rule's source side inhibits from now on
+    (later alerts of this batch included) and is marked so the next batches load it."""
+    if suppress is None or fields is None or suppress.inhibition.empty:
+        return
+    if suppress.inhibition.add(Source(sub.integration_id, sig.dedup_key, fields, sig.summary)):
+        alert.inhibits = True
 
 
 def _new_alert(sub: Submission, sig: Signal, incident_ref: int | None, now: datetime) -> AlertState:

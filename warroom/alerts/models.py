@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Select, String, Text, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    Select,
+    String,
+    Text,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from warroom.db.base import Base, BigId, JSONType, UTCDateTime
@@ -13,6 +24,9 @@ from warroom.db.base import Base, BigId, JSONType, UTCDateTime
 ALERT_STATUSES = ("triggered", "acknowledged", "resolved")
 SUPPRESSIONS = ("silenced", "maintenance", "inhibited", "flapping")
 HELD_WHERE = "suppression IS NOT NULL AND incident_id IS NULL AND status = 'triggered'"
+# Firing alerts that matched an inhibition rule's source side when they arrived (or when the
+# rule was created): the few rows each batch reads as possible sources.
+INHIBITING_WHERE = "inhibits AND status <> 'resolved'"
 SEVERITIES = ("critical", "error", "warning", "info")
 # Any select (of any columns) that reads alerts.
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
@@ -48,6 +62,13 @@ class Alert(Base):
         CheckConstraint(
             f"suppression IS NULL OR suppression IN {SUPPRESSIONS!r}", name="suppression"
         ),
+        # Possible sources of inhibition rules (partial: ordinary alerts are not in it).
+        Index(
+            "ix_alerts_inhibiting",
+            "id",
+            sqlite_where=text(INHIBITING_WHERE),
+            postgresql_where=text(INHIBITING_WHERE),
+        ),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
@@ -76,6 +97,13 @@ class Alert(Base):
     # by what ({"silence_id": 3}, {"window_id": 1, "title": ...}, {"incident_id": 7}).
     suppression: Mapped[str | None] = mapped_column(String(16), default=None)
     suppressed_by: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    # Matched an inhibition rule's source matchers when it arrived: a possible source while it
+    # fires (the rules are checked again each batch; see alerts/inhibition.py).
+    inhibits: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The key's recent state changes when this alert opened, if it had any before it
+    # ({"t": [epoch seconds], "since": epoch | null}, alerts/flapping.py); None: only its own
+    # opening (created_at).
+    flap: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
 
 
 class Silence(Base):
@@ -99,6 +127,41 @@ class Silence(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InhibitRule(Base):
+    """Alertmanager's inhibit_rule: while an alert matching the source matchers fires, alerts
+    matching the target matchers with the same values of the `equal` labels do not page."""
+
+    __tablename__ = "inhibit_rules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Alertmanager's v2 matcher shape, as silences: [{"name", "value", "isRegex", "isEqual"}].
+    source_matchers: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    target_matchers: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    equal: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AlertFlap(Base):
+    """The recent state changes of a key whose last alert resolved, kept until they no longer
+    count (`expires_at`): a new alert of the key starts from them. Written at each resolve,
+    read with the batch's key probe, pruned by the engine."""
+
+    __tablename__ = "alert_flaps"
+    __table_args__ = (
+        PrimaryKeyConstraint("integration_id", "dedup_key"),
+        Index("ix_alert_flaps_expires_at", "expires_at"),
+    )
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    dedup_key: Mapped[str] = mapped_column(String(255))
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 def of_incident(query: Q, incident_id: int) -> Q:

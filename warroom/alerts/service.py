@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 import orjson
-from sqlalchemy import Connection, Table, select, text
+from sqlalchemy import Connection, Table, delete, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from warroom.alerts.flapping import FlapRule, Record
 from warroom.alerts.holds import load_suppression
 from warroom.alerts.logic import (
     OPEN_INCIDENT,
@@ -27,7 +28,7 @@ from warroom.alerts.logic import (
     Submission,
     plan_batch,
 )
-from warroom.alerts.models import HELD_WHERE, Alert
+from warroom.alerts.models import HELD_WHERE, Alert, AlertFlap
 from warroom.alerts.release_timers import schedule_releases
 from warroom.catalog.models import Integration
 from warroom.incidents.bulk import AlertDecisions, apply_alert_decisions
@@ -125,7 +126,7 @@ def _plan_and_store(
     """Load what the submissions touch, plan, store; returns the plan and new incident ids."""
     service_ids = sorted({s.service_id for s in submissions})
     services, policies = _services(sql, service_ids, state)
-    open_alerts = _load_open_alerts(sql, submissions)
+    open_alerts, flap_memory = _load_open_alerts(sql, submissions, now)
     incident_ids = {a.incident_ref for a in open_alerts.values() if a.incident_ref is not None}
     latest: dict[int, int] = {}
     for service_id in service_ids:
@@ -146,10 +147,20 @@ def _plan_and_store(
     suppression = load_suppression(conn, service_ids, now)
 
     plan = plan_batch(
-        submissions, open_alerts, incidents, latest, services, now, matrix, suppression
+        submissions,
+        open_alerts,
+        incidents,
+        latest,
+        services,
+        now,
+        matrix,
+        suppression,
+        flap_memory,
     )
     if plan.release_at:
         schedule_releases(conn, plan.release_at, now)
+    if plan.flap_memory:
+        _remember_flaps(sql, plan.flap_memory)
 
     # Incidents are stored by their owner; alerts then point at the real incident ids.
     new_ids = apply_alert_decisions(
@@ -221,6 +232,13 @@ def release_held(session: Session, now: datetime, matrix: Matrix) -> int:
     return len(rows)
 
 
+def prune_flap_memory(session: Session, now: datetime) -> int:
+    """Forgets keys whose remembered changes no longer count (along ix_alert_flaps_expires_at)."""
+    t = cast(Table, AlertFlap.__table__)
+    result = session.connection().execute(delete(t).where(t.c.expires_at <= now))
+    return int(result.rowcount or 0)
+
+
 ALERT_COLUMNS = (
     "integration_id",
     "service_id",
@@ -242,6 +260,8 @@ ALERT_COLUMNS = (
     "resolved_at",
     "suppression",
     "suppressed_by",
+    "inhibits",
+    "flap",
 )
 
 
@@ -405,15 +425,19 @@ def _services(
         wanted = [sid for sid in service_ids if sid not in services]
     if wanted:
         query = (
-            "SELECT id, tier, grouping_window_seconds, auto_resolve, escalation_policy_id "
-            "FROM services WHERE id IN ({many}) ORDER BY id"
+            "SELECT id, tier, grouping_window_seconds, auto_resolve, escalation_policy_id, "
+            "flap_threshold, flap_window_minutes FROM services WHERE id IN ({many}) ORDER BY id"
         )
         if not sql.sqlite:
             # Serialises writers of the same services across processes: two API nodes cannot
             # both open an incident for one service, or race an incident change.
             query += " FOR UPDATE"
-        for sid, tier, window, auto_resolve, policy in sql.rows(query, wanted, len(wanted)):
-            services[sid] = ServiceRule(tier, window, bool(auto_resolve))
+        for sid, tier, window, auto_resolve, policy, flaps, flap_minutes in sql.rows(
+            query, wanted, len(wanted)
+        ):
+            services[sid] = ServiceRule(
+                tier, window, bool(auto_resolve), FlapRule.of(flaps, flap_minutes)
+            )
             policies[sid] = policy
             if state is not None:
                 state.services[sid] = (services[sid], policy)
@@ -450,9 +474,23 @@ def _insert_alerts(
                 ts(a.resolved_at),
                 a.suppression,
                 None if a.suppressed_by is None else _json(a.suppressed_by),
+                a.inhibits,
+                None if a.flap is None else _json(a.flap),
             )
             for a in alerts
         ],
+    )
+
+
+def _remember_flaps(sql: _Driver, memory: list[tuple[int, str, dict[str, Any], datetime]]) -> None:
+    """The resolved keys' recent changes, for their next alert (one upsert per resolve; the
+    last of a key in this batch wins)."""
+    latest = {(iid, key): (state, until) for iid, key, state, until in memory}
+    sql.executemany(
+        "INSERT INTO alert_flaps (integration_id, dedup_key, state, expires_at) "
+        "VALUES ({p}, {p}, {p}, {p}) ON CONFLICT (integration_id, dedup_key) DO UPDATE SET "
+        "state = excluded.state, expires_at = excluded.expires_at",
+        [(iid, key, _json(state), sql.ts(until)) for (iid, key), (state, until) in latest.items()],
     )
 
 
@@ -538,33 +576,44 @@ def _json(value: Any) -> str:
 
 _OPEN_ALERT_COLUMNS = (
     "id, integration_id, service_id, dedup_key, status, severity, incident_id, event_count, "
-    "summary, details, links, labels, last_event_at, acknowledged_at, suppression, suppressed_by"
+    "summary, details, links, labels, last_event_at, acknowledged_at, suppression, suppressed_by, "
+    "created_at, inhibits, flap"
 )
 
 
 def _load_open_alerts(
-    sql: _Driver, submissions: list[Submission]
-) -> dict[tuple[int, str], AlertState]:
+    sql: _Driver, submissions: list[Submission], now: datetime
+) -> tuple[dict[tuple[int, str], AlertState], dict[tuple[int, str], Record]]:
+    """The batch's open alerts by key, and the remembered recent changes of its keys (for
+    flap detection), read by the same probe."""
     wanted: dict[int, set[str]] = defaultdict(set)
     for sub in submissions:
         wanted[sub.integration_id].update(sig.dedup_key for sig in sub.signals)
     found: dict[tuple[int, str], AlertState] = {}
+    memory: dict[tuple[int, str], Record] = {}
+    moment = sql.ts(now)
     for integration_id, keyset in wanted.items():
         keys = sorted(keyset)
         # First only the keys (an index-only probe of uq_alerts_open_dedup_key): in an alert
-        # storm most keys are new, and then the whole rows are not read at all.
+        # storm most keys are new, and then the whole rows are not read at all. The same
+        # statement probes the keys' flap memory (a primary-key probe of a small table).
         open_keys: list[str] = []
         for start in range(0, len(keys), KEY_CHUNK):
             chunk = keys[start : start + KEY_CHUNK]
-            open_keys += [
-                r[0]
-                for r in sql.rows(
-                    "SELECT dedup_key FROM alerts WHERE integration_id = {p} "
-                    "AND status <> 'resolved' AND dedup_key IN ({many})",
-                    (integration_id, *chunk),
-                    len(chunk),
-                )
-            ]
+            for key, state in sql.rows(
+                "SELECT dedup_key, NULL FROM alerts WHERE integration_id = {p} "
+                "AND status <> 'resolved' AND dedup_key IN ({many}) UNION ALL "
+                "SELECT dedup_key, state FROM alert_flaps WHERE integration_id = {p} "
+                "AND expires_at > {p} AND dedup_key IN ({many})",
+                (integration_id, *chunk, integration_id, moment, *chunk),
+                len(chunk),
+            ):
+                if state is None:
+                    open_keys.append(key)
+                else:
+                    record = Record.from_json(sql.read_json(state))
+                    if record is not None:
+                        memory[(integration_id, key)] = record
         keys = sorted(open_keys)
         for start in range(0, len(keys), KEY_CHUNK):
             chunk = keys[start : start + KEY_CHUNK]
@@ -594,10 +643,13 @@ def _load_open_alerts(
                     acknowledged_at=sql.read_ts(r[13]),
                     suppression=r[14],
                     suppressed_by=suppressed_by,
+                    created_at=sql.read_ts(r[16]),
+                    inhibits=bool(r[17]),
+                    flap=None if r[18] is None else sql.read_json(r[18]),
                     # The same objects: the plan replaces an alert's values, never mutates them.
                     loaded=(r[4], r[5], r[8], details, links, labels, r[6], r[14], suppressed_by),
                 )
-    return found
+    return found, memory
 
 
 _INCIDENT_COLUMNS = (

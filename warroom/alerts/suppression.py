@@ -9,9 +9,12 @@
 - the services each batch service depends on (transitively) and the open incidents on them:
   a new incident on a dependant joins the dependency's incident as "caused by" and does not page.
 
-An alert held by a silence or maintenance is stored as `suppression = "silenced" |
-"maintenance"` with no incident; when what held it ends (a timer at that time), the alerts still
-firing are planned again and page then.
+- inhibition rules and the firing alerts that are their sources (alerts/inhibition.py).
+
+An alert held by a silence, maintenance or an inhibition rule is stored as `suppression =
+"silenced" | "maintenance" | "inhibited"` with no incident; when what held it ends (a timer at
+that time; for a rule, when its source resolves, or at the latest at the next look), the alerts
+still firing are planned again and page then.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from warroom.alerts.inhibition import InhibitionIndex
 from warroom.alerts.matchers import Matcher, alert_fields
 from warroom.incidents.logic import Dependant
 from warroom.maintenance.occurrences import Occurrence
@@ -122,6 +126,19 @@ class Held:
     until: datetime | None
 
 
+# An alert held by an inhibition rule is looked at again at the latest at the next multiple of
+# this (one timer per mark): a source resolved by intake releases its targets at once, one that
+# ends another way (its incident resolved by a person) within this long.
+INHIBITION_RECHECK = timedelta(minutes=5)
+
+
+def next_mark(now: datetime, step: timedelta = INHIBITION_RECHECK) -> datetime:
+    """The first multiple of `step` (since the epoch) after `now`."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    n = (now - epoch) // step + 1
+    return epoch + n * step
+
+
 @dataclass(frozen=True)
 class Suppression:
     silences: SilenceIndex = field(default_factory=SilenceIndex)
@@ -136,10 +153,43 @@ class Suppression:
     # Batch service id -> the services that depend on it (transitively): its blast radius,
     # for the impact of its new incidents. Not a hold; loaded with the dependencies.
     dependants: Mapping[int, tuple[Dependant, ...]] = field(default_factory=dict)
+    # Inhibition rules and their firing sources; the batch adds and removes sources as it goes.
+    inhibition: InhibitionIndex = field(default_factory=InhibitionIndex)
 
     @property
     def empty(self) -> bool:
-        return not (self.silences.count or self.maintenance or self.depends_on or self.dependants)
+        return not (
+            self.silences.count
+            or self.maintenance
+            or self.depends_on
+            or self.dependants
+            or not self.inhibition.empty
+        )
+
+    @property
+    def needs_fields(self) -> bool:
+        """Whether holds read an alert's matcher fields (a silence or a rule exists)."""
+        return bool(self.silences.count) or not self.inhibition.empty
+
+    def fields(
+        self,
+        service_id: int,
+        integration: str,
+        severity: str,
+        summary: str,
+        source: str,
+        dedup_key: str,
+        labels: Mapping[str, str],
+    ) -> dict[str, str]:
+        return alert_fields(
+            labels,
+            service=self.service_names.get(service_id, ""),
+            integration=integration,
+            severity=severity,
+            summary=summary,
+            source=source,
+            dedup_key=dedup_key,
+        )
 
     def hold(
         self,
@@ -150,9 +200,12 @@ class Suppression:
         source: str,
         dedup_key: str,
         labels: Mapping[str, str],
+        *,
+        fields: Mapping[str, str] | None = None,
+        now: datetime | None = None,
     ) -> Held | None:
         """Whether a firing alert with these fields is held back now: maintenance of its
-        service first, then the silence that lasts longest."""
+        service first, then the silence that lasts longest, then an inhibition rule."""
         window = self.maintenance.get(service_id)
         if window is not None:
             return Held(
@@ -160,21 +213,24 @@ class Suppression:
                 {"window_id": window.window_id, "title": window.title},
                 window.ends_at,
             )
-        if not self.silences.count:
+        if not self.needs_fields:
             return None
-        fields = alert_fields(
-            labels,
-            service=self.service_names.get(service_id, ""),
-            integration=integration,
-            severity=severity,
-            summary=summary,
-            source=source,
-            dedup_key=dedup_key,
+        if fields is None:
+            fields = self.fields(
+                service_id, integration, severity, summary, source, dedup_key, labels
+            )
+        silence = self.silences.first_match(fields) if self.silences.count else None
+        if silence is not None:
+            return Held("silenced", {"silence_id": silence.id}, silence.ends_at)
+        found = self.inhibition.find(fields) if not self.inhibition.empty else None
+        if found is None:
+            return None
+        rule, src = found
+        return Held(
+            "inhibited",
+            {"rule_id": rule.id, "rule": rule.name, **src.ref()},
+            next_mark(now) if now is not None else None,
         )
-        silence = self.silences.first_match(fields)
-        if silence is None:
-            return None
-        return Held("silenced", {"silence_id": silence.id}, silence.ends_at)
 
 
 def dependency_closure(

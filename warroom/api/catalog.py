@@ -212,6 +212,8 @@ def _service_outs(session: Session, services: list[Service]) -> list[ServiceOut]
             tier=s.tier,
             grouping_window_seconds=s.grouping_window_seconds,
             auto_resolve=s.auto_resolve,
+            flap_threshold=s.flap_threshold,
+            flap_window_minutes=s.flap_window_minutes,
             depends_on_ids=sorted(deps[s.id]),
             dependant_ids=sorted(dependants[s.id]),
             created_at=s.created_at,

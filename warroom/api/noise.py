@@ -1,5 +1,6 @@
-"""REST routes that cut the noise: silences (in the spirit of Alertmanager's /api/v2/silences)
-and maintenance windows per service.
+"""REST routes that cut the noise: silences (in the spirit of Alertmanager's /api/v2/silences),
+inhibition rules (Alertmanager's inhibit_rules, as data rather than configuration) and
+maintenance windows per service.
 
 Silences use Alertmanager's field names (`matchers` with `isRegex`/`isEqual`, `startsAt`,
 `endsAt`, `createdBy`, `comment`, `status.state`) so a client written for Alertmanager needs
@@ -9,7 +10,8 @@ only creates (no update by id: expire and create again); DELETE expires and answ
 expired silence; matchers may also name Warroom's alert fields (service, integration, severity,
 summary, source, dedup_key); regular expressions are RE2's.
 
-Who may call: everyone signed in reads; responders create and expire silences and windows.
+Who may call: everyone signed in reads; responders (and admins) create and expire silences and
+windows, and create and delete inhibition rules.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import Query
+from fastapi import Query, Response
 from pydantic import Field
 from sqlalchemy import select
 
-from warroom.alerts import silences
+from warroom.alerts import inhibit_rules, silences
 from warroom.alerts.matchers import MatcherError, parse_text
-from warroom.alerts.models import Silence
+from warroom.alerts.models import Alert, InhibitRule, Silence
 from warroom.alerts.release_timers import schedule_releases
 from warroom.api.deps import ReadDB, Reader, Responder, WriteDB
 from warroom.api.openapi import ApiRouter
@@ -354,3 +356,143 @@ def cancel_window(
         raise ApiError(409, str(exc)) from None
     schedule_releases(session.connection(), {now}, now)
     return window_out(session, w, now)
+
+
+# --- inhibition rules ------------------------------------------------------------------------
+
+
+class InhibitRuleIn(In):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "name": "a node down mutes its pods' warnings",
+                    "source_matchers": [{"name": "alertname", "value": "NodeDown"}],
+                    "target_matchers": [{"name": "severity", "value": "warning"}],
+                    "equal": ["node"],
+                }
+            ]
+        }
+    }
+    name: str = Field(min_length=1, max_length=inhibit_rules.NAME_LEN)
+    source_matchers: list[MatcherIn] = Field(min_length=1, max_length=inhibit_rules.MATCHERS_MAX)
+    target_matchers: list[MatcherIn] = Field(min_length=1, max_length=inhibit_rules.MATCHERS_MAX)
+    equal: list[str] = Field(default_factory=list, max_length=20)
+    comment: str = Field(default="", max_length=inhibit_rules.COMMENT_MAX)
+
+
+class InhibitRuleOut(Out):
+    id: int
+    name: str
+    source_matchers: list[dict[str, Any]]
+    target_matchers: list[dict[str, Any]]
+    equal: list[str]
+    comment: str
+    created_by: str
+    created_at: datetime
+    inhibiting: int = Field(description="open alerts this rule holds now")
+
+
+def _held_by_rule(session: Any) -> dict[int, int]:
+    held: dict[int, int] = {}
+    for by in session.scalars(
+        select(Alert.suppressed_by).where(
+            Alert.suppression == "inhibited",
+            Alert.incident_id.is_(None),
+            Alert.status != "resolved",
+        )
+    ):
+        if by and "rule_id" in by:
+            held[by["rule_id"]] = held.get(by["rule_id"], 0) + 1
+    return held
+
+
+def rule_out(r: InhibitRule, held: dict[int, int]) -> InhibitRuleOut:
+    return InhibitRuleOut(
+        id=r.id,
+        name=r.name,
+        source_matchers=r.source_matchers,
+        target_matchers=r.target_matchers,
+        equal=r.equal,
+        comment=r.comment,
+        created_by=r.created_by,
+        created_at=r.created_at,
+        inhibiting=held.get(r.id, 0),
+    )
+
+
+@router.get("/inhibit-rules", response_model=list[InhibitRuleOut], tags=["inhibit-rules"])
+def list_inhibit_rules(_: Reader, session: ReadDB) -> list[InhibitRuleOut]:
+    """Every inhibition rule (at most 500), oldest first: the order they are tried in."""
+    held = _held_by_rule(session)
+    return [rule_out(r, held) for r in inhibit_rules.list_rules(session)]
+
+
+@router.post(
+    "/inhibit-rules",
+    response_model=InhibitRuleOut,
+    status_code=201,
+    tags=["inhibit-rules"],
+    responses=responses(422),
+)
+def create_inhibit_rule(
+    body: InhibitRuleIn, principal: Responder, session: WriteDB
+) -> InhibitRuleOut:
+    """Alertmanager's inhibit_rule: while an alert matching source_matchers fires, alerts
+    matching target_matchers with the same values of every `equal` label (a label missing on
+    both counts as equal) are stored as inhibited and do not page; when the source resolves, the
+    ones still firing page. An alert matching both sides is not inhibited by another such alert.
+    Differences from Alertmanager: each side needs a matcher that requires a value (a side that
+    matches every alert is refused); matchers and `equal` may name Warroom's alert fields
+    (service, integration, severity, summary, source, dedup_key); rules act on alerts as they
+    arrive, so one already paging keeps paging. Responders and admins may create and delete
+    rules. 422: matchers that match every alert, a regular expression RE2 refuses, an `equal`
+    entry that is not a label name."""
+    now = utcnow()
+    try:
+        rule = inhibit_rules.create_rule(
+            session,
+            inhibit_rules.RuleIn(
+                body.name,
+                [m.model_dump() for m in body.source_matchers],
+                [m.model_dump() for m in body.target_matchers],
+                body.equal,
+                body.comment,
+            ),
+            principal.name or principal.username,
+            principal.id,
+            now,
+        )
+    except inhibit_rules.RuleError as exc:
+        raise ApiError(
+            422, str(exc), [{"field": exc.field, "message": str(exc)}] if exc.field else None
+        ) from None
+    return rule_out(rule, {})
+
+
+@router.get(
+    "/inhibit-rules/{inhibit_rule_id}",
+    response_model=InhibitRuleOut,
+    tags=["inhibit-rules"],
+    responses=responses(404),
+)
+def get_inhibit_rule(inhibit_rule_id: PathId, _: Reader, session: ReadDB) -> InhibitRuleOut:
+    r = session.get(InhibitRule, inhibit_rule_id)
+    if r is None:
+        raise ApiError(404, "no such inhibition rule")
+    return rule_out(r, _held_by_rule(session))
+
+
+@router.delete(
+    "/inhibit-rules/{inhibit_rule_id}",
+    status_code=204,
+    tags=["inhibit-rules"],
+    responses=responses(404),
+)
+def delete_inhibit_rule(inhibit_rule_id: PathId, _: Responder, session: WriteDB) -> Response:
+    """Deletes the rule; the alerts it held that still fire are planned again and page."""
+    try:
+        inhibit_rules.delete_rule(session, inhibit_rule_id, utcnow())
+    except LookupError:
+        raise ApiError(404, "no such inhibition rule") from None
+    return Response(status_code=204)

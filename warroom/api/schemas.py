@@ -7,6 +7,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from warroom.alerts.flapping import (
+    DEFAULT_THRESHOLD,
+    DEFAULT_WINDOW_MINUTES,
+    THRESHOLD_MAX,
+    WINDOW_MAX_MINUTES,
+)
 from warroom.common.schemas import NONBLANK, Id, In, Instant, Out, Page, Patch, TimeZone
 
 __all__ = ["In", "Out", "Page"]  # re-exported: the API's routes take them from here
@@ -109,10 +115,25 @@ class ServiceIn(In):
     grouping_window_seconds: int = Field(3600, ge=0, le=7 * 86400)
     auto_resolve: bool = True
     depends_on_ids: list[Id] = Field(default=[], max_length=1000)
+    flap_threshold: int | None = Field(
+        default=None,
+        ge=0,
+        le=THRESHOLD_MAX,
+        description="An alert key changing state (firing <-> resolved) more than this many "
+        "times within flap_window_minutes is held as flapping; 0 turns flap detection off; "
+        f"null: the default, {DEFAULT_THRESHOLD}",
+    )
+    flap_window_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        le=WINDOW_MAX_MINUTES,
+        description=f"null: the default, {DEFAULT_WINDOW_MINUTES}",
+    )
 
 
 class ServicePatch(Patch):
-    nullable = frozenset({"team_id"})  # no team
+    # No team; the default flap settings.
+    nullable = frozenset({"team_id", "flap_threshold", "flap_window_minutes"})
     name: str | None = Field(default=None, min_length=1, max_length=120, pattern=NONBLANK)
     description: str | None = Field(default=None, max_length=5000)
     team_id: Id | None = None
@@ -120,6 +141,8 @@ class ServicePatch(Patch):
     grouping_window_seconds: int | None = Field(default=None, ge=0, le=7 * 86400)
     auto_resolve: bool | None = None
     depends_on_ids: list[Id] | None = Field(default=None, max_length=1000)
+    flap_threshold: int | None = Field(default=None, ge=0, le=THRESHOLD_MAX)
+    flap_window_minutes: int | None = Field(default=None, ge=1, le=WINDOW_MAX_MINUTES)
 
 
 class ServiceOut(Out):
@@ -132,6 +155,8 @@ class ServiceOut(Out):
     auto_resolve: bool
     depends_on_ids: list[int]
     dependant_ids: list[int]
+    flap_threshold: int | None = None
+    flap_window_minutes: int | None = None
     created_at: datetime
 
 

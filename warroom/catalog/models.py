@@ -96,6 +96,11 @@ class Service(Base):
     grouping_window_seconds: Mapped[int] = mapped_column(Integer, default=3600)
     # When the last open alert of an incident resolves, resolve the incident too.
     auto_resolve: Mapped[bool] = mapped_column(default=True)
+    # Flap detection: an alert key changing state (firing <-> resolved) more than
+    # flap_threshold times within flap_window_minutes is held as flapping. None: the global
+    # default (alerts/flapping.py); a threshold of 0 turns it off for the service.
+    flap_threshold: Mapped[int | None] = mapped_column(Integer, default=None)
+    flap_window_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
     escalation_policy_id: Mapped[int | None] = mapped_column(
         ForeignKey("escalation_policies.id", ondelete="SET NULL"), default=None
     )

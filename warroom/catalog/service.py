@@ -73,6 +73,8 @@ def create_service(
     grouping_window_seconds: int = 3600,
     auto_resolve: bool = True,
     depends_on_ids: list[int] | None = None,
+    flap_threshold: int | None = None,
+    flap_window_minutes: int | None = None,
 ) -> Service:
     if team_id is not None and session.get(Team, team_id) is None:
         raise ApiError(422, f"team {team_id} does not exist")
@@ -83,6 +85,8 @@ def create_service(
         tier=tier,
         grouping_window_seconds=grouping_window_seconds,
         auto_resolve=auto_resolve,
+        flap_threshold=flap_threshold,
+        flap_window_minutes=flap_window_minutes,
     )
     session.add(svc)
     flush_unique(session, "service")
@@ -152,8 +156,19 @@ def rotate_key(integ: Integration, now: datetime) -> None:
 # A responder of a service's owning team may change these on their own service (ADR 10);
 # the owner team itself, creating and archiving services stay with admins.
 TEAM_EDITABLE = frozenset(
-    {"name", "description", "tier", "grouping_window_seconds", "auto_resolve", "depends_on_ids"}
+    {
+        "name",
+        "description",
+        "tier",
+        "grouping_window_seconds",
+        "auto_resolve",
+        "depends_on_ids",
+        "flap_threshold",
+        "flap_window_minutes",
+    }
 )
+# PATCH fields where null means "none" or "the default".
+NULLABLE = frozenset({"team_id", "flap_threshold", "flap_window_minutes"})
 
 
 def owning_team_member(session: Session, service: Service, user_id: int) -> bool:
@@ -230,7 +245,7 @@ def update_service(session: Session, service_id: int, changes: dict[str, Any]) -
     # queries (500).
     with session.no_autoflush:
         for name, value in changes.items():
-            if value is None and name != "team_id":
+            if value is None and name not in NULLABLE:
                 raise ApiError(422, f"'{name}' cannot be null")
             setattr(svc, name, value)
         if deps is not None:

@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 from sqlalchemy import delete, func, make_url, or_, select, update
 
 from warroom.alerts.release_timers import RELEASE_HELD
-from warroom.alerts.service import release_held
+from warroom.alerts.service import prune_flap_memory, release_held
 from warroom.config import Settings
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
@@ -334,7 +334,12 @@ class Engine:
 
     def prune(self, now: datetime) -> int:
         """Delete done timers and finished notifications older than retention_days, a batch
-        per transaction (short write locks), at most PRUNE_MAX_BATCHES batches per run."""
+        per transaction (short write locks), at most PRUNE_MAX_BATCHES batches per run; and
+        the flap memory of keys whose changes no longer count (whatever the retention)."""
+        with self.db.session() as session:
+            forgotten = prune_flap_memory(session, now)
+        if forgotten:
+            log.info("flap detection: forgot %s quiet alert keys", forgotten)
         days = self.settings.retention_days
         if days <= 0:
             return 0

@@ -1,5 +1,6 @@
 """The pages and forms that cut the noise: silences (list, create, expire, "silence alerts like
-this" from an alert) and a service's maintenance windows (create one-off or recurring, cancel).
+this" from an alert), inhibition rules (list, create, delete; on the silences page) and a
+service's maintenance windows (create one-off or recurring, cancel).
 They call the same functions as the REST API (warroom/api/noise.py), refusals included."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from warroom.alerts import silences
+from warroom.alerts import inhibit_rules, silences
 from warroom.alerts.matchers import Matcher, MatcherError, matcher, parse_text
 from warroom.alerts.models import Alert
 from warroom.alerts.release_timers import schedule_releases
@@ -70,11 +71,14 @@ def silences_page(
     error: str | None = None,
     status: int = 200,
     form: dict[str, str] | None = None,
+    rule_form: dict[str, str] | None = None,
+    rule_problems: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """The silences page, also re-rendered with a refused form's reason and what was typed."""
     now = utcnow()
     with _db(request).read_session() as session:
         rows = noise_data.silences_page(session, now)
+        rules = noise_data.inhibit_rules_page(session)
     return render(
         request,
         "silences.html",
@@ -85,6 +89,9 @@ def silences_page(
             "error": error,
             "form": form or {},
             "created": request.query_params.get("created", ""),
+            "rules": rules,
+            "rule_form": rule_form or {},
+            "rule_problems": rule_problems or {},
         },
         status=status,
         now=now,
@@ -146,6 +153,54 @@ def expire_silence(request: Request, silence_id: int, posted: ResponderPost) -> 
     except silences.SilenceError as exc:
         return silences_page(request, error=str(exc), status=409)
     return RedirectResponse(f"/silences#silence-{silence_id}", 303)
+
+
+# --- inhibition rules ------------------------------------------------------------------------
+
+
+def _matcher_lines(text: str, side: str) -> list[dict[str, object]]:
+    lines = [line for line in text.replace(",", "\n").splitlines() if line.strip()]
+    try:
+        return [parse_text(line).to_json() for line in lines]
+    except MatcherError as exc:
+        raise inhibit_rules.RuleError(f"{side} matchers: {exc}", side) from None
+
+
+@router.post("/silences/inhibit-rules", response_class=HTMLResponse)
+def create_inhibit_rule(request: Request, posted: ResponderPost) -> Response:
+    typed = {k: posted.text(k) for k in ("name", "source", "target", "equal", "comment")}
+    try:
+        data = inhibit_rules.RuleIn(
+            typed["name"],
+            _matcher_lines(typed["source"], "source"),
+            _matcher_lines(typed["target"], "target"),
+            [e for e in typed["equal"].replace(",", " ").split() if e],
+            typed["comment"],
+        )
+        with _db(request).session() as session:
+            rule = inhibit_rules.create_rule(
+                session, data, posted.user.display_name, posted.user.user_id, utcnow()
+            )
+            rule_id = rule.id
+    except inhibit_rules.RuleError as exc:
+        return silences_page(
+            request,
+            status=422,
+            rule_form=typed,
+            rule_problems={exc.field or "name": str(exc)},
+        )
+    return RedirectResponse(f"/silences#inhibit-rule-{rule_id}", 303)
+
+
+@router.post("/silences/inhibit-rules/{inhibit_rule_id}/delete", response_class=HTMLResponse)
+def delete_inhibit_rule(request: Request, inhibit_rule_id: int, posted: ResponderPost) -> Response:
+    _confirmed(posted)
+    try:
+        with _db(request).session() as session:
+            inhibit_rules.delete_rule(session, inhibit_rule_id, utcnow())
+    except LookupError:
+        raise PageError(404, "There is no such inhibition rule.") from None
+    return RedirectResponse("/silences#inhibit-rules", 303)
 
 
 # --- maintenance windows ---------------------------------------------------------------------

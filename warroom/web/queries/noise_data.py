@@ -1,16 +1,17 @@
-"""What the silences page, a service's maintenance panel, the dashboard's maintenance line and
-the war room's "caused by" links read."""
+"""What the silences page (and its inhibition rules), a service's maintenance panel, the
+dashboard's maintenance line and the war room's "caused by" links read."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.alerts import silences
-from warroom.alerts.models import Alert, Silence
+from warroom.alerts.models import Alert, InhibitRule, Silence
 from warroom.catalog.models import Service
 from warroom.incidents.models import Incident
 from warroom.maintenance import service as maintenance
@@ -58,6 +59,41 @@ def silences_page(session: Session, now: datetime) -> list[SilenceRow]:
             text = str(s.matchers)
         rows.append(SilenceRow(s, silences.state_of(s, now), text, held.get(s.id, 0)))
     return rows
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    rule: InhibitRule
+    source: str  # as Alertmanager writes matchers
+    target: str
+    held: int  # open alerts it holds now
+
+
+def _text(items: list[dict[str, Any]]) -> str:
+    try:
+        return ", ".join(str(m) for m in silences.matchers_from_row(items))
+    except ValueError:
+        return str(items)
+
+
+def inhibit_rules_page(session: Session) -> list[RuleRow]:
+    """Every inhibition rule, oldest first, with how many open alerts each holds now."""
+    rules = session.scalars(select(InhibitRule).order_by(InhibitRule.id)).all()
+    held: dict[int, int] = {}
+    if rules:
+        for by in session.scalars(
+            select(Alert.suppressed_by).where(
+                Alert.suppression == "inhibited",
+                Alert.incident_id.is_(None),
+                Alert.status != "resolved",
+            )
+        ):
+            if by and "rule_id" in by:
+                held[by["rule_id"]] = held.get(by["rule_id"], 0) + 1
+    return [
+        RuleRow(r, _text(r.source_matchers), _text(r.target_matchers), held.get(r.id, 0))
+        for r in rules
+    ]
 
 
 @dataclass(frozen=True)
