@@ -25,13 +25,14 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, make_url, or_, select, update
 
-from warroom.alerts.release_timers import RELEASE_HELD
+from warroom.alerts.release_timers import RELEASE_HELD, release_dependants
 from warroom.alerts.service import release_held
 from warroom.config import Settings
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
 from warroom.engine import comms, delivery, oversight, paging
 from warroom.incidents import timeline
+from warroom.incidents.causes import RELEASE_DEPENDANTS
 from warroom.incidents.oversight_store import LOOK
 from warroom.incidents.paging import ESCALATE
 from warroom.incidents.updates import COMMS_CHECK, ROLE_NOTICE, STAKEHOLDER_NOTICE, UPDATE_DUE
@@ -126,6 +127,13 @@ def _release_held(engine: Engine, session: Any, timer: Timer, now: datetime) -> 
     timer.done_at = now
 
 
+def _release_dependants(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
+    """An incident others were caused by resolved: those still firing page now."""
+    if timer.incident_id is not None:
+        release_dependants(session, timer.incident_id, now)
+    timer.done_at = now
+
+
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     ESCALATE: _fire_escalation,
     **dict.fromkeys(reviews.TIMER_KINDS, _fire_reminder),
@@ -139,6 +147,7 @@ TIMER_HANDLERS: dict[str, TimerHandler] = {
     STAKEHOLDER_NOTICE: _fire_comms(comms.fire_stakeholder_notice),
     LOOK: _look,
     RELEASE_HELD: _release_held,
+    RELEASE_DEPENDANTS: _release_dependants,
 }
 
 
