@@ -35,6 +35,7 @@ from warroom.incidents import timeline
 from warroom.incidents.causes import RELEASE_DEPENDANTS
 from warroom.incidents.oversight_store import LOOK
 from warroom.incidents.paging import ESCALATE
+from warroom.incidents.reporters import REPORTERS_NOTICE
 from warroom.incidents.updates import COMMS_CHECK, ROLE_NOTICE, STAKEHOLDER_NOTICE, UPDATE_DUE
 from warroom.maintenance.windows import MAINTENANCE_NOTICE
 from warroom.notify.models import Notification
@@ -145,6 +146,7 @@ TIMER_HANDLERS: dict[str, TimerHandler] = {
     UPDATE_DUE: _fire_comms(comms.fire_update_due),
     ROLE_NOTICE: _fire_comms(comms.fire_role_notice),
     STAKEHOLDER_NOTICE: _fire_comms(comms.fire_stakeholder_notice),
+    REPORTERS_NOTICE: _fire_comms(comms.fire_reporters_notice),
     LOOK: _look,
     RELEASE_HELD: _release_held,
     RELEASE_DEPENDANTS: _release_dependants,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from warroom.alerts.models import Alert
 from warroom.catalog.models import Service, User
 from warroom.errors import ApiError
-from warroom.incidents import causes, oversight_store
+from warroom.incidents import causes, oversight_store, reporters
 from warroom.incidents.logic import (
     Lifecycle,
     Matrix,
@@ -178,6 +178,7 @@ def apply_action(
         stop_reminders(session, [incident.id], now)
     if action == "resolve":
         causes.schedule_release(session, [incident.id], now)
+        reporters.schedule_notice(session, [incident.id], now)
     if action == "acknowledge":
         session.execute(
             update(Alert)

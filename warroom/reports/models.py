@@ -25,8 +25,13 @@ class UserReport(Base):
     )
     description: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(8), default="api")
+    # A public reporter's address for "tell me when it is fixed" ('' when none was left).
+    reporter_email: Mapped[str] = mapped_column(String(320), default="", server_default="")
     # The incident the report attached to or raised (None: waiting for more reports).
     incident_id: Mapped[int | None] = mapped_column(
         ForeignKey("incidents.id", ondelete="SET NULL"), default=None, index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When its incident's resolution was handled for it: the reporter told (or nobody to tell,
+    # no address given). Set once, by the engine's claim, so a report is told at most once.
+    told_resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
