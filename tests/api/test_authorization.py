@@ -355,6 +355,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/log-rules"): "stakeholder",
     ("POST", "/api/v1/log-rules"): "admin",
     ("GET", "/api/v1/log-rules/{rule_id}"): "stakeholder",
+    ("PATCH", "/api/v1/log-rules/{rule_id}"): "admin",
     ("DELETE", "/api/v1/log-rules/{rule_id}"): "admin",
     # User reports: anyone signed in may say that something is wrong.
     ("GET", "/api/v1/reports"): "stakeholder",

@@ -92,12 +92,28 @@ def test_tcp_check_and_recovery(
     run(loop, 1)
     [alert] = client.get("/api/v1/alerts", headers=world.auth()).json()["items"]
     assert alert["status"] == "triggered"
-    # Disabled checks do not run.
+    # A run in flight when the check is disabled records nothing.
+    claimed = loop.start_checks(utcnow() + timedelta(minutes=2), wait=True)
+    assert claimed == 1
+    # Disabled checks do not run, and a disabled down check's alert (and incident) resolve.
     r = client.patch(
         f"/api/v1/checks/{check['id']}", json={"enabled": False}, headers=world.auth("admin")
     )
     assert r.status_code == 200 and r.json()["enabled"] is False
+    assert r.json()["status"] == "unknown"
+    loop.record_finished(utcnow() + timedelta(minutes=2))
+    [alert] = client.get("/api/v1/alerts", headers=world.auth()).json()["items"]
+    assert alert["status"] == "resolved"
+    incident = client.get(f"/api/v1/incidents/{alert['incident_id']}", headers=world.auth())
+    assert incident.json()["status"] == "resolved"
     assert loop.start_checks(utcnow() + timedelta(minutes=5), wait=True) == 0
+    # Enabled again it starts afresh: the next failure is confirmed anew (1 of 1 here).
+    client.patch(
+        f"/api/v1/checks/{check['id']}", json={"enabled": True}, headers=world.auth("admin")
+    )
+    run(loop, 6)
+    items = client.get("/api/v1/alerts", headers=world.auth()).json()["items"]
+    assert sorted(a["status"] for a in items) == ["resolved", "triggered"]
     assert port
 
 

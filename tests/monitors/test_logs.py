@@ -144,3 +144,90 @@ def test_bad_log_input(client: TestClient, world: World) -> None:
     ):
         r = client.post("/api/v1/log-rules", json={**base, "conditions": conditions}, headers=admin)
         assert_error(r, 422)
+
+
+def alerts_by_key(client: TestClient, world: World) -> dict[str, dict[str, Any]]:
+    items = client.get("/api/v1/alerts", headers=world.auth()).json()["items"]
+    return {a["dedup_key"]: a for a in items}
+
+
+def incident_status(client: TestClient, world: World, incident_id: int) -> str:
+    got = client.get(f"/api/v1/incidents/{incident_id}", headers=world.auth()).json()
+    return str(got["status"])
+
+
+def test_deleting_or_disabling_a_rule_resolves_its_alerts_and_their_incident(
+    client: TestClient, world: World
+) -> None:
+    admin = world.auth("admin")
+    per_host = make_rule(client, world, threshold=1)
+    key = monitor_key(client, world)
+    lines = [{"app": "nginx", "status": 502, "host": h, "message": "bad"} for h in ("a", "b")]
+    assert client.post(f"/logs/{key}", json=lines).json()["alerts"] == 2
+    fired = wait_for_alerts(client, world, 2)
+    assert {a["status"] for a in fired} == {"triggered"}
+    [incident_id] = {a["incident_id"] for a in fired}
+    assert client.delete(f"/api/v1/log-rules/{per_host['id']}", headers=admin).status_code == 204
+    # Both group keys' alerts are resolved through the alert path: the incident auto-resolves.
+    assert {a["status"] for a in alerts_by_key(client, world).values()} == {"resolved"}
+    assert incident_status(client, world, incident_id) == "resolved"
+    assert_error(client.get(f"/api/v1/log-rules/{per_host['id']}", headers=admin), 404)
+
+    # Disabling does the same, and leaves another rule's alert alone.
+    timeouts = make_rule(
+        client,
+        world,
+        name="timeouts",
+        conditions=[{"field": "message", "op": "contains", "value": "timeout"}],
+        threshold=1,
+        group_by=None,
+    )
+    other = make_rule(
+        client,
+        world,
+        name="panics",
+        conditions=[{"field": "message", "op": "contains", "value": "panic"}],
+        threshold=1,
+        group_by=None,
+    )
+    client.post(f"/logs/{key}", json=[{"message": "timeout"}, {"message": "panic"}])
+    wait_for_alerts(client, world, 4)
+    r = client.patch(f"/api/v1/log-rules/{timeouts['id']}", json={"enabled": False}, headers=admin)
+    assert r.status_code == 200 and r.json()["enabled"] is False
+    now = alerts_by_key(client, world)
+    assert now[f"logrule:{timeouts['id']}:"]["status"] == "resolved"
+    assert now[f"logrule:{other['id']}:"]["status"] == "triggered"
+    assert_error(
+        client.patch(f"/api/v1/log-rules/{timeouts['id']}", json={"on": 1}, headers=admin), 422
+    )
+    assert_error(client.patch("/api/v1/log-rules/999999", json={}, headers=admin), 404)
+
+
+def test_a_receiver_still_counting_a_deleted_rule_resolves_what_it_raised_at_reload(
+    client: TestClient, world: World
+) -> None:
+    """Between the delete and the receiver's next reload the rule still counts here, and may
+    fire once more; the reload clears that alert too."""
+    rule = make_rule(
+        client,
+        world,
+        conditions=[{"field": "message", "op": "contains", "value": "oops"}],
+        threshold=2,
+        group_by=None,
+    )
+    key = monitor_key(client, world)
+    client.post(f"/logs/{key}", json=[{"message": "oops"}])
+    assert client.delete(f"/api/v1/log-rules/{rule['id']}", headers=world.auth("admin")).status_code
+    assert client.post(f"/logs/{key}", json=[{"message": "oops"}]).json()["alerts"] == 1
+    [late] = wait_for_alerts(client, world, 1)
+    assert late["status"] == "triggered"
+    logs = client.app.state.logs  # type: ignore[attr-defined]
+    assert [d.action for d in logs.reload()] == ["resolve"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        late = client.get(f"/api/v1/alerts/{late['id']}", headers=world.auth()).json()
+        if late["status"] == "resolved":
+            break
+        time.sleep(0.05)
+    assert late["status"] == "resolved"
+    assert logs.reload() == []  # nothing left to clear

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -99,6 +100,25 @@ def test_threshold_per_key_over_a_window_fires_once_and_clears() -> None:
     assert rules.tick(61) == []
     [cleared] = rules.tick(71)
     assert (cleared.action, cleared.key) == ("resolve", "web-1")
+
+
+def test_a_reload_keeps_unchanged_windows_and_clears_what_a_gone_or_changed_rule_fired() -> None:
+    kept, gone = errors_per_host(1), replace(errors_per_host(1), id=2, name="gone")
+    changed = replace(errors_per_host(1), id=3, name="changed")
+    rules = RuleSet([kept, gone, changed])
+    fired = rules.observe(line("web-1", "500"), 0)  # type: ignore[arg-type]
+    assert len(fired) == 3
+    rules.observe(line("web-2", "500"), 1)  # type: ignore[arg-type]
+    fresh = RuleSet([kept, replace(changed, threshold=5)])
+    cleared = fresh.carry_over(rules, lambda a, b: a == b)
+    assert sorted((d.rule.id, d.key, d.action) for d in cleared) == [
+        (2, "web-1", "resolve"),
+        (2, "web-2", "resolve"),
+        (3, "web-1", "resolve"),
+        (3, "web-2", "resolve"),
+    ]
+    assert sorted(key for r, key in fresh.firing()) == ["web-1", "web-2"]  # kept's, carried
+    assert RuleSet([kept]).carry_over(RuleSet([kept]), lambda a, b: a == b) == []
 
 
 def test_message_regexes_and_bad_rules() -> None:

@@ -58,6 +58,22 @@ def act_on_alert(
     return alert
 
 
+def open_dedup_keys(session: Session, integration_id: int, prefix: str) -> list[str]:
+    """The dedup keys of an integration's alerts not yet resolved that start with `prefix`
+    (a monitor deleted or disabled resolves the alerts it raised through the alert path)."""
+    return list(
+        session.scalars(
+            select(Alert.dedup_key)
+            .where(
+                Alert.integration_id == integration_id,
+                Alert.status != "resolved",
+                Alert.dedup_key.startswith(prefix, autoescape=True),
+            )
+            .order_by(Alert.id)
+        )
+    )
+
+
 def delete_integration(session: Session, integration_id: int) -> Integration:
     """Refused (409) while alerts came through it: deleting would take them with it."""
     integ = session.get(Integration, integration_id)

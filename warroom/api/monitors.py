@@ -27,6 +27,7 @@ from warroom.monitors.schemas import (
     HeartbeatOut,
     LogRuleIn,
     LogRuleOut,
+    LogRulePatch,
     PingOut,
     ResultOut,
 )
@@ -177,10 +178,16 @@ def get_check(check_id: PathId, _: Reader, session: ReadDB) -> CheckOut:
 
 
 @router.patch("/checks/{check_id}", response_model=CheckOut, tags=["checks"])
-def update_check(check_id: PathId, body: CheckPatch, _: Admin, session: WriteDB) -> CheckOut:
+def update_check(
+    request: Request, check_id: PathId, body: CheckPatch, _: Admin, session: WriteDB
+) -> CheckOut:
+    """Disabling a check that is down resolves its alert (and so its incident, if that was
+    its last open alert)."""
     check = _check(session, check_id)
     if body.enabled is not None:
-        check_service.set_enabled(session, check, body.enabled, utcnow())
+        check_service.set_enabled(
+            session, check, body.enabled, utcnow(), request.app.state.settings.priority_matrix
+        )
         session.refresh(check)
     return CheckOut.model_validate(check)
 
@@ -243,7 +250,23 @@ def get_log_rule(rule_id: PathId, _: Reader, session: ReadDB) -> LogRuleOut:
     return LogRuleOut.model_validate(_log_rule(session, rule_id))
 
 
+@router.patch("/log-rules/{rule_id}", response_model=LogRuleOut, tags=["logs"])
+def update_log_rule(
+    request: Request, rule_id: PathId, body: LogRulePatch, _: Admin, session: WriteDB
+) -> LogRuleOut:
+    """Disabling a rule resolves the alerts it raised (one per group key)."""
+    rule = _log_rule(session, rule_id)
+    if body.enabled is not None:
+        log_service.set_rule_enabled(
+            session, rule, body.enabled, utcnow(), request.app.state.settings.priority_matrix
+        )
+    return LogRuleOut.model_validate(rule)
+
+
 @router.delete("/log-rules/{rule_id}", status_code=204, tags=["logs"])
-def delete_log_rule(rule_id: PathId, _: Admin, session: WriteDB) -> Response:
-    session.delete(_log_rule(session, rule_id))
+def delete_log_rule(request: Request, rule_id: PathId, _: Admin, session: WriteDB) -> Response:
+    """The alerts the rule raised are resolved first: nothing would ever clear them after."""
+    log_service.delete_rule(
+        session, _log_rule(session, rule_id), utcnow(), request.app.state.settings.priority_matrix
+    )
     return Response(status_code=204)

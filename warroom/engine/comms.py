@@ -11,6 +11,8 @@ timer's own savepoint.
 - `role_notice`: tell a person they were given a role, by their low-urgency rules.
 - `stakeholder_notice`: tell the lists of the incident's services and teams about a public
   update, in plain words with the status page link.
+- `reporters_notice`: the incident resolved; tell the people whose user reports it carries,
+  once per report, in plain words with its title and the status page link.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from warroom.catalog.models import Service
+from warroom.catalog.models import Service, User
 from warroom.config import Settings
 from warroom.engine.paging import page_users
 from warroom.incidents import timeline
@@ -34,12 +36,17 @@ from warroom.incidents.models import (
     incident_services,
 )
 from warroom.incidents.paging import wake_peers
+from warroom.incidents.reporters import merged_family
 from warroom.incidents.service import ROLE_LABELS
 from warroom.incidents.updates import REMINDER, UPDATE_DUE, load_cadence, update_due_at
-from warroom.notify.models import Notification
+from warroom.notify.models import ContactMethod, Notification
 from warroom.notify.stakeholders import StakeholderList, lists_for, members_of
+from warroom.reports.logic import resolved_notice
+from warroom.reports.service import claim_resolution_notices
 from warroom.timers.models import Timer
 
+# The outbox kind of a reporter's "it is fixed" notice.
+REPORTER_KIND = "reporter"
 # While an update stays overdue on a priority without a cadence (its time was promised by the
 # last update), remind again this often.
 REMIND_AGAIN = timedelta(minutes=30)
@@ -333,3 +340,91 @@ def notify_stakeholders(
         )
         wake_peers(session)
     return count
+
+
+def fire_reporters_notice(
+    session: Session, timer: Timer, now: datetime, settings: Settings, links: Any
+) -> None:
+    """The incident resolved: tell each of its reporters not yet told, once (reports merged
+    into it included). A person in Warroom through their own contact methods (low urgency),
+    else at their account's email; a public reporter at the address they left, if any."""
+    timer.done_at = now
+    incident = session.get(Incident, timer.incident_id)
+    if incident is None or incident.status not in ("resolved", "closed"):
+        return  # reopened before this fired: its next resolve writes another timer
+    family = merged_family(session, [incident.id])
+    reports = claim_resolution_notices(session, list(family), now)
+    if not reports:
+        return
+    base = settings.base_url.rstrip("/")
+    public = session.scalar(
+        select(StatusUpdate.id)
+        .where(StatusUpdate.incident_id == incident.id, StatusUpdate.visibility == "public")
+        .limit(1)
+    )
+    status_url = f"{base}/status/incidents/{incident.id}" if public else f"{base}/status"
+    user_ids = sorted({r.reporter_id for r in reports if r.reporter_id is not None})
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
+    reachable = set(
+        session.scalars(
+            select(ContactMethod.user_id).where(
+                ContactMethod.user_id.in_(user_ids), ContactMethod.disabled_at.is_(None)
+            )
+        )
+    )
+    told = 0
+    for report in reports:
+        subject, body = resolved_notice(
+            incident.title, incident.resolved_at, status_url, report.description
+        )
+        user = users.get(report.reporter_id) if report.reporter_id is not None else None
+        address = report.reporter_email
+        if user is not None and user.active and user.id in reachable:
+            page_users(
+                session,
+                incident,
+                [user.id],
+                now,
+                kind=REPORTER_KIND,
+                link_maker=links,
+                key=f"rpt{report.id}",
+                note=None,
+                urgency="low",
+                subject=subject,
+                body=body,
+                view_only=True,
+            )
+            told += 1
+            continue
+        if user is not None and user.active and user.email:
+            address = user.email
+        if not address:
+            continue  # nobody to tell: no address was given
+        session.add(
+            Notification(
+                idempotency_key=f"rpt{report.id}-resolved",
+                incident_id=incident.id,
+                user_id=user.id if user is not None else None,
+                channel="email",
+                target=address,
+                kind=REPORTER_KIND,
+                urgency="low",
+                subject=subject,
+                body=body,
+                links={"status": status_url},
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        told += 1
+    if told:
+        timeline.add_event(
+            session,
+            incident.id,
+            "reporters_notified",
+            f"Told {told} reporter{'s' if told != 1 else ''} that the problem they reported "
+            "is resolved",
+            now,
+            after={"report_ids": [r.id for r in reports], "told": told},
+        )
+        wake_peers(session)

@@ -317,7 +317,9 @@ def record(
         who = (
             (user.name or user.username)
             if user
-            else ("a stakeholder list member" if job.kind == "stakeholder" else "someone")
+            else {"stakeholder": "a stakeholder list member", "reporter": "a reporter"}.get(
+                job.kind, "someone"
+            )
         )
         via = channels.label(job.channel)
         if result.ok:

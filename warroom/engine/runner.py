@@ -25,15 +25,17 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, make_url, or_, select, update
 
-from warroom.alerts.release_timers import RELEASE_HELD
+from warroom.alerts.release_timers import RELEASE_HELD, release_dependants
 from warroom.alerts.service import prune_flap_memory, release_held
 from warroom.config import Settings
 from warroom.db.base import utcnow
 from warroom.db.engine import Database
 from warroom.engine import comms, delivery, oversight, paging
 from warroom.incidents import timeline
+from warroom.incidents.causes import RELEASE_DEPENDANTS
 from warroom.incidents.oversight_store import LOOK
 from warroom.incidents.paging import ESCALATE
+from warroom.incidents.reporters import REPORTERS_NOTICE
 from warroom.incidents.updates import COMMS_CHECK, ROLE_NOTICE, STAKEHOLDER_NOTICE, UPDATE_DUE
 from warroom.maintenance.windows import MAINTENANCE_NOTICE
 from warroom.notify.models import Notification
@@ -126,6 +128,13 @@ def _release_held(engine: Engine, session: Any, timer: Timer, now: datetime) -> 
     timer.done_at = now
 
 
+def _release_dependants(engine: Engine, session: Any, timer: Timer, now: datetime) -> None:
+    """An incident others were caused by resolved: those still firing page now."""
+    if timer.incident_id is not None:
+        release_dependants(session, timer.incident_id, now)
+    timer.done_at = now
+
+
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     ESCALATE: _fire_escalation,
     **dict.fromkeys(reviews.TIMER_KINDS, _fire_reminder),
@@ -137,8 +146,10 @@ TIMER_HANDLERS: dict[str, TimerHandler] = {
     UPDATE_DUE: _fire_comms(comms.fire_update_due),
     ROLE_NOTICE: _fire_comms(comms.fire_role_notice),
     STAKEHOLDER_NOTICE: _fire_comms(comms.fire_stakeholder_notice),
+    REPORTERS_NOTICE: _fire_comms(comms.fire_reporters_notice),
     LOOK: _look,
     RELEASE_HELD: _release_held,
+    RELEASE_DEPENDANTS: _release_dependants,
 }
 
 

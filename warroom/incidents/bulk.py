@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, insert, update
 
-from warroom.incidents import oversight_store
+from warroom.incidents import causes, oversight_store, reporters
 from warroom.incidents.logic import IncidentState
 from warroom.incidents.models import Incident, incident_services
 from warroom.incidents.paging import cancel_paging, escalation_timer_rows, wake_peers
@@ -90,6 +90,10 @@ def apply_alert_decisions(
     cancel_paging(conn, stopped, now)
     resolved = [inc.ref for inc in decisions.changed_incidents if inc.status == "resolved"]
     stop_reminders(conn, resolved, now)
+    # Incidents caused by a resolved one that still fire page then (incidents/causes.py).
+    causes.schedule_release(conn, resolved, now)
+    # Whoever reported them is told (a timer the engine fires; incidents/reporters.py).
+    reporters.schedule_notice(conn, resolved, now)
     # A signal raised the priority of an open incident: its SLA clocks are re-targeted.
     started = {inc.ref: inc.triggered_at for inc in decisions.changed_incidents}
     oversight_store.retarget(

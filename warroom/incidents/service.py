@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from warroom.alerts.models import Alert
 from warroom.catalog.models import Service, User
 from warroom.errors import ApiError
-from warroom.incidents import oversight_store
+from warroom.incidents import causes, oversight_store, reporters
 from warroom.incidents.logic import (
     Lifecycle,
     Matrix,
@@ -176,6 +176,9 @@ def apply_action(
         schedule_comms_check(session, incident.id, now)
     if action in ("resolve", "close"):
         stop_reminders(session, [incident.id], now)
+    if action == "resolve":
+        causes.schedule_release(session, [incident.id], now)
+        reporters.schedule_notice(session, [incident.id], now)
     if action == "acknowledge":
         session.execute(
             update(Alert)
@@ -453,6 +456,7 @@ def merge(
         )
     target.alert_count += moved
     target.updated_at = now
+    causes.hand_over(session, source.id, target.id)
     stop_reminders(session, [source.id], now)
     before = source.status
     source.status, source.merged_into_id, source.updated_at = "closed", target.id, now

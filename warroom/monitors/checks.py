@@ -144,8 +144,8 @@ def record_results(
     rows: list[dict[str, Any]] = []
     for check_id, result in results:
         check = checks.get(check_id)
-        if check is None:
-            continue  # deleted while it ran
+        if check is None or not check.enabled:
+            continue  # deleted or disabled while it ran
         decided = confirm(
             check.recent or [],
             check.status,
@@ -224,12 +224,22 @@ def delete_check(session: Session, check: Check, now: datetime, matrix: Matrix) 
     session.flush()
 
 
-def set_enabled(session: Session, check: Check, enabled: bool, now: datetime) -> None:
-    session.execute(
-        update(Check)
-        .where(Check.id == check.id)
-        .values(enabled=enabled, next_run_at=now, claimed_until=None)
-    )
+def set_enabled(
+    session: Session, check: Check, enabled: bool, now: datetime, matrix: Matrix
+) -> None:
+    """Disabling a down check resolves its alert (a disabled check never runs, so nothing
+    else would) and forgets its results: enabled again, it starts from unknown."""
+    values: dict[str, Any] = {"enabled": enabled, "next_run_at": now, "claimed_until": None}
+    if check.enabled and not enabled:
+        if check.status == "down":
+            send(
+                session,
+                [(check.integration_id, _signal(check, "resolve", ProbeResult(True)))],
+                now,
+                matrix,
+            )
+        values |= {"status": "unknown", "recent": []}
+    session.execute(update(Check).where(Check.id == check.id).values(**values))
 
 
 def recent_results(session: Session, check_id: int, limit: int = 20) -> list[CheckResult]:

@@ -248,8 +248,10 @@ class RuleSet:
                     del windows[key]
         return decisions
 
-    def carry_over(self, old: RuleSet, same: Callable[[Rule, Rule], bool]) -> None:
-        """Keep the windows of rules that did not change when the rules are reloaded."""
+    def carry_over(self, old: RuleSet, same: Callable[[Rule, Rule], bool]) -> list[Decision]:
+        """Keep the windows of rules that did not change when the rules are reloaded; the keys
+        that were firing under a rule that is gone or changed clear (a resolve each), since
+        nothing would count them any more."""
         previous = {
             rule.id: (rule, windows) for rule, windows in zip(old.rules, old.windows, strict=True)
         }
@@ -257,6 +259,13 @@ class RuleSet:
             found = previous.get(rule.id)
             if found is not None and same(found[0], rule):
                 self.windows[index] = found[1]
+                del previous[rule.id]
+        return [
+            Decision(rule, key, "resolve", len(window.times))
+            for rule, windows in previous.values()
+            for key, window in windows.items()
+            if window.firing
+        ]
 
     def firing(self) -> Sequence[tuple[Rule, str]]:
         return [

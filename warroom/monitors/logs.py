@@ -18,19 +18,23 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom.alerts.actions import open_dedup_keys
 from warroom.alerts.logic import Signal
 from warroom.catalog import service as catalog
 from warroom.catalog.service import MONITOR_INTEGRATION
 from warroom.db.engine import Database
 from warroom.errors import ApiError
+from warroom.incidents.logic import Matrix
 from warroom.intake.common import ParsedRequest
 from warroom.monitors.logrules import Condition, Decision, Rule, RuleSet, condition_problem
 from warroom.monitors.models import LogRule
+from warroom.monitors.signals import send as send_signals
 from warroom.monitors.syslog import MAX_LINE_BYTES, Framer, LogLine, parse
 
 log = logging.getLogger("warroom.monitors.logs")
@@ -62,6 +66,51 @@ def create_rule(session: Session, **fields: Any) -> LogRule:
     session.add(rule)
     session.flush()
     return rule
+
+
+def resolve_rule_alerts(session: Session, row: LogRule, now: datetime, matrix: Matrix) -> int:
+    """Resolve the open alerts the rule raised (one per group key) through the alert path, so
+    their incidents auto-resolve as on any resolve event; returns how many were open.
+
+    Deleted or disabled, the rule is never counted again, so nothing else would ever clear
+    them (a receiver that still counts it resolves its own at its next reload)."""
+    keys = open_dedup_keys(session, row.integration_id, rule_key(row.id, ""))
+    send_signals(
+        session,
+        [
+            (
+                row.integration_id,
+                Signal(
+                    action="resolve",
+                    dedup_key=key,
+                    severity=row.severity,
+                    summary=f"Log rule '{row.name}' was deleted or disabled",
+                    source="warroom logs",
+                ),
+            )
+            for key in keys
+        ],
+        now,
+        matrix,
+    )
+    return len(keys)
+
+
+def delete_rule(session: Session, row: LogRule, now: datetime, matrix: Matrix) -> None:
+    resolve_rule_alerts(session, row, now, matrix)
+    session.delete(row)
+    session.flush()
+
+
+def set_rule_enabled(
+    session: Session, row: LogRule, enabled: bool, now: datetime, matrix: Matrix
+) -> None:
+    """Disabling resolves what the rule raised; enabling starts it with empty windows."""
+    if row.enabled and not enabled:
+        resolve_rule_alerts(session, row, now, matrix)
+    if row.enabled != enabled:
+        row.enabled, row.updated_at = enabled, now
+        session.flush()
 
 
 def rule_of(row: LogRule) -> Rule:
@@ -174,13 +223,21 @@ class LogReceiver:
 
     # --- lines -> decisions (any thread) -------------------------------------------------
 
-    def reload(self) -> None:
+    def reload(self) -> list[Decision]:
+        """Load the rules again; the windows of unchanged rules carry over. A rule that was
+        firing here and is gone (deleted, disabled) or changed resolves its alerts: sent on the
+        receiver's loop when it runs, and returned."""
         with self.db.read_session() as session:
             rules, keys = load_rules(session)
         fresh = RuleSet(rules)
         with self._lock:
-            fresh.carry_over(self.rules, lambda a, b: a == b)
-            self.rules, self.keys = fresh, keys
+            cleared = fresh.carry_over(self.rules, lambda a, b: a == b)
+            # The old keys too: a deleted rule's integration may have no rule left.
+            self.rules, self.keys = fresh, {**self.keys, **keys}
+        loop = self._loop
+        if cleared and loop is not None and loop.is_running():
+            asyncio.run_coroutine_threadsafe(self.send(cleared), loop)
+        return cleared
 
     def observe(self, lines: Iterable[LogLine]) -> list[Decision]:
         now = self.clock()

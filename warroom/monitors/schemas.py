@@ -127,6 +127,10 @@ class LogRuleIn(In):
     enabled: bool = True
 
 
+class LogRulePatch(Patch):
+    enabled: bool | None = None
+
+
 class ConditionOut(Out):
     field: str
     op: str

@@ -79,7 +79,7 @@ class Notification(Base):
     channel: Mapped[str] = mapped_column(String(NAME_LENGTH))
     target: Mapped[str] = mapped_column(Text)
     # page | mobilise | fyi | sla_warning | sla_breach | stale_nudge | reminder (an update is
-    # due) | role (given a role) | stakeholder
+    # due) | role (given a role) | stakeholder | reporter (a user report's incident resolved)
     kind: Mapped[str] = mapped_column(String(16), default="page")
     urgency: Mapped[str] = mapped_column(String(4), default="high")
     subject: Mapped[str] = mapped_column(Text)

@@ -127,3 +127,24 @@ def decide(
     if len(cluster) + 1 >= raise_after:
         return Decision("raise", None, (*sorted(cluster), report.id))
     return Decision("wait")
+
+
+def resolved_notice(
+    title: str, resolved_at: datetime | None, status_url: str, description: str
+) -> tuple[str, str]:
+    """Subject and plain-text body telling a reporter that the problem they reported is fixed."""
+    lines = [
+        "Thank you for your report. The problem it was about has been fixed.",
+        "",
+        f"Incident: {title}",
+    ]
+    if resolved_at is not None:
+        lines.append(f"Resolved: {resolved_at:%Y-%m-%d %H:%M} UTC")
+    said = " ".join(description.split())
+    lines += [
+        f'You reported: "{said[:300]}{"..." if len(said) > 300 else ""}"',
+        f"Status page: {status_url}",
+        "",
+        "If you still see the problem, please report it again.",
+    ]
+    return f"Resolved: {title}"[:200], "\n".join(lines)

@@ -32,3 +32,6 @@ class UserReport(Base):
         ForeignKey("incidents.id", ondelete="SET NULL"), default=None, index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When its incident's resolution was handled for it: the reporter told (or nobody to tell,
+    # no address given). Set once, by the engine's claim, so a report is told at most once.
+    told_resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -7,6 +7,7 @@ incidents/timeline.py. Both happen in the caller's transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -112,3 +113,32 @@ def submit_report(
             )
             session.refresh(report)
     return report
+
+
+def claim_resolution_notices(
+    session: Session, incident_ids: Sequence[int], now: datetime
+) -> list[UserReport]:
+    """The reports of these incidents whose reporters were not yet told of a resolution,
+    marked told in the same statement: a conditional update, so two engines (or two resolve
+    timers) never both claim one report."""
+    if not incident_ids:
+        return []
+    claimed = session.scalars(
+        update(UserReport)
+        .where(
+            UserReport.incident_id.in_(list(incident_ids)),
+            UserReport.told_resolved_at.is_(None),
+        )
+        .values(told_resolved_at=now)
+        .returning(UserReport.id)
+    ).all()
+    if not claimed:
+        return []
+    return list(
+        session.scalars(
+            select(UserReport)
+            .where(UserReport.id.in_(claimed))
+            .order_by(UserReport.id)
+            .execution_options(populate_existing=True)
+        )
+    )

@@ -1,7 +1,7 @@
 """public report email and a review's public summary (issues 11 and 13)
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-02 08:00:00.000000
 
 user_reports.reporter_email: the address a visitor of the status page left to be told when
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0016'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
