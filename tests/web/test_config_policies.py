@@ -100,8 +100,15 @@ def test_the_list_pages_through_policies_by_name(web: Web) -> None:
                     steps=[StepIn(targets=[TargetIn(type="user", id=web.world.responder_id)])],
                 ),
             )
+    alice = web.browser("admin")
+    listed = web.base.get("/api/v1/escalation-policies?limit=100", headers=web.world.auth("admin"))
+    third = next(p["id"] for p in listed.json()["items"] if p["name"] == "policy 03")
+    chosen = {"escalation_policy_id": str(third)}
+    r = alice.post(f"/services/{web.world.checkout_id}/policy", chosen)
+    assert r.status_code == 303
     reader = web.browser("stakeholder")
     first = reader.get("/policies").text
+    assert f'href="/services/{web.world.checkout_id}">checkout-api</a>' in first
     assert "policy 00" in first and "policy 49" in first and "policy 50" not in first
     assert 'href="/policies?after=policy+49"' in first
     second = reader.get("/policies?after=policy+49").text

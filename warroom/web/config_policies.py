@@ -73,7 +73,11 @@ def policies_page(request: Request, me: Viewer) -> Response:
         outs = policies.policy_outs(session, rows, now)
         wanted = {sid for out in outs for sid in out.service_ids}
         service_names = (
-            dict(session.execute(select(Service.id, Service.name).where(Service.id.in_(wanted))))
+            dict(
+                session.execute(
+                    select(Service.id, Service.name).where(Service.id.in_(wanted))
+                ).all()
+            )
             if wanted
             else {}
         )
