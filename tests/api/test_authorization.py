@@ -132,6 +132,11 @@ WEB: dict[tuple[str, str], str] = {
     ("POST", "/incidents/{incident_id}/status-updates"): "responder",
     ("POST", "/incidents/{incident_id}/status-updates/{update_id}"): "responder",
     # Overrides: responders, as in the API (deleting is a POST: HTML forms cannot DELETE).
+    # Building schedules in the browser: admins, as the API's schedule routes (ADR 10).
+    ("GET", "/oncall/schedules/new"): "admin",
+    ("POST", "/oncall/schedules/new"): "admin",
+    ("GET", "/oncall/schedules/{schedule_id}/edit"): "admin",
+    ("POST", "/oncall/schedules/{schedule_id}/edit"): "admin",
     ("POST", "/oncall/schedules/{schedule_id}/overrides"): "responder",
     ("POST", "/oncall/schedules/{schedule_id}/overrides/{override_id}/delete"): "responder",
     # Reviews, action items and the metrics page (warroom/web/review_pages.py).

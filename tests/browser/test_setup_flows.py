@@ -150,3 +150,44 @@ def test_set_up_in_the_browser_then_get_paged(
     assert problems == [], problems
     for page in (ada, phone, small):
         page.context.close()
+
+
+def test_build_a_schedule_preview_it_save_it_and_see_who_is_on_call(
+    server: Server, chromium: Any, screenshots: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    problems: list[str] = []
+    ada = _new_page(chromium, server, problems, viewport={"width": 1280, "height": 900})
+    _sign_in(ada, "admin", server.password)
+    ada.goto("/oncall")
+    ada.get_by_role("link", name="New schedule").click()
+    ada.get_by_label("Name", exact=True).fill("Billing <rota>")
+    ada.get_by_label(re.compile("^Time zone")).fill("Europe/Berlin")
+    ada.locator("#l0-rotation").select_option("weekly")
+    ada.locator("#l0-start").fill("2026-01-05T09:00")
+    # No one chosen yet: refused beside the layer, what was typed kept.
+    ada.get_by_role("button", name="Preview the next two weeks").click()
+    expect(ada.locator("#l0-err")).to_contain_text("Layer 1: choose at least one person")
+    expect(ada.get_by_label("Name", exact=True)).to_have_value("Billing <rota>")
+    assert any(p.startswith("422 ") for p in problems)
+    problems.clear()
+    ada.locator("#l0-m0").select_option(label="1. Lena Fischer")
+    ada.locator("#l0-m1").select_option(label="2. Raj Patel")
+    ada.get_by_role("button", name="Preview the next two weeks").click()
+    preview = ada.locator("#preview")
+    expect(preview).to_contain_text("Preview, not saved")
+    expect(preview.locator("table.rota")).to_contain_text("Lena Fischer")
+    expect(preview.locator("table.rota")).to_contain_text("Raj Patel")
+    ada.screenshot(path=str(screenshots / "setup-schedule-preview.png"), full_page=True)
+    ada.get_by_role("button", name="Create schedule").click()
+    expect(ada.get_by_text("Schedule created.")).to_be_visible()
+    expect(ada.get_by_role("heading", name="Billing <rota>")).to_be_visible()
+    now = ada.locator("section.now")
+    expect(now).to_contain_text(re.compile("Lena Fischer|Raj Patel"))
+    ada.goto("/oncall")
+    expect(ada.locator("table.oncall tr", has_text="Billing <rota>")).to_contain_text(
+        re.compile("Lena Fischer|Raj Patel")
+    )
+    assert problems == [], problems
+    ada.context.close()

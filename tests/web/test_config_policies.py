@@ -84,3 +84,33 @@ def test_refusals_name_the_step_and_store_nothing(web: Web) -> None:
     listed = web.base.get("/api/v1/escalation-policies", headers=web.world.auth("admin")).json()
     assert [p["name"] for p in listed["items"]] == []
     assert web.browser("responder").post("/policies/new", {"name": "y"}).status_code == 403
+
+
+def test_the_list_pages_through_policies_by_name(web: Web) -> None:
+    """Fifty to a page, in name order; the next page starts after the last name shown."""
+    from warroom.oncall import policies
+    from warroom.oncall.schemas import PolicyIn, StepIn, TargetIn
+
+    with web.db.session() as s:
+        for n in range(53):
+            policies.create_policy(
+                s,
+                PolicyIn(
+                    name=f"policy {n:02d}",
+                    steps=[StepIn(targets=[TargetIn(type="user", id=web.world.responder_id)])],
+                ),
+            )
+    alice = web.browser("admin")
+    listed = web.base.get("/api/v1/escalation-policies?limit=100", headers=web.world.auth("admin"))
+    third = next(p["id"] for p in listed.json()["items"] if p["name"] == "policy 03")
+    chosen = {"escalation_policy_id": str(third)}
+    r = alice.post(f"/services/{web.world.checkout_id}/policy", chosen)
+    assert r.status_code == 303
+    reader = web.browser("stakeholder")
+    first = reader.get("/policies").text
+    assert f'href="/services/{web.world.checkout_id}">checkout-api</a>' in first
+    assert "policy 00" in first and "policy 49" in first and "policy 50" not in first
+    assert 'href="/policies?after=policy+49"' in first
+    second = reader.get("/policies?after=policy+49").text
+    assert "policy 50" in second and "policy 52" in second and "policy 49" not in second
+    assert "Next policies" not in second and 'href="/policies"' in second

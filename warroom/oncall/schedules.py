@@ -262,6 +262,13 @@ def _drafts(session: Session, time_zone: str, layers: list[LayerIn]) -> list[_Dr
     return drafts
 
 
+def draft_schedule(session: Session, time_zone: str, layers: list[LayerIn]) -> sch.Schedule:
+    """The pure schedule these layers would make, checked as create and update check them
+    (ApiError 422 listing every problem), nothing stored: the preview before saving."""
+    drafts = _drafts(session, time_zone, layers)
+    return sch.Schedule(time_zone, tuple(d.layer for d in drafts))
+
+
 def _field_of(problem: str) -> str:
     # The pure module's messages start with "layer N..."; point the client at that layer.
     words = problem.split()

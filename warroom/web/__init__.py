@@ -30,7 +30,9 @@ def install(app: FastAPI) -> None:
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    # First: its /services/new must be matched before pages' /services/{service_id}.
+    # First: their /oncall/schedules/new and /services/new must be matched before
+    # oncall_pages' /oncall/schedules/{schedule_id} and pages' /services/{service_id}.
+    import warroom.web.config_schedules  # noqa: F401
     import warroom.web.config_services  # noqa: F401
 
     # And its POST /alerts/{alert_id}/silence before alert_page's /alerts/{alert_id}/{action}.

@@ -26,6 +26,7 @@ from warroom.web.router import router
 
 MAX_STEPS = 20
 BLANK_STEPS = 2  # empty step rows offered below the existing ones
+PAGE_SIZE = 50  # policies on one page of /policies
 LABELS = {"name": "Name", "description": "Description", "team_id": "Team", "repeat": "Repeats"}
 
 
@@ -57,12 +58,36 @@ def _targets(session: Session) -> list[tuple[str, list[tuple[str, str]]]]:
 
 @router.get("/policies", response_class=HTMLResponse)
 def policies_page(request: Request, me: Viewer) -> Response:
+    """One page of policies by name. Paged because each card asks who every step would page
+    now (an on-call computation of each schedule it names) and lists its services: at a few
+    hundred policies on one page that was most of a second."""
     now = datetime.now(UTC)
+    after = request.query_params.get("after", "")[:120]
     with _db(request).read_session() as session:
-        rows = list(session.scalars(select(EscalationPolicy).order_by(EscalationPolicy.name)))
+        query = select(EscalationPolicy).order_by(EscalationPolicy.name).limit(PAGE_SIZE + 1)
+        if after:
+            query = query.where(EscalationPolicy.name > after)
+        rows = list(session.scalars(query))
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
         outs = policies.policy_outs(session, rows, now)
-        service_names = dict(session.execute(select(Service.id, Service.name)).all())
-    return render(request, "policies.html", {"policies": outs, "service_names": service_names})
+        wanted = {sid for out in outs for sid in out.service_ids}
+        service_names = (
+            dict(
+                session.execute(
+                    select(Service.id, Service.name).where(Service.id.in_(wanted))
+                ).all()
+            )
+            if wanted
+            else {}
+        )
+    context = {
+        "policies": outs,
+        "service_names": service_names,
+        "next_after": rows[-1].name if more else None,
+        "paged": bool(after),
+    }
+    return render(request, "policies.html", context)
 
 
 def _typed_of(out: PolicyOut | None) -> dict[str, Any]:

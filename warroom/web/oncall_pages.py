@@ -166,7 +166,10 @@ def schedule_page(
 
 @router.get("/oncall/schedules/{schedule_id}", response_class=HTMLResponse)
 def schedule_view(request: Request, schedule_id: int, me: Viewer) -> HTMLResponse:
-    return schedule_page(request, schedule_id, request.query_params)
+    notice = {"created": "Schedule created.", "saved": "Schedule saved."}.get(
+        request.query_params.get("done", "")
+    )
+    return schedule_page(request, schedule_id, request.query_params, notice=notice)
 
 
 # --- overrides -------------------------------------------------------------------------------
