@@ -112,8 +112,12 @@ def background(port: int, key: str, rate: float, stop_at: float) -> None:
     )
 
 
+ANSWERS: list[float] = []  # ms from each POST to its 202, for the split of the latency
+
+
 def measure(port: int, key: str, pages: int, first_id: int, gap: float = 0.05) -> list[float]:
     sent: dict[int, float] = {}
+    ANSWERS.clear()
     with httpx.Client() as client:
         for n in range(pages):
             sent[first_id + n] = time.time()
@@ -130,6 +134,7 @@ def measure(port: int, key: str, pages: int, first_id: int, gap: float = 0.05) -
                     },
                 },
             )
+            ANSWERS.append(1000 * (time.time() - sent[first_id + n]))
             assert r.status_code == 202, r.text
             time.sleep(gap)
     deadline = time.time() + 10
@@ -152,6 +157,13 @@ def _received() -> dict[int, float]:
 
 def _serve_hooks(server: ThreadingHTTPServer) -> None:
     server.serve_forever()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the server process has used (Linux /proc): CPU per page barely moves
+    with the machine's load, unlike wall-clock latency, so it compares checkouts on a busy day."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -263,11 +275,17 @@ def main() -> None:
         print(f"machine: {platform.platform()}, {os.cpu_count()} cpus")
         # Warm-up (first imports, caches), as a server that has been up a while would be.
         measure(port, key, 10, 10_000)
+        cpu_before = cpu_seconds(proc.pid)
         idle = measure(port, key, args.pages, 1)
+        cpu_per_page = 1000 * (cpu_seconds(proc.pid) - cpu_before) / args.pages
         slowest = ", ".join(f"{x:.0f}" for x in idle[-5:])
         print(
             f"idle:       p50 {statistics.median(idle):6.1f} ms   p99 {pct(idle, 0.99):6.1f} ms"
             f"   ({len(idle)} pages; slowest {slowest} ms)"
+        )
+        print(
+            f"            202 answered at p50 {statistics.median(ANSWERS):6.1f} ms; server CPU"
+            f" {cpu_per_page:.1f} ms a page (includes its idle passes between pages)"
         )
         if args.fanout:
             fanout_run(url, port, key, args, f"http://127.0.0.1:{server.server_address[1]}")

@@ -194,7 +194,7 @@ def start(
                 assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
                 return False
 
-        wait_for(ready, 30, "the server to be ready")
+        wait_for(ready, 90, "the server to be ready")  # a cold start on a loaded CI machine
     return proc
 
 

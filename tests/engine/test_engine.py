@@ -250,10 +250,12 @@ def test_a_permanently_failing_channel_falls_back_to_the_next_method(
         allowed = settings.model_copy(update={"outbound_allow_networks": ["127.0.0.0/8"]})
         engine = make_engine(db, allowed, Clock())
         trigger(quiet_client, world)
-        engine.run_once(T0, wait=True)  # webhook: 404, permanent
-        assert len(local_outbox) == 0
-        engine.run_once(T0, wait=True)  # fallback queued at once
+        # One pass: the escalation step's webhook answers 404 (permanent), the fallback is
+        # queued at once and goes out in the same pass's second delivery round.
+        engine.run_once(T0, wait=True)
         assert len(local_outbox) == 1
+        engine.run_once(T0, wait=True)
+        assert len(local_outbox) == 1  # and only once
         story = timeline(quiet_client, world)
         assert any("via webhook failed for good: HTTP 404" in m for m in story)
         assert "Notified Bob via console (page)" in story
@@ -334,3 +336,93 @@ def test_a_hanging_channel_does_not_hold_up_the_others(
         assert len(local_outbox) == 1, "the console page must not wait for the slow webhook"
         assert time.monotonic() - started < 2
         engine.stop()
+
+
+@contextmanager
+def gated_receiver() -> Iterator[tuple[str, threading.Event, threading.Event]]:
+    """A real HTTP server whose answers wait until the test opens the gate."""
+    arrived, gate = threading.Event(), threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            arrived.set()
+            gate.wait(10)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", arrived, gate
+    finally:
+        gate.set()
+        server.shutdown()
+
+
+def pending_kinds(db: Database) -> list[str]:
+    with db.read_session() as s:
+        return sorted(s.scalars(select(Timer.kind).where(Timer.done_at.is_(None))))
+
+
+def test_while_a_page_is_on_the_wire_the_rest_waits_for_it_but_not_for_long(
+    quiet_client: TestClient, world: World, db: Database, settings: Settings
+) -> None:
+    """A new incident's oversight look and comms check are CPU work in the engine's thread: they
+    wait until its page is sent (the sending worker needs the GIL), for at most PAGES_FIRST_MAX."""
+    from warroom.engine.runner import PAGES_FIRST_MAX
+
+    with gated_receiver() as (url, arrived, gate):
+        policy(db, world.database_id, [(300, [("user", world.responder_id)])])
+        contact(db, world.responder_id, "webhook", url, secret="s3cret")
+        allowed = settings.model_copy(update={"outbound_allow_networks": ["127.0.0.0/8"]})
+        engine = make_engine(db, allowed, Clock())
+        try:
+            trigger(quiet_client, world)
+            assert pending_kinds(db) == ["comms_check", "escalate", "oversight"]
+            engine.run_once(T0)
+            assert arrived.wait(5), "the page went out first"
+            # The page is on the wire: the escalation step fired, the rest is held back.
+            with db.read_session() as s:
+                assert s.scalar(select(Timer.done_at).where(Timer.kind == "escalate")) == T0
+            assert {"comms_check", "oversight"} <= set(pending_kinds(db))
+            engine.run_once(T0 + PAGES_FIRST_MAX / 2)
+            assert {"comms_check", "oversight"} <= set(pending_kinds(db))
+            # A page that does not come back holds the rest for PAGES_FIRST_MAX, not longer.
+            engine.run_once(T0 + PAGES_FIRST_MAX)
+            assert not {"comms_check", "oversight"} & set(pending_kinds(db))
+        finally:
+            gate.set()
+            engine.stop()
+
+
+def test_held_back_work_runs_as_soon_as_the_page_is_sent(
+    quiet_client: TestClient, world: World, db: Database, settings: Settings
+) -> None:
+    from warroom.engine.runner import DELIVERY_WORKERS
+
+    with gated_receiver() as (url, arrived, gate):
+        policy(db, world.database_id, [(300, [("user", world.responder_id)])])
+        contact(db, world.responder_id, "webhook", url, secret="s3cret")
+        allowed = settings.model_copy(update={"outbound_allow_networks": ["127.0.0.0/8"]})
+        engine = make_engine(db, allowed, Clock())
+        try:
+            trigger(quiet_client, world)
+            engine.run_once(T0)
+            assert arrived.wait(5)
+            engine.run_once(T0)
+            assert {"comms_check", "oversight"} <= set(pending_kinds(db))
+            gate.set()
+            deadline = time.monotonic() + 5
+            while engine.free_workers() < DELIVERY_WORKERS and time.monotonic() < deadline:
+                time.sleep(0.01)  # the worker records the page on its own thread
+            with db.read_session() as s:
+                assert list(s.scalars(select(Notification.status))) == ["sent"]
+            engine.run_once(T0)  # no time has passed on the engine's clock
+            assert not {"comms_check", "oversight"} & set(pending_kinds(db))
+        finally:
+            engine.stop()

@@ -68,6 +68,13 @@ def claim_due(
     claimed row is sent at once and never waits in a queue while its lease runs out."""
     if limit <= 0:
         return []
+    if db.is_sqlite:
+        # Most passes (every intake commit wakes the engine) find nothing due: a read says so
+        # without taking SQLite's one writer lock away from intake. One engine per file, so a
+        # row due a moment later is met by the pass its own commit wakes.
+        with db.read_session() as session:
+            if session.scalar(select(Notification.id).where(*_due(now)).limit(1)) is None:
+                return []
     with db.session() as session:
         rows = _due_rows(session, db, now, limit)
         secrets: dict[int, str | None] = {}
@@ -147,12 +154,16 @@ def claim_due(
 URGENT_KINDS = ("page", "mobilise")
 
 
-def _due_rows(session: Any, db: Database, now: datetime, limit: int) -> list[Notification]:
-    due = (
+def _due(now: datetime) -> tuple[Any, ...]:
+    return (
         Notification.status == "pending",
         Notification.next_attempt_at <= now,
         or_(Notification.claimed_until.is_(None), Notification.claimed_until < now),
     )
+
+
+def _due_rows(session: Any, db: Database, now: datetime, limit: int) -> list[Notification]:
+    due = _due(now)
     rows: list[Notification] = []
     # First the due pages, one kind at a time (an equality on kind keeps both databases on
     # ix_notifications_due_kind, already in due order), then, if workers are left, the rest

@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("warroom.engine")
 # Even with nothing due, look again this often (a missed wake costs at most this much).
 IDLE_POLL = 2.0
+# While a page is on the wire the engine starts no other work (oversight looks, comms checks,
+# reminders: each a few milliseconds of Python holding the GIL the sending worker needs), for
+# at most this long after it first held back, so a storm of pages cannot starve the rest.
+PAGES_FIRST_MAX = timedelta(seconds=1)
 # Deliveries in flight at once; the engine never claims more rows than it has free workers.
 DELIVERY_WORKERS = 8
 # A timer that raised is retried after 5 s, 10 s, 20 s ... at most 5 minutes apart; after
@@ -176,6 +180,9 @@ class Engine:
         self._pool = ThreadPoolExecutor(max_workers=DELIVERY_WORKERS, thread_name_prefix="deliver")
         self._busy = 0
         self._saturated = False
+        self._urgent_in_flight = 0
+        self._held_back_since: datetime | None = None
+        self._hold_spent = False  # held for PAGES_FIRST_MAX: not again until no page is out
         self._lock = threading.Lock()
         self._next_prune: datetime | None = None
         self._lock_file: IO[str] | None = None
@@ -189,16 +196,22 @@ class Engine:
 
     # --- timers --------------------------------------------------------------------------------
 
-    def fire_due_timers(self, now: datetime, limit: int = 100) -> int:
-        """Fire what is due, each timer in a savepoint of its own: one that raises is rolled
-        back alone, recorded and retried later, and the others fire regardless."""
+    def fire_due_timers(
+        self, now: datetime, limit: int = 100, kinds: tuple[str, ...] | None = None
+    ) -> int:
+        """Fire what is due (of these `kinds`, or all), each timer in a savepoint of its own: one
+        that raises is rolled back alone, recorded and retried later, and the others fire
+        regardless."""
+        due = [Timer.done_at.is_(None), Timer.due_at <= now]
+        if kinds is not None:
+            due.append(Timer.kind.in_(kinds))
+        if self.db.is_sqlite:
+            # Nothing due (most wake-ups): found by a read, without SQLite's writer lock.
+            with self.db.read_session() as session:
+                if session.scalar(select(Timer.id).where(*due).limit(1)) is None:
+                    return 0
         with self.db.session() as session:
-            query = (
-                select(Timer)
-                .where(Timer.done_at.is_(None), Timer.due_at <= now)
-                .order_by(Timer.due_at, Timer.id)
-                .limit(limit)
-            )
+            query = select(Timer).where(*due).order_by(Timer.due_at, Timer.id).limit(limit)
             if not self.db.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
             timers = list(session.scalars(query))
@@ -270,6 +283,7 @@ class Engine:
         with self._lock:
             self._busy += len(jobs)
             self._saturated = len(jobs) == free
+            self._urgent_in_flight += sum(job.kind in delivery.URGENT_KINDS for job in jobs)
         if jobs:
             self._pause("after_claim")
         futures = [self._pool.submit(self._deliver_one, job) for job in jobs]
@@ -296,8 +310,11 @@ class Engine:
             with self._lock:
                 self._busy -= 1
                 saturated, self._saturated = self._saturated, False
-            if saturated:
-                self.wake()  # rows may be waiting for this worker
+                if job.kind in delivery.URGENT_KINDS:
+                    self._urgent_in_flight -= 1
+                held_back = self._held_back_since is not None and self._urgent_in_flight == 0
+            if saturated or held_back:
+                self.wake()  # rows may be waiting for this worker, or work held back for it
 
     def _due_unclaimed(self, now: datetime) -> bool:
         with self.db.read_session() as session:
@@ -406,9 +423,32 @@ class Engine:
     def run_once(self, now: datetime | None = None, wait: bool = False) -> int:
         """Fire what is due at `now` and deliver it; tests call this with a fake clock."""
         now = now or self.clock()
-        fired = self.fire_due_timers(now)
-        sent = self.deliver_due(now, wait=wait)
+        # Escalation steps first, committed and their pages handed to the workers before the
+        # rest: every new incident also has an oversight look due at once, and a storm's
+        # reminders, releases and reviews must not stand between an incident and its page.
+        fired = self.fire_due_timers(now, kinds=(ESCALATE,))
+        sent = self.deliver_due(now, wait=wait) if fired else 0
+        if self._hold_back(now):
+            return fired + sent
+        fired += self.fire_due_timers(now)
+        sent += self.deliver_due(now, wait=wait)
         return fired + sent
+
+    def _hold_back(self, now: datetime) -> bool:
+        """True while pages are being sent and the rest should wait for them (not longer than
+        PAGES_FIRST_MAX); the worker that sends the last one wakes the loop."""
+        with self._lock:
+            if self._urgent_in_flight == 0:
+                self._held_back_since, self._hold_spent = None, False
+                return False
+            if self._hold_spent:
+                return False  # a page that hangs (or a storm) holds back once, not forever
+            if self._held_back_since is None:
+                self._held_back_since = now
+            if now - self._held_back_since >= PAGES_FIRST_MAX:
+                self._held_back_since, self._hold_spent = None, True
+                return False
+            return True
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -490,6 +530,13 @@ class Engine:
                 delay = IDLE_POLL
             else:
                 delay = min(max((due - self.clock()).total_seconds(), 0.0), IDLE_POLL)
+            with self._lock:
+                since = self._held_back_since
+            if since is not None:
+                # Work held back for a page in flight is due, but not before that page is sent
+                # (its worker wakes us) or the hold's limit: no spinning meanwhile.
+                until = since + PAGES_FIRST_MAX - self.clock()
+                delay = min(IDLE_POLL, max(until.total_seconds(), 0.001))
             if delay > 0:
                 self._wake.wait(delay)
 
