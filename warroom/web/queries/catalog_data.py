@@ -112,6 +112,23 @@ class ServiceList:
     filter: ServiceFilter
 
 
+def _mark_archived(session: Session, found: dict[int, AffectedService]) -> None:
+    """Names an archived dependency or dependant as such (a link made before the archive)."""
+    linked = {r.id for a in found.values() for r in (*a.depends_on, *a.dependants)}
+    if not linked:
+        return
+    archived = set(
+        session.scalars(
+            select(Service.id).where(Service.id.in_(linked), Service.archived_at.is_not(None))
+        )
+    )
+    if not archived:
+        return
+    for a in found.values():
+        for refs_ in (a.depends_on, a.dependants):
+            refs_[:] = [Ref(r.id, f"{r.name} (archived)") if r.id in archived else r for r in refs_]
+
+
 def service_list(session: Session, f: ServiceFilter) -> ServiceList:
     """One page of services by tier and name. Paged: at 1,000 services the whole list (an ORM
     object per service, IN lists of every id for dependencies and open counts, 300 KB of
@@ -146,6 +163,7 @@ def service_list(session: Session, f: ServiceFilter) -> ServiceList:
     }
     if found:
         add_dependencies(session, found)
+        _mark_archived(session, found)
     counts = _open_counts(session, found)
     return ServiceList(
         [
