@@ -2,7 +2,7 @@
 escalation policies: p50/p95 per page, against a ceiling of 50 ms p95, and the dashboard's
 time in the same run as the peer.
 
-    python bench/config_pages.py [--requests 40]
+    python bench/config_pages.py [--requests 40] [--page /services ...]
 """
 
 from __future__ import annotations
@@ -90,6 +90,9 @@ def seed(db: Database) -> tuple[str, int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument(
+        "--page", action="append", default=[], help="measure only these pages (repeatable)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
@@ -111,6 +114,8 @@ def main() -> None:
                 "/account",
                 "/admin/users",
             ]
+            if args.page:
+                pages = [p for p in pages if p in args.page]
             print(f"{'page':<28} {'p50 ms':>8} {'p95 ms':>8}  vs ceiling {CEILING_MS:.0f} ms")
             for page in pages:
                 assert client.get(page).status_code == 200, page

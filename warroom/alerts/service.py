@@ -60,6 +60,9 @@ class IngestResult:
     outcomes: list[Outcome]
     refused: str | None = None
     opened_incidents: tuple[int, ...] = ()
+    # The routing key is known but its service is archived: the sender is told so (409), not
+    # that the key is wrong.
+    archived: bool = False
 
 
 def ingest_batch(
@@ -85,6 +88,14 @@ def ingest_batch(
         integ = integrations.get(req.routing_key)
         if integ is None:
             results[i] = IngestResult([], refused="unknown routing key")
+            continue
+        if integ.archived:
+            results[i] = IngestResult(
+                [],
+                refused=f"service {integ.service_name!r} is archived: Warroom accepts no events "
+                "for it (nothing was stored); an admin can unarchive it on its page",
+                archived=True,
+            )
             continue
         if integ.type != req.source_type:
             article = "an" if integ.type[:1] in "aeiou" else "a"
@@ -271,6 +282,8 @@ class _Integration:
     type: str
     name: str
     service_id: int
+    service_name: str = ""
+    archived: bool = False
 
 
 class _Driver:
@@ -400,13 +413,17 @@ def _integrations(
         found = {k: state.integrations[k] for k in keys if k in state.integrations}
         wanted = [k for k in keys if k not in found]
     if wanted:
-        for key, iid, type_, name, service_id in sql.rows(
-            "SELECT routing_key, id, type, name, service_id FROM integrations "
-            "WHERE routing_key IN ({many})",
+        # The service's archived mark rides on the same probe (a primary-key join): an
+        # archived service's keys are refused without another query; cached with the key and
+        # dropped with everything else when the archive commits (another connection's write).
+        for key, iid, type_, name, service_id, service_name, archived in sql.rows(
+            "SELECT i.routing_key, i.id, i.type, i.name, i.service_id, s.name, "
+            "s.archived_at IS NOT NULL FROM integrations i JOIN services s ON s.id = i.service_id "
+            "WHERE i.routing_key IN ({many})",
             wanted,
             len(wanted),
         ):
-            found[key] = _Integration(iid, type_, name, service_id)
+            found[key] = _Integration(iid, type_, name, service_id, service_name, bool(archived))
             if state is not None:
                 state.integrations[key] = found[key]
     return found

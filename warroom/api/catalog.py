@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Annotated
 
-from fastapi import Request, Response
+from fastapi import Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -35,6 +36,8 @@ from warroom.catalog import service as catalog
 from warroom.catalog.models import ApiToken, Integration, Service, Team, User, service_dependencies
 from warroom.db.base import utcnow
 from warroom.errors import ApiError, responses
+from warroom.monitors import archive
+from warroom.statuspage import service as statuspage
 
 router = ApiRouter(prefix="/api/v1")
 
@@ -217,6 +220,7 @@ def _service_outs(session: Session, services: list[Service]) -> list[ServiceOut]
             depends_on_ids=sorted(deps[s.id]),
             dependant_ids=sorted(dependants[s.id]),
             created_at=s.created_at,
+            archived_at=s.archived_at,
         )
         for s in services
     ]
@@ -229,10 +233,18 @@ def list_services(
     limit: Limit = 50,
     cursor: Cursor = None,
     team_id: QueryId = None,
+    archived: Annotated[
+        bool | None,
+        Query(description="true: only archived services; false: only those in use; all if unset"),
+    ] = None,
 ) -> Page[ServiceOut]:
     query = select(Service)
     if team_id is not None:
         query = query.where(Service.team_id == team_id)
+    if archived is not None:
+        query = query.where(
+            Service.archived_at.is_not(None) if archived else Service.archived_at.is_(None)
+        )
     rows, nxt = page(session, query, Service.id, limit, cursor)
     return Page(items=_service_outs(session, rows), next_cursor=nxt)
 
@@ -271,6 +283,37 @@ def update_service(
     svc = catalog.get_service(session, service_id)
     catalog.check_service_manager(session, svc, principal.id, principal.role, changes)
     svc = catalog.update_service(session, service_id, changes)
+    return _service_outs(session, [svc])[0]
+
+
+@router.post(
+    "/services/{service_id}/archive",
+    response_model=ServiceOut,
+    tags=["services"],
+    responses=responses(404, 409),
+)
+def archive_service(request: Request, service_id: PathId, _: Admin, session: WriteDB) -> ServiceOut:
+    """Admins only (ADR 10). Refused (409, the incidents named) while incidents on the service
+    are open. Its integrations then refuse events with 409, its heartbeats, checks and log
+    rules stop, pickers leave it out; its incidents, reviews and metrics stay."""
+    svc = archive.archive_service(
+        session, service_id, utcnow(), request.app.state.settings.priority_matrix
+    )
+    statuspage.touch(session)  # its components take no more problem reports
+    return _service_outs(session, [svc])[0]
+
+
+@router.post(
+    "/services/{service_id}/unarchive",
+    response_model=ServiceOut,
+    tags=["services"],
+    responses=responses(404, 409),
+)
+def unarchive_service(service_id: PathId, _: Admin, session: WriteDB) -> ServiceOut:
+    """Its integrations accept events again, checks run at once, heartbeats from their next
+    ping."""
+    svc = archive.unarchive_service(session, service_id, utcnow())
+    statuspage.touch(session)
     return _service_outs(session, [svc])[0]
 
 

@@ -158,6 +158,11 @@ class ServiceOut(Out):
     flap_threshold: int | None = None
     flap_window_minutes: int | None = None
     created_at: datetime
+    archived_at: datetime | None = Field(
+        default=None,
+        description="Set while the service is archived: its integrations refuse events (409), "
+        "its monitors do not run, pickers leave it out; its history stays.",
+    )
 
 
 class IntegrationIn(In):

@@ -105,6 +105,9 @@ class Service(Base):
         ForeignKey("escalation_policies.id", ondelete="SET NULL"), default=None
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set while the service is archived (warroom/monitors/archive.py): its integrations accept
+    # no events, its monitors do not run, it is offered in no picker; its history stays.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     team: Mapped[Team | None] = relationship()
     depends_on: Mapped[list[Service]] = relationship(
         secondary=service_dependencies,

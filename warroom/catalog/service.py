@@ -95,6 +95,30 @@ def create_service(
     return svc
 
 
+def refuse_archived(
+    session: Session, service_ids: Iterable[int], field: str, keep: Iterable[int] = ()
+) -> None:
+    """422 naming the archived services among these (but those in `keep`: a link that existed
+    before the archive may stay, a new one may not be made)."""
+    wanted = set(service_ids) - set(keep)
+    if not wanted:
+        return
+    names = list(
+        session.scalars(
+            select(Service.name)
+            .where(Service.id.in_(wanted), Service.archived_at.is_not(None))
+            .order_by(Service.name)
+        )
+    )
+    if names:
+        listed = ", ".join(repr(n) for n in names)
+        raise ApiError(
+            422,
+            f"archived service(s) {listed} cannot be chosen: unarchive first",
+            [{"field": field, "message": f"archived: {listed}"}],
+        )
+
+
 def set_dependencies(session: Session, svc: Service, depends_on_ids: list[int]) -> None:
     wanted = list(dict.fromkeys(depends_on_ids))
     if svc.id in wanted:
@@ -105,6 +129,12 @@ def set_dependencies(session: Session, svc: Service, depends_on_ids: list[int]) 
     missing = sorted(set(wanted) - known)
     if missing:
         raise ApiError(422, f"unknown service id(s): {', '.join(map(str, missing))}")
+    current = session.scalars(
+        select(service_dependencies.c.depends_on_id).where(
+            service_dependencies.c.service_id == svc.id
+        )
+    )
+    refuse_archived(session, wanted, "depends_on_ids", keep=current)
     edges: dict[int, set[int]] = defaultdict(set)
     for sid, dep in session.execute(select(service_dependencies)):
         if sid != svc.id:
@@ -154,7 +184,8 @@ def rotate_key(integ: Integration, now: datetime) -> None:
 # --- changes people make (the REST API and the web forms call these) ---------------------------
 
 # A responder of a service's owning team may change these on their own service (ADR 10);
-# the owner team itself, creating and archiving services stay with admins.
+# the owner team itself, creating and archiving services stay with admins (archiving takes the
+# service out of other teams' pickers and dependencies and stops all of its paging).
 TEAM_EDITABLE = frozenset(
     {
         "name",
@@ -307,8 +338,11 @@ MONITOR_INTEGRATION = "monitor"
 
 def monitor_integration(session: Session, service_id: int) -> Integration:
     """The service's integration for Warroom's own monitors, made on first use."""
-    if session.get(Service, service_id) is None:
+    svc = session.get(Service, service_id)
+    if svc is None:
         raise ApiError(422, f"service {service_id} does not exist")
+    if svc.archived_at is not None:
+        raise ApiError(409, f"service {svc.name!r} is archived: unarchive it first")
     found = session.scalars(
         select(Integration)
         .where(Integration.service_id == service_id, Integration.type == MONITOR_INTEGRATION)

@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
+from warroom.catalog import service as catalog
 from warroom.catalog.models import Service, User
 from warroom.errors import ApiError
 from warroom.incidents import causes, oversight_store, reporters
@@ -99,6 +100,7 @@ def declare(
             f"unknown service id(s): {', '.join(map(str, missing))}",
             [{"field": "service_ids", "message": "unknown service"}],
         )
+    catalog.refuse_archived(session, service_ids, "service_ids")
     incident = Incident(
         title=title,
         description=description,

@@ -18,7 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 
 from warroom.alerts.service import IngestResult
-from warroom.catalog.models import Integration
+from warroom.catalog.models import Integration, Service
 from warroom.db.engine import Database
 from warroom.intake import email
 from warroom.intake.committer import IntakeUnavailable
@@ -40,21 +40,27 @@ class Handler:
         self.dedup_rule = dedup_rule
         self.received = 0
 
-    def _known(self, key: str) -> bool:
+    def _known(self, key: str) -> bool | None:
+        """Whether the key is an email integration's; None if its service is archived."""
         with self.db.read_session() as session:
-            found = session.scalar(
-                select(Integration.id).where(
-                    Integration.routing_key == key, Integration.type == email.SOURCE_TYPE
-                )
-            )
-        return found is not None
+            found = session.execute(
+                select(Service.archived_at)
+                .join(Integration, Integration.service_id == Service.id)
+                .where(Integration.routing_key == key, Integration.type == email.SOURCE_TYPE)
+            ).first()
+        if found is None:
+            return False
+        return None if found[0] is not None else True
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
     ) -> str:
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return "452 4.5.3 Too many recipients"
-        if not self._known(email.routing_key_of(address)):
+        known = self._known(email.routing_key_of(address))
+        if known is None:
+            return "550 5.7.1 The service of this address is archived: it accepts no mail"
+        if not known:
             return "550 5.1.1 No such integration: the local part is an email integration's key"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -74,6 +80,8 @@ class Handler:
                 result = await self.submit(parsed)
             except IntakeUnavailable:
                 return "451 4.3.0 Warroom cannot store the message now; try again later"
+            if result.archived:
+                return "550 5.7.1 The service of this address is archived: it accepts no mail"
             if result.refused is not None:
                 return "550 5.1.1 No such integration"
         self.received += 1

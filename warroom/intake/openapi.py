@@ -180,12 +180,14 @@ PAGERDUTY_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {**_PAGERDUTY_ERROR, "description": "Not a valid event, or an unknown routing key"},
     413: {**_PAGERDUTY_ERROR, "description": "The event is too large"},
     415: {**_PAGERDUTY_ERROR, "description": "The body is not JSON (Content-Type)"},
+    409: {**_PAGERDUTY_ERROR, "description": "The routing key's service is archived"},
     503: {"description": "Intake is unavailable (queue full, database down); retry later"},
 }
 KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
     **responses(400, 401, 413, 415),
     400: {"model": ErrorBody, "description": "Not valid JSON, or no valid event in it"},
     404: {"model": ErrorBody, "description": "Unknown routing key"},
+    409: {"model": ErrorBody, "description": "The routing key's service is archived"},
     503: {"description": "Intake is unavailable (queue full, database down); retry later"},
 }
 

@@ -105,6 +105,18 @@ async def pagerduty_enqueue(request: Request) -> JSONBody:
             status_code=503,
             headers={"Retry-After": str(exc.retry_after)},
         )
+    if result.archived:
+        metrics.events_rejected.labels("pagerduty", "archived").inc()
+        # PagerDuty's three fields; a 4xx, so its clients (and Alertmanager's PagerDuty
+        # notifier) do not retry an event that will be refused again.
+        return JSONBody(
+            {
+                "status": "invalid event",
+                "message": "Service is archived",
+                "errors": [f"'routing_key': {result.refused}"],
+            },
+            status_code=409,
+        )
     if result.refused is not None:
         metrics.events_rejected.labels("pagerduty", "routing_key").inc()
         return JSONBody(
@@ -155,6 +167,9 @@ async def _keyed_intake(
     except IntakeUnavailable as exc:
         metrics.events_rejected.labels(source, "unavailable").inc()
         return error_response(503, exc.message, headers={"Retry-After": str(exc.retry_after)})
+    if result.archived:
+        metrics.events_rejected.labels(source, "archived").inc()
+        return error_response(409, result.refused or "the service is archived")
     if result.refused is not None:
         metrics.events_rejected.labels(source, "routing_key").inc()
         status = 404 if result.refused == "unknown routing key" else 400

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from warroom.alerts.logic import Signal
 from warroom.alerts.service import IngestResult
 from warroom.catalog import service as catalog
+from warroom.catalog.models import Service
 from warroom.errors import ApiError
 from warroom.incidents.logic import Matrix
 from warroom.monitors.confirm import confirm
@@ -90,10 +91,12 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
         return []
     query = (
         select(Check)
+        .join(Service, Service.id == Check.service_id)
         .where(
             Check.enabled.is_(True),
             Check.next_run_at <= now,
             or_(Check.claimed_until.is_(None), Check.claimed_until <= now),
+            Service.archived_at.is_(None),
         )
         .order_by(Check.next_run_at)
         .limit(limit)
@@ -139,7 +142,15 @@ def record_results(
     if not results:
         return []
     ids = [check_id for check_id, _ in results]
-    checks = {c.id: c for c in session.scalars(select(Check).where(Check.id.in_(ids)))}
+    checks = {
+        c.id: c
+        for c in session.scalars(
+            select(Check)
+            .join(Service, Service.id == Check.service_id)
+            # Archived while it ran: the result is dropped, as for a disabled check.
+            .where(Check.id.in_(ids), Service.archived_at.is_(None))
+        )
+    }
     signals: list[tuple[int, Signal]] = []
     rows: list[dict[str, Any]] = []
     for check_id, result in results:
@@ -206,7 +217,8 @@ def _prune(session: Session, check_id: int) -> None:
 def next_run(session: Session) -> datetime | None:
     return session.scalar(
         select(Check.next_run_at)
-        .where(Check.enabled.is_(True))
+        .join(Service, Service.id == Check.service_id)
+        .where(Check.enabled.is_(True), Service.archived_at.is_(None))
         .order_by(Check.next_run_at)
         .limit(1)
     )

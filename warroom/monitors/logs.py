@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from warroom.alerts.actions import open_dedup_keys
 from warroom.alerts.logic import Signal
 from warroom.catalog import service as catalog
+from warroom.catalog.models import Service
 from warroom.catalog.service import MONITOR_INTEGRATION
 from warroom.db.engine import Database
 from warroom.errors import ApiError
@@ -128,8 +129,14 @@ def rule_of(row: LogRule) -> Rule:
 
 
 def load_rules(session: Session) -> tuple[list[Rule], dict[int, str]]:
-    """The enabled rules, and the routing key of each rule's integration."""
-    rows = list(session.scalars(select(LogRule).where(LogRule.enabled.is_(True))))
+    """The enabled rules of services in use, and the routing key of each rule's integration."""
+    rows = list(
+        session.scalars(
+            select(LogRule)
+            .join(Service, Service.id == LogRule.service_id)
+            .where(LogRule.enabled.is_(True), Service.archived_at.is_(None))
+        )
+    )
     keys = catalog.routing_keys(session, sorted({r.integration_id for r in rows}))
     return [rule_of(r) for r in rows], keys
 

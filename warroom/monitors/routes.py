@@ -17,10 +17,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from warroom.catalog.models import Integration
+from warroom.catalog.models import Integration, Service
 from warroom.catalog.service import MONITOR_INTEGRATION
 from warroom.db.base import utcnow
-from warroom.errors import error_response, responses
+from warroom.errors import ApiError, error_response, responses
 from warroom.monitors import service
 from warroom.monitors.logs import json_line
 from warroom.monitors.service import PING_BODY_CHARS, Ping
@@ -68,7 +68,11 @@ async def _ping(request: Request, key: str, kind: str, exit_status: int | None =
             hb = service.record_ping(session, key, ping, now, app.state.settings.priority_matrix)
             return hb is not None
 
-    if not await run_in_threadpool(record):
+    try:
+        known = await run_in_threadpool(record)
+    except ApiError as exc:  # the heartbeat's service is archived
+        return error_response(exc.status, exc.message)
+    if not known:
         return error_response(404, "unknown ping key: check the heartbeat's ping URL")
     app.state.wake()
     return PlainTextResponse("OK")
@@ -110,7 +114,7 @@ for _path, _handler, _summary in (
             summary=_summary,
             operation_id=f"{_handler.__name__}_{_method.lower()}",
             include_in_schema=_method != "HEAD",
-            responses=responses(404, 422),
+            responses=responses(404, 409, 422),
         )
 
 
@@ -119,16 +123,15 @@ for _path, _handler, _summary in (
 MAX_LOG_LINES = 10_000
 
 
-def _known_monitor_key(db: Any, key: str) -> bool:
+def _monitor_key_service(db: Any, key: str) -> tuple[str, bool] | None:
+    """The name of the service the monitor key belongs to and whether it is archived."""
     with db.read_session() as session:
-        return (
-            session.scalar(
-                select(Integration.id).where(
-                    Integration.routing_key == key, Integration.type == MONITOR_INTEGRATION
-                )
-            )
-            is not None
-        )
+        row = session.execute(
+            select(Service.name, Service.archived_at)
+            .join(Integration, Integration.service_id == Service.id)
+            .where(Integration.routing_key == key, Integration.type == MONITOR_INTEGRATION)
+        ).first()
+    return None if row is None else (row[0], row[1] is not None)
 
 
 async def _log_lines(request: Request, path_key: str | None) -> object:
@@ -150,8 +153,13 @@ async def _log_lines(request: Request, path_key: str | None) -> object:
         body += chunk
         if len(body) > limit:
             return error_response(413, f"the request body is larger than {limit} bytes")
-    if not await run_in_threadpool(_known_monitor_key, request.app.state.db, key):
+    found = await run_in_threadpool(_monitor_key_service, request.app.state.db, key)
+    if found is None:
         return error_response(404, "unknown routing key: use the 'Warroom monitors' integration's")
+    if found[1]:
+        return error_response(
+            409, f"service {found[0]!r} is archived: its log rules do not count lines"
+        )
     items, errors = _parse_lines(bytes(body))
     if errors and not items:
         return error_response(400, "no valid log line in the body", errors[:20])

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from warroom.alerts.logic import Signal
 from warroom.alerts.service import IngestResult
 from warroom.catalog import service as catalog
+from warroom.catalog.models import Service
 from warroom.errors import ApiError
 from warroom.incidents.logic import Matrix
 from warroom.monitors import heartbeat as logic
@@ -116,13 +117,27 @@ def _signal(hb: Heartbeat, action: str, reason: str, now: datetime) -> Signal:
 def record_ping(
     session: Session, ping_key: str, ping: Ping, now: datetime, matrix: Matrix
 ) -> Heartbeat | None:
-    """Store a ping and what it decides; None (nothing stored) for an unknown key."""
-    query = select(Heartbeat).where(Heartbeat.ping_key == ping_key)
+    """Store a ping and what it decides; None (nothing stored) for an unknown key, 409
+    (nothing stored) when the heartbeat's service is archived."""
+    query = (
+        select(Heartbeat, Service.name, Service.archived_at)
+        .join(Service, Service.id == Heartbeat.service_id)
+        .where(Heartbeat.ping_key == ping_key)
+    )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()  # one ping or sweep decides at a time
-    hb = session.scalars(query).first()
-    if hb is None:
+        # One ping or sweep decides at a time; archiving locks the service row.
+        query = query.with_for_update()
+    found = session.execute(query).first()
+    if found is None:
         return None
+    hb, service_name, archived_at = found
+    if archived_at is not None:
+        raise ApiError(
+            409,
+            f"heartbeat {hb.name!r} belongs to service {service_name!r}, which is archived: "
+            "the ping was not recorded; it is watched again from its first ping after an "
+            "admin unarchives the service",
+        )
     outcome = logic.on_ping(schedule_of(hb), beat_of(hb), ping.kind, now, ping.exit_status)
     kind = ping.kind
     if ping.exit_status is not None:

@@ -52,6 +52,7 @@ def submit_report(
 ) -> UserReport:
     if session.get(Service, service_id) is None:
         raise ApiError(422, f"service {service_id} does not exist", [{"field": "service_id"}])
+    catalog.refuse_archived(session, [service_id], "service_id")
     report = UserReport(
         service_id=service_id,
         reporter_id=reporter_id,

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from warroom.catalog.models import Service
 from warroom.incidents.models import (
     OPEN_STATUSES,
     Incident,
@@ -94,6 +95,8 @@ class PublicComponent:
     uptime: float | None
     # The service a public problem report about this component goes to (never rendered).
     service_id: int | None = None
+    # Its service is archived: no problem can be reported about it (its history still shows).
+    service_archived: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,8 +153,11 @@ class Snapshot:
         return tuple(c for c in self.components if c.group_id is None)
 
     def reportable(self) -> tuple[PublicComponent, ...]:
-        """The components a visitor can report a problem with: those mapped to a service."""
-        return tuple(c for c in self.components if c.service_id is not None)
+        """The components a visitor can report a problem with: those mapped to a service in
+        use."""
+        return tuple(
+            c for c in self.components if c.service_id is not None and not c.service_archived
+        )
 
     def in_group(self, group: PublicGroup) -> tuple[PublicComponent, ...]:
         return tuple(self.by_id[i] for i in group.component_ids)
@@ -285,6 +291,16 @@ def build(session: Session, now: datetime) -> Snapshot:
         .order_by(Component.position, Component.name, Component.id)
     ).all()
     statuses = service.current_statuses(session, rows, now)
+    mapped = {c.service_id for c in rows if c.service_id is not None}
+    archived = (
+        set(
+            session.scalars(
+                select(Service.id).where(Service.id.in_(mapped), Service.archived_at.is_not(None))
+            )
+        )
+        if mapped
+        else set()
+    )
     since = datetime.combine(
         now.astimezone(UTC).date() - timedelta(days=logic.UPTIME_DAYS - 1), time(), UTC
     )
@@ -320,6 +336,7 @@ def build(session: Session, now: datetime) -> Snapshot:
                 days=days,
                 uptime=logic.uptime_percent(days),
                 service_id=c.service_id,
+                service_archived=c.service_id in archived,
             )
         )
     by_id = {c.id: c for c in components}

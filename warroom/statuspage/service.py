@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from warroom.catalog import service as catalog
 from warroom.catalog.models import Service
 from warroom.errors import ApiError
 from warroom.incidents.models import OPEN_STATUSES, Incident, incident_services
@@ -179,11 +180,16 @@ def get_group(session: Session, group_id: int) -> ComponentGroup:
     return group
 
 
-def _check_refs(session: Session, group_id: int | None, service_id: int | None) -> None:
+def _check_refs(
+    session: Session, group_id: int | None, service_id: int | None, current: int | None = None
+) -> None:
     if group_id is not None and session.get(ComponentGroup, group_id) is None:
         raise ApiError(422, f"component group {group_id} does not exist")
     if service_id is not None and session.get(Service, service_id) is None:
         raise ApiError(422, f"service {service_id} does not exist")
+    if service_id is not None and service_id != current:
+        # An archived service has no incidents to show; a mapping made before it stays.
+        catalog.refuse_archived(session, [service_id], "service_id")
 
 
 def _name_free(session: Session, model: Any, name: str, own_id: int | None = None) -> None:
@@ -245,7 +251,7 @@ def update_component(
     """Apply the given fields; `manual_status` None clears a status set by hand."""
     group_id = changes.get("group_id", component.group_id)
     service_id = changes.get("service_id", component.service_id)
-    _check_refs(session, group_id, service_id)
+    _check_refs(session, group_id, service_id, component.service_id)
     if "name" in changes:
         _name_free(session, Component, changes["name"], component.id)
     for field in ("name", "description", "group_id", "service_id", "private", "position"):

@@ -20,11 +20,13 @@ from warroom.catalog import service as catalog
 from warroom.catalog.models import Integration, Service, Team
 from warroom.db.engine import Database
 from warroom.errors import ApiError
+from warroom.monitors import archive
 from warroom.oncall import policies
 from warroom.oncall.models import EscalationPolicy
 from warroom.oncall.schemas import ServicePolicyIn
+from warroom.statuspage import service as statuspage
 from warroom.web import forms
-from warroom.web.auth import Admin, PageError, Posted, Responder, ResponderPost
+from warroom.web.auth import Admin, AdminPost, PageError, Posted, Responder, ResponderPost
 from warroom.web.render import render
 from warroom.web.router import router
 from warroom.web.sessions import SignedIn
@@ -50,12 +52,20 @@ def _db(request: Request) -> Database:
     return db
 
 
-def _choices(session: Session) -> dict[str, Any]:
+def _choices(session: Session, chosen: list[str]) -> dict[str, Any]:
+    """Teams, and the services one may depend on: those in use, and an archived one only if
+    it is a dependency already (kept; shown marked)."""
+    keep = [int(c) for c in chosen if c.isdigit() and len(c) < 10]
+    services = session.execute(
+        select(Service.id, Service.name, Service.archived_at)
+        .where(Service.archived_at.is_(None) | Service.id.in_(keep))
+        .order_by(Service.name)
+    )
     return {
         "teams": list(session.execute(select(Team.id, Team.name).order_by(Team.name))),
-        "all_services": list(
-            session.execute(select(Service.id, Service.name).order_by(Service.name))
-        ),
+        "all_services": [
+            (sid, name if when is None else f"{name} (archived)") for sid, name, when in services
+        ],
     }
 
 
@@ -106,7 +116,7 @@ def _form_page(
     status: int = 200,
 ) -> Response:
     with _db(request).read_session() as session:
-        choices = _choices(session)
+        choices = _choices(session, list(typed.get("depends_on", [])))
     context = {
         "typed": typed,
         "problems": problems,
@@ -295,6 +305,47 @@ def set_policy(request: Request, service_id: int, posted: ResponderPost) -> Resp
     with _db(request).session() as session:
         policies.set_service_policy(session, service_id, body.escalation_policy_id)
     return _back(service_id, "policy", "policy-h")
+
+
+# --- archive (admins, ADR 10) --------------------------------------------------------------
+
+
+@router.post("/services/{service_id}/archive", response_class=HTMLResponse)
+def archive_service(request: Request, service_id: int, posted: AdminPost) -> Response:
+    from warroom.web.pages import service_view  # the page imports this module
+
+    if posted.text("confirm") != "yes":
+        problem = "Tick the box to confirm: archiving refuses every event its senders send."
+        return service_view(request, service_id, problem, 422, {"archive_problem": problem})
+    try:
+        with _db(request).session() as session:
+            archive.archive_service(
+                session, service_id, datetime.now(UTC), request.app.state.settings.priority_matrix
+            )
+            statuspage.touch(session)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise
+        # Open incidents (named) or archived meanwhile: said beside the button.
+        return service_view(
+            request, service_id, exc.message, exc.status, {"archive_problem": exc.message}
+        )
+    return RedirectResponse(f"/services/{service_id}?done=archived", status_code=303)
+
+
+@router.post("/services/{service_id}/unarchive", response_class=HTMLResponse)
+def unarchive_service(request: Request, service_id: int, posted: AdminPost) -> Response:
+    from warroom.web.pages import service_view
+
+    try:
+        with _db(request).session() as session:
+            archive.unarchive_service(session, service_id, datetime.now(UTC))
+            statuspage.touch(session)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise
+        return service_view(request, service_id, exc.message, exc.status)
+    return RedirectResponse(f"/services/{service_id}?done=unarchived", status_code=303)
 
 
 def policy_choices(session: Session) -> list[tuple[int, str]]:

@@ -211,7 +211,7 @@ def alerts_page(request: Request, me: Viewer) -> HTMLResponse:
     )
     with _db(request).read_session() as session:
         rows, next_before = alerts_data.search_alerts(session, f)
-        services = refs.service_refs(session)
+        services = refs.service_refs(session, archived=True)
     more_query = ""
     if next_before is not None:
         keep = [(k, v) for k, v in params.multi_items() if k != "before"]
@@ -235,9 +235,34 @@ def alerts_page(request: Request, me: Viewer) -> HTMLResponse:
 
 @router.get("/services", response_class=HTMLResponse)
 def services_page(request: Request, me: Viewer) -> HTMLResponse:
+    """50 services to a page, by tier and name; archived ones only with ?archived=1 (marked)."""
+    params = request.query_params
+    f = catalog_data.ServiceFilter(
+        q=params.get("q", "").strip()[:120],
+        archived=params.get("archived") == "1",
+        page=to_int(params.get("page"), 1, 100_000) or 1,
+    )
     with _db(request).read_session() as session:
-        rows = catalog_data.services(session)
-    return render(request, "services.html", {"rows": rows})
+        listing = catalog_data.service_list(session, f)
+    f = listing.filter
+    keep = [("q", f.q)] if f.q else []
+    if f.archived:
+        keep.append(("archived", "1"))
+
+    def page_query(n: int) -> str:
+        return urlencode([*keep, ("page", str(n))])
+
+    return render(
+        request,
+        "services.html",
+        {
+            "listing": listing,
+            "rows": listing.rows,
+            "filter": f,
+            "prev_query": page_query(f.page - 1) if f.page > 1 else None,
+            "next_query": page_query(f.page + 1) if f.page < listing.pages else None,
+        },
+    )
 
 
 def integration_snippets(base_url: str, integration_type: str, key: str) -> dict[str, str]:
@@ -350,4 +375,6 @@ SETUP_NOTICES = {
     "rotated": "Routing key rotated: the old one stopped working; give the sender the new one.",
     "deleted": "Integration deleted.",
     "policy": "Escalation policy saved.",
+    "archived": "Service archived: its integrations refuse events; unarchive it here.",
+    "unarchived": "Service unarchived: its integrations accept events again.",
 }

@@ -425,7 +425,7 @@ def metrics_page(request: Request, _: Viewer) -> HTMLResponse:
     with _db(request).read_session() as session:
         r = metrics.report(session, f, now)
         ratings = reviews.feedback_ratings(session, metrics.incident_ids(f))
-        services = refs.service_refs(session)
+        services = refs.service_refs(session, archived=True)
         teams = refs.team_refs(session)
     count, mean, spread = metrics_logic.feedback_summary(ratings)
     return render(

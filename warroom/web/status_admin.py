@@ -42,6 +42,12 @@ def _page(
             "settings": statuspage.page_settings(session),
             "components": [(c, derived[c.id]) for c in components],
             "services": list(session.scalars(select(Service).order_by(Service.name))),
+            # A new component maps to a service in use (an archived one has no incidents).
+            "service_choices": list(
+                session.scalars(
+                    select(Service).where(Service.archived_at.is_(None)).order_by(Service.name)
+                )
+            ),
             "windows": [
                 (w, windows.component_ids(session, w.id))
                 for w in session.scalars(

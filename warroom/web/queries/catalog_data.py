@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from warroom.catalog.models import Integration, Service, Team, User
@@ -69,6 +70,116 @@ def services(session: Session, ids: list[int] | None = None) -> list[ServiceRow]
         )
         for svc, _tid, _tname in rows
     ]
+
+
+PAGE_SIZE = 50  # services on one page of /services
+
+
+@dataclass(frozen=True)
+class ServiceFilter:
+    """What /services shows: a name search, whether archived services are listed too, a page."""
+
+    q: str = ""
+    archived: bool = False
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    """The columns of a service the list shows (plain values: no ORM object per row)."""
+
+    id: int
+    name: str
+    description: str
+    tier: int
+    archived_at: datetime | None
+
+
+@dataclass
+class ServiceListRow:
+    service: ServiceLine
+    team: Ref | None
+    depends_on: list[Ref]
+    dependants: list[Ref]
+    open_incidents: int
+
+
+@dataclass
+class ServiceList:
+    rows: list[ServiceListRow]
+    total: int
+    pages: int
+    filter: ServiceFilter
+
+
+def _mark_archived(session: Session, found: dict[int, AffectedService]) -> None:
+    """Names an archived dependency or dependant as such (a link made before the archive)."""
+    linked = {r.id for a in found.values() for r in (*a.depends_on, *a.dependants)}
+    if not linked:
+        return
+    archived = set(
+        session.scalars(
+            select(Service.id).where(Service.id.in_(linked), Service.archived_at.is_not(None))
+        )
+    )
+    if not archived:
+        return
+    for a in found.values():
+        for refs_ in (a.depends_on, a.dependants):
+            refs_[:] = [Ref(r.id, f"{r.name} (archived)") if r.id in archived else r for r in refs_]
+
+
+def service_list(session: Session, f: ServiceFilter) -> ServiceList:
+    """One page of services by tier and name. Paged: at 1,000 services the whole list (an ORM
+    object per service, IN lists of every id for dependencies and open counts, 300 KB of
+    HTML) took 80-200 ms; a page reads 50 rows and their links."""
+    where: list[ColumnElement[bool]] = []
+    if not f.archived:
+        where.append(Service.archived_at.is_(None))
+    if f.q:
+        where.append(Service.name.contains(f.q, autoescape=True))
+    total = session.scalar(select(func.count()).select_from(Service).where(*where)) or 0
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(f.page, pages)
+    rows = session.execute(
+        select(
+            Service.id,
+            Service.name,
+            Service.description,
+            Service.tier,
+            Service.archived_at,
+            Team.id,
+            Team.name,
+        )
+        .outerjoin(Team, Team.id == Service.team_id)
+        .where(*where)
+        .order_by(Service.tier, Service.name, Service.id)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    found = {
+        r[0]: AffectedService(Ref(r[0], r[1]), r[3], Ref(r[5], r[6]) if r[5] is not None else None)
+        for r in rows
+    }
+    if found:
+        add_dependencies(session, found)
+        _mark_archived(session, found)
+    counts = _open_counts(session, found)
+    return ServiceList(
+        [
+            ServiceListRow(
+                ServiceLine(r[0], r[1], r[2], r[3], r[4]),
+                found[r[0]].team,
+                found[r[0]].depends_on,
+                found[r[0]].dependants,
+                counts.get(r[0], 0),
+            )
+            for r in rows
+        ],
+        total,
+        pages,
+        ServiceFilter(f.q, f.archived, page),
+    )
 
 
 @dataclass

@@ -34,10 +34,15 @@ def user_ref(session: Session, user_id: int | None) -> Ref | None:
     return Ref(user_id, row[0] or row[1]) if row else None
 
 
-def service_refs(session: Session) -> list[Ref]:
+def service_refs(session: Session, *, archived: bool = False) -> list[Ref]:
+    """Services to choose from: those in use, and with `archived` the archived ones too (for
+    filters over history: alerts, metrics), each then marked in its name."""
+    query = select(Service.id, Service.name, Service.archived_at).order_by(Service.name)
+    if not archived:
+        query = query.where(Service.archived_at.is_(None))
     return [
-        Ref(sid, name)
-        for sid, name in session.execute(select(Service.id, Service.name).order_by(Service.name))
+        Ref(sid, name if when is None else f"{name} (archived)")
+        for sid, name, when in session.execute(query)
     ]
 
 
