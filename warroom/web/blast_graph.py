@@ -17,10 +17,11 @@ from markupsafe import Markup, escape
 
 from warroom.catalog.blast_radius import BlastRadius, Node
 
-BOX_W, BOX_H = 168, 46
+BOX_W, BOX_H = 184, 46
 X_SPACE, Y_SPACE = 20, 44
 MARGIN = 12
-NAME_MAX = 22  # characters of a name in its box; the whole name is the box's tooltip
+NAME_MAX = 24  # characters of a name in its box; the whole name is the box's tooltip
+META_MAX = 28
 # Wider than this, the graph keeps its size and the panel scrolls sideways (a phone shows boxes
 # that can be read rather than a thumbnail of them).
 FIT_WIDTH = 720
@@ -87,8 +88,8 @@ def layout(radius: BlastRadius) -> tuple[list[Placed], list[Route], float, float
     return placed, routes, max(width, BOX_W + 2 * MARGIN), max(height, BOX_H + 2 * MARGIN)
 
 
-def _short(name: str) -> str:
-    return name if len(name) <= NAME_MAX else name[: NAME_MAX - 1] + "…"
+def _short(text: str, limit: int = NAME_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _route(points: list[tuple[float, float]]) -> str:
@@ -120,11 +121,12 @@ def _box(p: Placed) -> str:
     second = ("AFFECTED · " if n.affected else "") + f"tier {n.tier}"
     if n.team:
         second += f" · {n.team}"
+    second = _short(second, META_MAX)
     return (
         f'<a href="/services/{n.id}" class="{classes}" data-service="{n.id}">'
         f"<title>{escape(title)}</title>{frame}"
         f'<text x="{p.x:.1f}" y="{y + 19:.1f}" class="name">{escape(_short(n.name))}</text>'
-        f'<text x="{p.x:.1f}" y="{y + 36:.1f}" class="meta">{escape(_short(second))}</text>'
+        f'<text x="{p.x:.1f}" y="{y + 36:.1f}" class="meta">{escape(second)}</text>'
         "</a>"
     )
 
