@@ -191,3 +191,24 @@ def test_settings_are_admin_only_and_bad_ones_are_refused_with_nothing_stored(
     assert after.json() == before.json()
     saved = rules(client, world, alert_burst=50, burst_minutes=5)
     assert saved["alert_burst"] == 50 and saved["burst_minutes"] == 5
+
+
+def test_more_than_n_new_alerts_within_the_window_is_proposed_repeats_do_not_count(
+    client: TestClient, world: World
+) -> None:
+    rules(client, world, on_tier_one=False, on_priority_one=False, alert_burst=3)
+    for n in range(3):
+        event = pd_event(world.pagerduty_key, dedup_key=f"disk-{n}", severity="warning")
+        assert send_pd(client, event).status_code == 202
+    # The same key again updates its alert: it is no new arrival.
+    event = pd_event(world.pagerduty_key, dedup_key="disk-0", severity="warning")
+    assert send_pd(client, event).status_code == 202
+    incident = client.get("/api/v1/incidents", headers=world.auth("admin")).json()["items"][0]
+    assert incident["priority"] != 1
+    assert major(client, world, incident["id"])["proposed"] is False
+    event = pd_event(world.pagerduty_key, dedup_key="disk-3", severity="warning")
+    assert send_pd(client, event).status_code == 202
+    found = major(client, world, incident["id"])
+    assert [(x["kind"], x["text"]) for x in found["reasons"]] == [
+        ("alert_burst", "4 alerts within 10 min (more than 3)")
+    ]
