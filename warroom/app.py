@@ -18,6 +18,7 @@ from warroom.api import catalog as catalog_api
 from warroom.api import comms as comms_api
 from warroom.api import docs as api_docs
 from warroom.api import incidents as incidents_api
+from warroom.api import major as major_api
 from warroom.api import monitors as monitors_api
 from warroom.api import noise as noise_api
 from warroom.api import notifications as paging_api
@@ -174,6 +175,7 @@ def create_app(
     app.include_router(reviews_api.router)
     app.include_router(statuspage_api.router)
     app.include_router(oversight_api.router)
+    app.include_router(major_api.router)
     app.include_router(monitors_api.router)
     app.include_router(reports_api.router)
     app.include_router(reports_api.public_router)

@@ -7,6 +7,7 @@ from warroom.db.base import Base
 from warroom.incidents.models import (
     Incident,
     IncidentRole,
+    MajorIncidentSetting,
     StatusUpdate,
     StatusUpdateRevision,
     Task,
@@ -74,6 +75,7 @@ __all__ = [
     "ApiToken",
     "Base",
     "Incident",
+    "MajorIncidentSetting",
     "IncidentRole",
     "InstanceSetting",
     "Integration",

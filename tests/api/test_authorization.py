@@ -128,6 +128,8 @@ WEB: dict[tuple[str, str], str] = {
     ("POST", "/incidents/{incident_id}/tasks"): "responder",
     ("POST", "/incidents/{incident_id}/tasks/{task_id}"): "responder",
     ("POST", "/incidents/{incident_id}/mobilise"): "responder",
+    # Accept or reject a major incident: the service then allows only the commander or an admin.
+    ("POST", "/incidents/{incident_id}/major"): "responder",
     ("POST", "/incidents/{incident_id}/merge"): "responder",
     ("POST", "/incidents/{incident_id}/status-updates"): "responder",
     ("POST", "/incidents/{incident_id}/status-updates/{update_id}"): "responder",
@@ -190,6 +192,8 @@ WEB: dict[tuple[str, str], str] = {
     ("POST", "/admin/teams"): "admin",
     ("POST", "/admin/teams/{team_id}"): "admin",
     ("GET", "/admin/status-page"): "admin",
+    ("GET", "/admin/major-incidents"): "admin",
+    ("POST", "/admin/major-incidents"): "admin",
     ("POST", "/admin/status-page/settings"): "admin",
     ("POST", "/admin/status-page/components"): "admin",
     ("POST", "/admin/status-page/components/{component_id}"): "admin",
@@ -344,6 +348,11 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/status-subscribers"): "admin",
     ("POST", "/api/v1/status-subscribers"): "admin",
     ("DELETE", "/api/v1/status-subscribers/{subscriber_id}"): "admin",
+    # Major incidents (warroom/api/major.py): the decision is the commander's or an admin's.
+    ("GET", "/api/v1/major-incidents/settings"): "stakeholder",
+    ("PUT", "/api/v1/major-incidents/settings"): "admin",
+    ("GET", "/api/v1/incidents/{incident_id}/major"): "stakeholder",
+    ("POST", "/api/v1/incidents/{incident_id}/major"): "responder",
     # Oversight settings (warroom/api/oversight.py).
     ("GET", "/api/v1/oversight"): "stakeholder",
     ("PUT", "/api/v1/oversight"): "admin",

@@ -169,6 +169,7 @@ def _incident_outs(session: Session, rows: list[Incident]) -> list[IncidentOut]:
             updated_at=i.updated_at,
             merged_into_id=i.merged_into_id,
             caused_by_id=i.caused_by_id,
+            major=i.major,
             roles=roles[i.id],
         )
         for i in rows

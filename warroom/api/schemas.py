@@ -254,6 +254,10 @@ class IncidentOut(Out):
         default=None,
         description="the open incident on a dependency this one was caused by (it did not page)",
     )
+    major: bool = Field(
+        default=False,
+        description="a major incident (its commander accepted; internal, never on the status page)",
+    )
     roles: list[RoleOut]
 
 

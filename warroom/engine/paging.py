@@ -315,3 +315,60 @@ def mobilise(
         after={"user_ids": paged_ids, "team_ids": team_ids, "schedule_ids": schedule_ids},
     )
     return names
+
+
+def page_major(
+    session: Session,
+    incident_id: int,
+    policy_id: int | None,
+    now: datetime,
+    *,
+    link_maker: Any,
+) -> list[str]:
+    """A commander accepted a major incident: page the first step of the major-incident
+    escalation policy now, at high urgency, as a mobilisation (the outbox rows commit with the
+    decision). With no policy set, or nobody on it now, the timeline says so."""
+    from warroom.engine.oversight import first_step
+    from warroom.incidents.service import get_incident
+
+    incident = get_incident(session, incident_id)
+    if policy_id is None:
+        _event(
+            session,
+            incident_id,
+            now,
+            "paging_warning",
+            "Major incident: no major-incident escalation policy is set; nobody more is paged",
+        )
+        return []
+    name = session.scalar(select(EscalationPolicy.name).where(EscalationPolicy.id == policy_id))
+    user_ids = first_step(session, policy_id, now)
+    if not user_ids:
+        _event(
+            session,
+            incident_id,
+            now,
+            "paging_warning",
+            f"Major incident: the first step of {name!r} pages nobody now",
+        )
+        return []
+    names = page_users(
+        session,
+        incident,
+        user_ids,
+        now,
+        kind="mobilise",
+        link_maker=link_maker,
+        key=f"major-{incident_id}",
+        note="Declared a major incident",
+        headline="Major incident",
+    )
+    _event(
+        session,
+        incident_id,
+        now,
+        "mobilised",
+        f"Major incident: paging step 1 of {name!r}: {', '.join(names)}",
+        after={"user_ids": user_ids, "escalation_policy_id": policy_id},
+    )
+    return names

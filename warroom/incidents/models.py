@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -16,7 +17,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -89,6 +92,9 @@ class Incident(Base):
     caused_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("incidents.id", ondelete="SET NULL"), default=None, index=True
     )
+    # A major incident (its commander accepted the proposal, incidents/major_store.py): marked on
+    # every internal view and paged to the major-incident escalation policy. Not public.
+    major: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class IncidentRole(Base):
@@ -234,3 +240,26 @@ class OversightSetting(Base):
 
 # One row per scope: the installation's (team_id NULL) and each team's.
 Index("uq_oversight_settings_scope", func.coalesce(OversightSetting.team_id, 0), unique=True)
+
+
+class MajorIncidentSetting(Base):
+    """The installation's major-incident rules (one row, id 1; no row: the defaults of
+    :class:`warroom.incidents.major.MajorPolicy`): when to propose that an incident is a major
+    one, and the escalation policy whose first step is paged when a commander accepts."""
+
+    __tablename__ = "major_incident_settings"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint("alert_burst IS NULL OR alert_burst >= 1", name="alert_burst"),
+        CheckConstraint("burst_minutes BETWEEN 1 AND 1440", name="burst_minutes"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True, default=1)
+    on_tier_one: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    on_priority_one: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Propose when more than `alert_burst` alerts arrived within `burst_minutes` (NULL: never).
+    alert_burst: Mapped[int | None] = mapped_column(Integer, default=None)
+    burst_minutes: Mapped[int] = mapped_column(Integer, default=10)
+    escalation_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("escalation_policies.id", ondelete="SET NULL"), default=None
+    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -44,6 +44,7 @@ def install(app: FastAPI) -> None:
         config_account,
         config_policies,
         live,
+        major_admin,
         noise_pages,
         oncall_pages,
         pages,

@@ -16,8 +16,8 @@ from warroom.db.engine import Database
 from warroom.engine import paging
 from warroom.engine.runner import action_links
 from warroom.errors import ApiError
+from warroom.incidents import major_store, updates
 from warroom.incidents import service as incidents
-from warroom.incidents import updates
 from warroom.incidents.logic import ACTIONS
 from warroom.incidents.models import ROLE_NAMES, UPDATE_STAGES
 from warroom.web.auth import PageError, Posted, ResponderPost
@@ -476,3 +476,45 @@ def edit_status_update(
             f"#update-{update_id}",
         ),
     )
+
+
+# --- major incident --------------------------------------------------------------------------
+
+
+@router.post("/incidents/{incident_id}/major", response_class=HTMLResponse)
+def decide_major(request: Request, incident_id: int, posted: ResponderPost) -> Response:
+    """The commander (or an admin) accepts or rejects the major-incident proposal, with a
+    reason; accepting pages the major-incident escalation policy's first step."""
+    decision = posted.text("decision")
+    reason = posted.text("major_reason")
+    if decision not in ("accept", "reject"):
+        return _invalid(request, incident_id, posted, "Choose Accept or Reject.")
+    if not reason or len(reason) > REASON_MAX:
+        problem = f"Say why you {decision} it (up to {REASON_MAX:,} characters)."
+        return war_room_page(
+            request,
+            incident_id,
+            error=problem,
+            status=422,
+            form=_typed(posted),
+            problems={"major_reason": problem},
+        )
+    links = action_links(request.app.state.settings, request.app.state.secret)
+    user = posted.user
+
+    def change(session: Any, now: datetime) -> None:
+        done = major_store.decide(
+            session,
+            incident_id,
+            _actor(user),
+            now,
+            is_admin=user.role == "admin",
+            accept=decision == "accept",
+            reason=reason,
+        )
+        if done.accepted:
+            paging.page_major(
+                session, incident_id, done.escalation_policy_id, now, link_maker=links
+            )
+
+    return _wake(request, _change(request, incident_id, posted, change))

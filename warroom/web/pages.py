@@ -17,10 +17,12 @@ from fastapi.responses import HTMLResponse
 from warroom.alerts.models import ALERT_STATUSES, SEVERITIES
 from warroom.common.clock import utcnow
 from warroom.db.engine import Database
+from warroom.incidents import major_store
 from warroom.incidents.models import INCIDENT_STATUSES
 from warroom.incidents.service import get_incident
 from warroom.incidents.updates import load_cadence
 from warroom.web.auth import Responder, Viewer, current_user
+from warroom.web.blast_graph import render_svg
 from warroom.web.queries import (
     alerts_data,
     catalog_data,
@@ -121,6 +123,10 @@ def war_room_context(
         version = live_stamps.version_tag(live_stamps.incident_version(session, incident_id))
         messages, message_total = war_room_data.messages_of(session, incident_id)
         context: dict[str, Any] = {
+            "blast_svg": render_svg(room.blast),
+            "may_decide_major": me is not None
+            and bool(room.major_proposal)
+            and major_store.may_decide(session, incident_id, me.user_id, me.role == "admin"),
             "escalation": escalation_data.escalation(session, room.incident, now),
             "room": room,
             "incident": room.incident,
@@ -148,11 +154,13 @@ def war_room_page(
     error: str | None = None,
     status: int = 200,
     form: dict[str, str] | None = None,
+    problems: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    """The war room, also re-rendered with the error of a refused form and what was typed."""
+    """The war room, also re-rendered with the error of a refused form, what was typed and
+    what to change beside a field (`problems`)."""
     now = now_utc()
     context = war_room_context(request, incident_id, now, forms=True)
-    context.update(error=error, form=form or {})
+    context.update(error=error, form=form or {}, problems=problems or {})
     return render(request, "incident.html", context, status=status, now=now)
 
 
@@ -172,7 +180,7 @@ def incident_page(request: Request, incident_id: int, me: Viewer) -> HTMLRespons
 def incident_panels(request: Request, incident_id: int, me: Viewer) -> HTMLResponse:
     now = now_utc()
     context = war_room_context(request, incident_id, now)
-    context.update(error=None, form={})
+    context.update(error=None, form={}, problems={})
     return render(request, "_incident_panels.html", context, now=now)
 
 

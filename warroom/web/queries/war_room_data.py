@@ -1,6 +1,6 @@
 """What the war room (one incident's page) reads: the incident, its services with their
-dependencies, roles, tasks, alerts, a bounded timeline, participants, sent messages, merge
-targets and mobilise choices."""
+dependencies and blast radius, a major-incident proposal, roles, tasks, alerts, a bounded
+timeline, participants, sent messages, merge targets and mobilise choices."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from warroom.alerts.models import Alert, of_incident
+from warroom.catalog import blast_radius
 from warroom.catalog.models import Service, Team, User, service_dependencies
+from warroom.incidents import major_store
 from warroom.incidents.logic import ACTIONS, Lifecycle, TransitionError, transition
+from warroom.incidents.major import Reason
 from warroom.incidents.models import (
     OPEN_STATUSES,
     Incident,
@@ -81,6 +84,8 @@ class WarRoom:
     actions: list[str]  # the lifecycle actions the incident's status allows now
     people: list[Ref]  # active users who can hold a role or own a task
     creator: Ref | None
+    blast: blast_radius.BlastRadius = field(default_factory=blast_radius.BlastRadius)
+    major_proposal: tuple[Reason, ...] = ()  # why it is proposed as a major incident now
 
 
 def allowed_actions(incident: Incident, now: datetime) -> list[str]:
@@ -219,9 +224,10 @@ def war_room(
     alerts, alert_total = alerts_of(session, incident_id)
     clocks = incident_clocks(incident, now)
     flags = oversight_flags(session, [incident], now, stale_defaults, {incident.id: clocks})
+    services = affected_services(session, incident_id)
     return WarRoom(
         incident=incident,
-        services=affected_services(session, incident_id),
+        services=services,
         roles=roles_of(session, incident_id),
         tasks=tasks_of(session, incident_id),
         alerts=alerts,
@@ -233,6 +239,8 @@ def war_room(
         actions=allowed_actions(incident, now),
         people=people(session),
         creator=user_ref(session, incident.created_by_id),
+        blast=blast_radius.load(session, [s.service.id for s in services]),
+        major_proposal=major_store.proposal(session, incident_id, major_store.load_policy(session)),
     )
 
 
