@@ -16,7 +16,7 @@ from alembic import op
 import warroom.db.base
 
 revision = '0020'
-down_revision = '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
