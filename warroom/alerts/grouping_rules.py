@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from warroom.alerts.grouping import GroupingError, GroupingRule, GroupingRules, check_keys
 from warroom.alerts.matchers import Matcher, MatcherError, from_json
 from warroom.alerts.models import GroupingRule as GroupingRuleRow
+from warroom.catalog import service as catalog
+from warroom.errors import ApiError
 
 MATCHERS_MAX = 30
 COMMENT_MAX = 2_000
@@ -40,6 +42,20 @@ class RuleIn:
     dependency_aware: bool = False
     comment: str = ""
     position: int | None = None
+
+
+def check_may_change(session: Session, service_id: int | None, user_id: int, role: str) -> None:
+    """Refuses (403; 404 for an unknown service) unless the person may change this scope's
+    rules: a global rule, admins; a service's, admins and responders of its owning team."""
+    if service_id is None:
+        if role != "admin":
+            raise ApiError(
+                403,
+                "only admins change global grouping rules (they group every team's alerts); "
+                "a service's own rules are for its owning team's responders too",
+            )
+        return
+    catalog.check_service_manager(session, catalog.get_service(session, service_id), user_id, role)
 
 
 def check_matchers(items: Sequence[dict[str, Any]]) -> tuple[Matcher, ...]:

@@ -43,6 +43,7 @@ def install(app: FastAPI) -> None:
         alert_page,
         config_account,
         config_policies,
+        grouping_forms,
         live,
         noise_pages,
         oncall_pages,
