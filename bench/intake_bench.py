@@ -2,7 +2,7 @@
 
     python bench/intake_bench.py [--seconds 5] [--runs 3] [--connections 1 16]
                                  [--workloads new single update] [--database-url URL] [--no-peer]
-                                 [--silences N]
+                                 [--silences N] [--grouping-rules N]
 
 For each workload and concurrency, one after the other on the same machine:
 
@@ -24,6 +24,10 @@ as medians, with the load average, so a figure from any day compares with one fr
 --silences N: N active silences in Warroom that match none of the bench's alerts (every alert is
 checked against them: the worst case), 9 in 10 with an equality matcher, 1 in 10 with regular
 expressions only, as in issue 10's measurements.
+
+--grouping-rules N: N global grouping rules (ADR 21), all but the last with a matcher no bench
+alert passes (each alert is compared with every one of them: the worst case), the last grouping
+every alert by labels.alertname. Only the measured Warroom gets them (a --base may predate them).
 """
 
 from __future__ import annotations
@@ -317,14 +321,49 @@ def add_silences(db: Database, n: int) -> None:
             )
 
 
+def add_grouping_rules(db: Database, n: int) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "k": json.dumps(
+                ["labels.alertname", "labels.instance"] if i < n - 1 else ["labels.alertname"]
+            ),
+            "m": json.dumps(
+                [{"name": "alertname", "value": f"Deploy{i}", "isRegex": False, "isEqual": True}]
+                if i < n - 1
+                else []
+            ),
+            "p": i,
+            "c": now,
+        }
+        for i in range(n)
+    ]
+    if rows:
+        with db.session() as s:
+            s.execute(
+                text(
+                    "INSERT INTO grouping_rules (service_id, position, keys, matchers, "
+                    "window_seconds, dependency_aware, comment, created_by, created_at, "
+                    "updated_at) VALUES (NULL, :p, :k, :m, NULL, false, '', 'bench', :c, :c)"
+                ),
+                rows,
+            )
+
+
 class Warroom:
     """One `warroom serve` for a run: every workload against it, each checked in the database."""
 
-    def __init__(self, url: str, python: str | None = None, silences: int = 0) -> None:
+    def __init__(
+        self, url: str, python: str | None = None, silences: int = 0, grouping_rules: int = 0
+    ) -> None:
         self.port = free_port()
         self.proc, self.keys = start_server(url, self.port, python)
         self.db = Database(url)
         add_silences(self.db, silences)
+        add_grouping_rules(self.db, grouping_rules)
         self.am_path = f"/integrations/alertmanager/{self.keys['alertmanager']}"
         self.prefilled = False
 
@@ -511,13 +550,14 @@ def one_run(
     url: str | None = None,
     base_python: str | None = None,
     silences: int = 0,
+    grouping_rules: int = 0,
 ) -> dict[str, dict[str, Figure]]:
     """{workload: {"warroom": ..., "ceiling": ..., "peer": ..., "base": ...}} for one run."""
 
     def fresh() -> str:
         return url or f"sqlite:///{tempfile.mkdtemp(prefix='wr-bench-')}/w.db"
 
-    warroom = Warroom(fresh(), silences=silences)
+    warroom = Warroom(fresh(), silences=silences, grouping_rules=grouping_rules)
     base = Warroom(fresh(), base_python, silences) if base_python else None
     ceiling = Ceiling()
     peer = Peer(peer_exe) if peer_exe else None
@@ -567,6 +607,9 @@ def main() -> None:
         "and print this checkout's ratio to it",
     )
     parser.add_argument("--silences", type=int, default=0, help="active silences (none match)")
+    parser.add_argument(
+        "--grouping-rules", type=int, default=0, help="global grouping rules (one applies)"
+    )
     args = parser.parse_args()
     peer_exe = None if args.no_peer else ensure_peer()
     print(
@@ -587,6 +630,7 @@ def main() -> None:
                 args.database_url,
                 args.base,
                 args.silences,
+                args.grouping_rules,
             )
             runs.append(figures)
             print(f"\n2 x {connections} connection(s), run {n + 1}, load average {load}:")
@@ -602,7 +646,8 @@ def main() -> None:
                 )
         print(
             f"\n2 client processes x {connections} connection(s), medians of {args.runs} runs of "
-            f"{args.seconds:g} s, {args.silences} active silences "
+            f"{args.seconds:g} s, {args.silences} active silences, "
+            f"{args.grouping_rules} grouping rules "
             f"(load average now {load_average()}):"
         )
         print(

@@ -17,6 +17,7 @@ from warroom.alerts.service import IngestResult
 from warroom.api import catalog as catalog_api
 from warroom.api import comms as comms_api
 from warroom.api import docs as api_docs
+from warroom.api import grouping as grouping_api
 from warroom.api import incidents as incidents_api
 from warroom.api import major as major_api
 from warroom.api import monitors as monitors_api
@@ -180,6 +181,7 @@ def create_app(
     app.include_router(reports_api.router)
     app.include_router(reports_api.public_router)
     app.include_router(noise_api.router)
+    app.include_router(grouping_api.router)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     def healthz() -> dict[str, str]:

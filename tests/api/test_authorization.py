@@ -169,6 +169,8 @@ WEB: dict[tuple[str, str], str] = {
     ("POST", "/services/{service_id}/policy"): "team",
     ("POST", "/services/{service_id}/archive"): "admin",
     ("POST", "/services/{service_id}/unarchive"): "admin",
+    ("POST", "/services/{service_id}/grouping-rules"): "team",
+    ("POST", "/services/{service_id}/grouping-rules/{grouping_rule_id}/delete"): "team",
     ("GET", "/policies"): "stakeholder",
     ("GET", "/policies/{policy_id}"): "stakeholder",
     ("GET", "/policies/new"): "admin",
@@ -181,6 +183,8 @@ WEB: dict[tuple[str, str], str] = {
     ("POST", "/silences/{silence_id}/expire"): "responder",
     ("POST", "/silences/inhibit-rules"): "responder",
     ("POST", "/silences/inhibit-rules/{inhibit_rule_id}/delete"): "responder",
+    ("POST", "/silences/grouping-rules"): "admin",
+    ("POST", "/silences/grouping-rules/{grouping_rule_id}/delete"): "admin",
     ("POST", "/alerts/{alert_id}/silence"): "responder",
     ("POST", "/services/{service_id}/maintenance"): "responder",
     ("POST", "/maintenance/{window_id}/cancel"): "responder",
@@ -384,6 +388,11 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/silences"): "responder",
     ("GET", "/api/v1/silences/{silence_id}"): "stakeholder",
     ("DELETE", "/api/v1/silences/{silence_id}"): "responder",
+    ("GET", "/api/v1/grouping-rules"): "stakeholder",
+    ("POST", "/api/v1/grouping-rules"): "team",
+    ("GET", "/api/v1/grouping-rules/{grouping_rule_id}"): "stakeholder",
+    ("PATCH", "/api/v1/grouping-rules/{grouping_rule_id}"): "team",
+    ("DELETE", "/api/v1/grouping-rules/{grouping_rule_id}"): "team",
     ("GET", "/api/v1/inhibit-rules"): "stakeholder",
     ("POST", "/api/v1/inhibit-rules"): "responder",
     ("GET", "/api/v1/inhibit-rules/{inhibit_rule_id}"): "stakeholder",
@@ -574,6 +583,7 @@ def _fixture_objects(client: TestClient, world: World) -> dict[str, Any]:
         "check_id": check["id"],
         "silence_id": silence["id"],
         "inhibit_rule_id": _inhibit_rule(client, world),
+        "grouping_rule_id": _grouping_rule(client, world),
         "group_id": group["id"],
         "component_id": component["id"],
         "window_id": window["id"],
@@ -627,6 +637,17 @@ def _inhibit_rule(client: TestClient, world: World) -> int:
             "source_matchers": [{"name": "alertname", "value": "ProbeDown"}],
             "target_matchers": [{"name": "alertname", "value": "ProbeSlow"}],
         },
+        headers=world.auth("admin"),
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def _grouping_rule(client: TestClient, world: World) -> int:
+    """A rule of the checkout service to probe (its owning team's responders and admins)."""
+    r = client.post(
+        "/api/v1/grouping-rules",
+        json={"service_id": world.checkout_id, "keys": ["labels.cluster"]},
         headers=world.auth("admin"),
     )
     assert r.status_code == 201, r.text
@@ -714,6 +735,8 @@ def test_each_role_gets_exactly_what_its_rule_allows(client: TestClient, world: 
             if (method, path) == ("POST", "/api/v1/integrations"):
                 # The service is in the body: only a valid one reaches the owning-team check.
                 body = {"service_id": objects["service_id"], "type": "generic"}
+            if (method, path) == ("POST", "/api/v1/grouping-rules"):
+                body = {"service_id": objects["service_id"], "keys": ["severity"]}
             r = _call(client, method, _url(path, objects), auth, body)
             if need == "self" or RANK[who] >= RANK[need]:
                 assert r.status_code not in (401, 403), (who, method, path, r.text)
@@ -857,6 +880,7 @@ def _web_objects(client: TestClient, world: World) -> dict[str, Any]:
         ).json()["id"],
         "silence_id": 1,
         "inhibit_rule_id": 1,
+        "grouping_rule_id": 1,
     }
 
 

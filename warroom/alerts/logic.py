@@ -2,17 +2,21 @@
 
 `plan_batch` takes one group commit's signals and the rows they touch, and returns every row to
 insert or update. It reads no clock and no database, so the rules (PagerDuty's dedup semantics,
-time-window grouping, auto-resolve) are tested as plain data.
+time-window grouping, grouping rules' keys and dependency-aware joins, auto-resolve) are tested
+as plain data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from warroom.alerts import flapping
 from warroom.alerts.flapping import FlapRule, Record
+from warroom.alerts.grouping import DEFAULT as DEFAULT_GROUP
+from warroom.alerts.grouping import Group
 from warroom.alerts.inhibition import Source
 from warroom.alerts.suppression import Held, Suppression
 from warroom.incidents.logic import (
@@ -65,6 +69,7 @@ class ServiceRule:
     grouping_window_seconds: int
     auto_resolve: bool
     flap: FlapRule = FlapRule()
+    name: str = ""  # for grouping rules' `service` matcher field
 
 
 @dataclass
@@ -133,6 +138,23 @@ class Plan:
     flap_memory: list[tuple[int, str, dict[str, Any], datetime]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Grouping:
+    """What grouping rules decided for a batch, and the open incidents their keys point to
+    (plain data, loaded with the batch; see alerts/grouping.py).
+
+    groups: per submission, per signal, the alert's group (None: an acknowledge or resolve);
+    latest: (service id, group key) -> its open incident with the newest alert, for the keys
+    other than "" (those are `latest_open_incident`); direct: service id -> the services it
+    depends on directly, for the services whose alerts may join a dependency's incident;
+    on_dependency: service id -> the open incident listing it with the newest alert."""
+
+    groups: Sequence[Sequence[Group | None]] = ()
+    latest: Mapping[tuple[int, str], int] = field(default_factory=dict)
+    direct: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
+    on_dependency: Mapping[int, int] = field(default_factory=dict)
+
+
 @dataclass
 class _Aggregate:
     incident_ref: int
@@ -153,6 +175,7 @@ def plan_batch(
     matrix: Matrix = DEFAULT_MATRIX,
     suppression: Suppression | None = None,
     flap_memory: dict[tuple[int, str], Record] | None = None,
+    grouping: Grouping | None = None,
 ) -> Plan:
     """Decide what a batch of signals does, in arrival order.
 
@@ -161,7 +184,9 @@ def plan_batch(
     service id -> id of its open incident with the newest alert; suppression: the silences,
     maintenance, inhibition rules and catalog dependencies in effect (None: nothing holds alerts
     back); flap_memory: the recent state changes of the batch's keys whose last alert resolved
-    (a key flapping more than its service allows is held as flapping). The inputs
+    (a key flapping more than its service allows is held as flapping); grouping: the group of
+    each alert by the grouping rules and the incidents of their keys and of dependencies (None:
+    every alert groups by its service and window alone). The inputs
     are mutated as the batch goes (they are the batch's working state), so pass copies if you
     need the originals.
     """
@@ -169,6 +194,12 @@ def plan_batch(
     suppress = suppression if suppression is not None and not suppression.empty else None
     aggregates: dict[tuple[int, str, int], _Aggregate] = {}
     new_incident_seq = 0
+    # (service, group key) -> the open incident alerts of that key join; "" is the default.
+    by_key: dict[tuple[int, str], int] = {(s, ""): r for s, r in latest_open_incident.items()}
+    on_dependency: dict[int, int] = {}
+    if grouping is not None:
+        by_key.update(grouping.latest)
+        on_dependency.update(grouping.on_dependency)
 
     def note(inc: IncidentState | int, kind: str, sub: Submission, summary: str) -> None:
         ref = inc if isinstance(inc, int) else inc.ref
@@ -198,10 +229,11 @@ def plan_batch(
             inc.changed = True
             plan.changed_incidents.append(inc)
 
-    for sub in submissions:
+    for sub_index, sub in enumerate(submissions):
         rule = services[sub.service_id]
         outcomes: list[Outcome] = []
-        for sig in sub.signals:
+        groups = grouping.groups[sub_index] if grouping is not None and grouping.groups else ()
+        for sig_index, sig in enumerate(sub.signals):
             key = (sub.integration_id, sig.dedup_key)
             alert = open_alerts.get(key)
             if sig.action == "release" and (
@@ -311,7 +343,22 @@ def plan_batch(
                     outcomes.append(Outcome(sig.dedup_key, "suppressed", len(plan.new_alerts)))
                     plan.new_alerts.append(alert)
                     continue
-                inc = _joinable(latest_open_incident, incidents, sub.service_id, rule, now)
+                group = (groups[sig_index] if groups else None) or DEFAULT_GROUP
+                window = (
+                    rule.grouping_window_seconds
+                    if group.window_seconds is None
+                    else group.window_seconds
+                )
+                inc = _joinable(by_key.get((sub.service_id, group.key)), incidents, window, now)
+                joined_from: int | None = None
+                if inc is None and group.dependency_aware and grouping is not None:
+                    inc, joined_from = _dependency_incident(
+                        grouping.direct.get(sub.service_id, ()),
+                        on_dependency,
+                        incidents,
+                        window,
+                        now,
+                    )
                 if inc is None:
                     new_incident_seq -= 1
                     impact, impact_reason = impact_for_tier(rule.tier), ""
@@ -338,6 +385,7 @@ def plan_batch(
                         title=sig.summary,
                         triggered_at=now,
                         impact_started_at=sig.started_at,
+                        grouping_key=group.key,
                     )
                     cause = (
                         _cause(suppress, incidents, latest_open_incident, sub.service_id)
@@ -346,6 +394,8 @@ def plan_batch(
                     )
                     incidents[inc.ref] = inc
                     latest_open_incident[sub.service_id] = inc.ref
+                    by_key[(sub.service_id, group.key)] = inc.ref
+                    on_dependency[sub.service_id] = inc.ref
                     plan.new_incidents.append(inc)
                     message = f"Triggered by alert: {sig.summary}"
                     if impact_reason:
@@ -376,6 +426,17 @@ def plan_batch(
                     )
                     if inc.caused_by_ref is not None:
                         note(inc.caused_by_ref, "dependants_joined", sub, sig.summary)
+                elif joined_from is not None:
+                    # Dependency-aware grouping: the alert joins the incident of a service its
+                    # own depends on, which lists its service from now on.
+                    touch(inc)
+                    if sub.service_id != inc.service_id and (
+                        sub.service_id not in inc.joined_services
+                    ):
+                        inc.joined_services.append(sub.service_id)
+                    on_dependency[sub.service_id] = inc.ref
+                    note(inc, "dependants_grouped", sub, sig.summary)
+                    _raise_urgency(inc, sig.severity, matrix, sub, now, plan)
                 else:
                     touch(inc)
                     note(inc, "alerts_grouped", sub, sig.summary)
@@ -489,6 +550,8 @@ def plan_batch(
             "alerts_resolved": "resolved by the source",
             "dependants_joined": "of services that depend on this one joined as caused by "
             "this incident (not paged)",
+            "dependants_grouped": "from a service that depends on this one grouped into this "
+            "incident (dependency-aware grouping)",
         }[agg.kind]
         noun = "alert" if agg.count == 1 else "alerts"
         if agg.kind == "dependants_joined":
@@ -566,21 +629,42 @@ def _cause(
 
 
 def _joinable(
-    latest: dict[int, int],
+    ref: int | None,
     incidents: dict[int, IncidentState],
-    service_id: int,
-    rule: ServiceRule,
+    window_seconds: int,
     now: datetime,
 ) -> IncidentState | None:
-    if rule.grouping_window_seconds <= 0:
+    """The incident, if it is open and its last alert came within the window."""
+    if window_seconds <= 0 or ref is None:
         return None
-    ref = latest.get(service_id)
-    inc = incidents.get(ref) if ref is not None else None
+    inc = incidents.get(ref)
     if inc is None or inc.status not in OPEN_INCIDENT or inc.last_alert_at is None:
         return None
-    if now - inc.last_alert_at > timedelta(seconds=rule.grouping_window_seconds):
+    if now - inc.last_alert_at > timedelta(seconds=window_seconds):
         return None
     return inc
+
+
+def _dependency_incident(
+    dependencies: Sequence[int],
+    on_dependency: dict[int, int],
+    incidents: dict[int, IncidentState],
+    window_seconds: int,
+    now: datetime,
+) -> tuple[IncidentState | None, int | None]:
+    """Of the open incidents on the services this one depends on directly, the one with the
+    newest alert within the window (ties: the lower id), and that dependency."""
+    best: tuple[IncidentState, int] | None = None
+    for dependency in dependencies:
+        inc = _joinable(on_dependency.get(dependency), incidents, window_seconds, now)
+        if inc is None or inc.last_alert_at is None:
+            continue
+        if best is None or (inc.last_alert_at, -inc.ref) > (
+            best[0].last_alert_at or inc.last_alert_at,
+            -best[0].ref,
+        ):
+            best = (inc, dependency)
+    return (best[0], best[1]) if best is not None else (None, None)
 
 
 def _raise_urgency(

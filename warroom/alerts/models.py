@@ -148,6 +148,34 @@ class InhibitRule(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class GroupingRule(Base):
+    """How a service's alerts (or every service's: `service_id` NULL) group into incidents:
+    by the values of content keys, within a window, optionally joining a dependency's open
+    incident (alerts/grouping.py). Tried by position, then id; a service's before the global."""
+
+    __tablename__ = "grouping_rules"
+    __table_args__ = (Index("ix_grouping_rules_service", "service_id", "position"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), default=None
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # Field names (severity, summary, source, integration, dedup_key) or labels.<name>.
+    keys: Mapped[list[str]] = mapped_column(JSONType)
+    # Alertmanager's v2 matcher shape, as silences; empty: every alert of the rule's scope.
+    matchers: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # NULL: the service's grouping window.
+    window_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    dependency_aware: Mapped[bool] = mapped_column(default=False)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class AlertFlap(Base):
     """The recent state changes of a key whose last alert resolved, kept until they no longer
     count (`expires_at`): a new alert of the key starts from them. Written at each resolve,

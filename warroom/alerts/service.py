@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
@@ -16,11 +16,14 @@ from sqlalchemy import Connection, Table, delete, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from warroom.alerts import grouping_rules
 from warroom.alerts.flapping import FlapRule, Record
+from warroom.alerts.grouping import AlertView, Group, GroupingRules
 from warroom.alerts.holds import load_suppression
 from warroom.alerts.logic import (
     OPEN_INCIDENT,
     AlertState,
+    Grouping,
     Outcome,
     Plan,
     ServiceRule,
@@ -139,19 +142,49 @@ def _plan_and_store(
     services, policies = _services(sql, service_ids, state)
     open_alerts, flap_memory = _load_open_alerts(sql, submissions, now)
     incident_ids = {a.incident_ref for a in open_alerts.values() if a.incident_ref is not None}
+    rules = _grouping_rules(conn, state)
+    grouping = _grouping(sql, rules, submissions, services) if not rules.empty else None
+    keys_of: dict[int, set[str]] = defaultdict(set)
+    if grouping is not None:
+        for sub, groups in zip(submissions, grouping.groups, strict=True):
+            keys_of[sub.service_id].update(g.key for g in groups if g is not None)
     latest: dict[int, int] = {}
+    keyed: dict[tuple[int, str], int] = {}
     for service_id in service_ids:
         # Only incidents alerts have joined: a declared one has no last_alert_at, and
         # PostgreSQL sorts NULL first in DESC, which would hide the alert-born incident.
-        found = sql.rows(
-            "SELECT id FROM incidents WHERE service_id = {p} AND status IN "  # noqa: S608
-            f"({_OPEN_STATUSES}) AND last_alert_at IS NOT NULL "
-            "ORDER BY last_alert_at DESC LIMIT 1",
-            (service_id,),
-        )
-        if found:
-            latest[service_id] = found[0][0]
-            incident_ids.add(found[0][0])
+        keys = sorted(keys_of.get(service_id, ())) if grouping is not None else []
+        if not keys or keys == [""]:
+            found = sql.rows(
+                "SELECT id FROM incidents WHERE service_id = {p} AND status IN "  # noqa: S608
+                f"({_OPEN_STATUSES}) AND last_alert_at IS NOT NULL AND grouping_key = '' "
+                "ORDER BY last_alert_at DESC LIMIT 1",
+                (service_id,),
+            )
+            if found:
+                latest[service_id] = found[0][0]
+                incident_ids.add(found[0][0])
+            continue
+        # Grouping rules: the newest open incident of each of the batch's keys.
+        for start in range(0, len(keys), KEY_CHUNK):
+            chunk = keys[start : start + KEY_CHUNK]
+            for incident_id, key in sql.rows(
+                "SELECT id, grouping_key FROM incidents WHERE service_id = {p} AND status IN "  # noqa: S608
+                f"({_OPEN_STATUSES}) AND last_alert_at IS NOT NULL "
+                "AND grouping_key IN ({many}) ORDER BY last_alert_at DESC",
+                (service_id, *chunk),
+                len(chunk),
+            ):
+                if key == "":
+                    if service_id not in latest:
+                        latest[service_id] = incident_id
+                        incident_ids.add(incident_id)
+                elif (service_id, key) not in keyed:
+                    keyed[(service_id, key)] = incident_id
+                    incident_ids.add(incident_id)
+    if grouping is not None:
+        grouping = replace(grouping, latest=keyed)
+        incident_ids.update(grouping.on_dependency.values())
     needs_counts = any(sig.action != "trigger" for s in submissions for sig in s.signals)
     incidents = _load_incidents(sql, incident_ids, needs_counts)
 
@@ -167,6 +200,7 @@ def _plan_and_store(
         matrix,
         suppression,
         flap_memory,
+        grouping,
     )
     if plan.release_at:
         schedule_releases(conn, plan.release_at, now)
@@ -402,6 +436,86 @@ class CachedState:
 
     integrations: dict[str, _Integration] = field(default_factory=dict)
     services: dict[int, tuple[ServiceRule, int | None]] = field(default_factory=dict)
+    grouping_rules: GroupingRules | None = None
+
+
+def _grouping_rules(conn: Connection, state: CachedState | None) -> GroupingRules:
+    """The grouping rules: from the batch cache while nobody else wrote (SQLite), else from
+    the per-engine cache behind one single-row question."""
+    if state is not None and state.grouping_rules is not None:
+        return state.grouping_rules
+    rules = grouping_rules.active_rules(conn)
+    if state is not None:
+        state.grouping_rules = rules
+    return rules
+
+
+def _grouping(
+    sql: _Driver,
+    rules: GroupingRules,
+    submissions: list[Submission],
+    services: dict[int, ServiceRule],
+) -> Grouping:
+    """Each new alert's group by the rules (pure, once per signal), and for the services
+    whose alerts may join a dependency's incident: their direct dependencies and the open
+    incidents on those (one query each, only when such a rule applied)."""
+    groups: list[tuple[Group | None, ...]] = []
+    dependency_aware: set[int] = set()
+    for sub in submissions:
+        if not rules.applies(sub.service_id):
+            groups.append((None,) * len(sub.signals))
+            continue
+        name = services[sub.service_id].name
+        found: list[Group | None] = []
+        for sig in sub.signals:
+            if sig.action not in ("trigger", "release"):
+                found.append(None)
+                continue
+            group = rules.group_of(
+                sub.service_id,
+                AlertView(
+                    name,
+                    sub.integration_name,
+                    sig.severity,
+                    sig.summary,
+                    sig.source,
+                    sig.dedup_key,
+                    sig.labels,
+                ),
+            )
+            if group.dependency_aware:
+                dependency_aware.add(sub.service_id)
+            found.append(group)
+        groups.append(tuple(found))
+    if not dependency_aware:
+        return Grouping(groups)
+    wanted = sorted(dependency_aware)
+    direct: dict[int, list[int]] = defaultdict(list)
+    for service_id, depends_on in sql.rows(
+        "SELECT service_id, depends_on_id FROM service_dependencies "
+        "WHERE service_id IN ({many}) ORDER BY service_id, depends_on_id",
+        wanted,
+        len(wanted),
+    ):
+        direct[service_id].append(depends_on)
+    on_dependency: dict[int, int] = {}
+    targets = sorted({d for deps in direct.values() for d in deps})
+    if targets:
+        # An incident listing the dependency (its own, or one its alerts joined), newest first.
+        for service_id, incident_id in sql.rows(
+            "SELECT s.service_id, i.id FROM incident_services s "  # noqa: S608
+            "JOIN incidents i ON i.id = s.incident_id WHERE s.service_id IN ({many}) "
+            f"AND i.status IN ({_OPEN_STATUSES}) AND i.last_alert_at IS NOT NULL "
+            "ORDER BY i.last_alert_at DESC, i.id",
+            targets,
+            len(targets),
+        ):
+            on_dependency.setdefault(service_id, incident_id)
+    return Grouping(
+        groups,
+        direct={sid: tuple(deps) for sid, deps in direct.items()},
+        on_dependency=on_dependency,
+    )
 
 
 def _integrations(
@@ -443,17 +557,18 @@ def _services(
     if wanted:
         query = (
             "SELECT id, tier, grouping_window_seconds, auto_resolve, escalation_policy_id, "
-            "flap_threshold, flap_window_minutes FROM services WHERE id IN ({many}) ORDER BY id"
+            "flap_threshold, flap_window_minutes, name FROM services WHERE id IN ({many}) "
+            "ORDER BY id"
         )
         if not sql.sqlite:
             # Serialises writers of the same services across processes: two API nodes cannot
             # both open an incident for one service, or race an incident change.
             query += " FOR UPDATE"
-        for sid, tier, window, auto_resolve, policy, flaps, flap_minutes in sql.rows(
+        for sid, tier, window, auto_resolve, policy, flaps, flap_minutes, name in sql.rows(
             query, wanted, len(wanted)
         ):
             services[sid] = ServiceRule(
-                tier, window, bool(auto_resolve), FlapRule.of(flaps, flap_minutes)
+                tier, window, bool(auto_resolve), FlapRule.of(flaps, flap_minutes), name
             )
             policies[sid] = policy
             if state is not None:

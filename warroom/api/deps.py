@@ -153,7 +153,7 @@ ReadDB = Annotated[Session, Depends(read_session)]
 WriteDB = Annotated[Session, Depends(write_session, scope="function")]
 
 
-def _path_id(params: dict[str, Any], name: str) -> int:
+def path_id(params: dict[str, Any], name: str) -> int:
     """A path id read before FastAPI validates the path (this dependency runs first): the same
     bounds as `PathId`, and the same 422 instead of an error deep in the database."""
     try:
@@ -173,9 +173,9 @@ def _service_manager(request: Request, principal: Responder, session: ReadDB) ->
 
     params = request.path_params
     if "service_id" in params:
-        service_id = _path_id(params, "service_id")
+        service_id = path_id(params, "service_id")
     else:
-        integ = session.get(Integration, _path_id(params, "integration_id"))
+        integ = session.get(Integration, path_id(params, "integration_id"))
         if integ is None:
             raise ApiError(404, f"integration {params['integration_id']} does not exist")
         service_id = integ.service_id

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, update
+from sqlalchemy import Connection, Table, bindparam, insert, text, update
 
 from warroom.incidents import causes, oversight_store, reporters
 from warroom.incidents.logic import IncidentState
@@ -70,6 +70,21 @@ def apply_alert_decisions(
                 }
                 for inc in decisions.changed_incidents
             ],
+        )
+    # Dependency-aware grouping: a dependant's alert joined an incident already stored, which
+    # lists its service from now on (maybe it did already: nothing then).
+    joined = [
+        {"incident_id": inc.ref, "service_id": sid}
+        for inc in decisions.changed_incidents
+        for sid in inc.joined_services
+    ]
+    if joined:
+        conn.execute(
+            text(
+                "INSERT INTO incident_services (incident_id, service_id) "
+                "VALUES (:incident_id, :service_id) ON CONFLICT DO NOTHING"
+            ),
+            joined,
         )
     if decisions.timeline:
         add_events(
@@ -137,6 +152,7 @@ def _insert_new(
             "updated_at": now,
             "description": "",
             "escalation_policy_id": policies.get(inc.service_id or -1),
+            "grouping_key": inc.grouping_key,
         }
         for inc in incidents
     ]
@@ -150,7 +166,11 @@ def _insert_new(
     new_ids = {inc.ref: real for inc, real in zip(incidents, ids, strict=True)}
     conn.execute(
         insert(incident_services),
-        [{"incident_id": new_ids[inc.ref], "service_id": inc.service_id} for inc in incidents],
+        [
+            {"incident_id": new_ids[inc.ref], "service_id": sid}
+            for inc in incidents
+            for sid in (inc.service_id, *inc.joined_services)
+        ],
     )
     # Caused by an incident on a dependency (maybe one inserted just now): linked, not paged.
     caused = [inc for inc in incidents if inc.caused_by_ref is not None]

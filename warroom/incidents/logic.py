@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 Matrix = list[list[int]]
@@ -96,6 +96,11 @@ class IncidentState:
     # The incident on a dependency this one is caused by (an id, or the ref of one opened in the
     # same batch): it joined that one and does not page.
     caused_by_ref: int | None = None
+    # The group key of the alerts that opened it (alerts/grouping.py; "" by default).
+    grouping_key: str = ""
+    # Services whose alerts joined it in this batch besides its own (dependency-aware grouping):
+    # stored among its affected services.
+    joined_services: list[int] = field(default_factory=list)
     changed: bool = False
 
     @property

@@ -87,6 +87,9 @@ class Incident(Base):
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("incidents.id", ondelete="SET NULL"), default=None
     )
+    # The group key of the alerts that opened it (alerts/grouping.py; "" without a grouping
+    # rule): later alerts of its service join it only with the same key.
+    grouping_key: Mapped[str] = mapped_column(Text, default="", server_default="")
     # The open incident on a dependency this one was caused by (catalog inhibition): it joined
     # that incident and did not page.
     caused_by_id: Mapped[int | None] = mapped_column(

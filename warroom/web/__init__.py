@@ -43,6 +43,7 @@ def install(app: FastAPI) -> None:
         alert_page,
         config_account,
         config_policies,
+        grouping_forms,
         live,
         major_admin,
         noise_pages,

@@ -114,14 +114,22 @@ def _form_page(
     problems: dict[str, str],
     service: Service | None,
     status: int = 200,
+    grouping_typed: dict[str, Any] | None = None,
+    grouping_problems: dict[str, str] | None = None,
 ) -> Response:
+    from warroom.web import grouping_forms
+
     with _db(request).read_session() as session:
         choices = _choices(session, list(typed.get("depends_on", [])))
+        rules = grouping_forms.rows(session, service.id) if service is not None else []
     context = {
         "typed": typed,
         "problems": problems,
         "service": service,
         "error": forms.summary(problems) if problems else None,
+        "grouping_rules": rules,
+        "grouping_typed": grouping_typed or {},
+        "grouping_problems": grouping_problems or {},
         **choices,
     }
     return render(request, "setup_service.html", context, status=status)
@@ -193,10 +201,22 @@ def _managed(
 
 @router.get("/services/{service_id}/edit", response_class=HTMLResponse)
 def edit_service_form(request: Request, service_id: int, me: Responder) -> Response:
+    return edit_page(request, service_id, me)
+
+
+def edit_page(
+    request: Request,
+    service_id: int,
+    me: SignedIn,
+    grouping_typed: dict[str, Any] | None = None,
+    grouping_problems: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The edit page, also with a refused grouping rule's form as it was typed."""
     svc = _managed(request, service_id, me)
     with _db(request).read_session() as session:
         typed = _service_typed(session, svc)
-    return _form_page(request, typed, {}, svc)
+    return _form_page(request, typed, {}, svc, status, grouping_typed, grouping_problems)
 
 
 @router.post("/services/{service_id}/edit", response_class=HTMLResponse)

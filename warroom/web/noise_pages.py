@@ -19,6 +19,7 @@ from warroom.catalog.models import Service
 from warroom.common.clock import utcnow
 from warroom.db.engine import Database
 from warroom.maintenance import service as maintenance
+from warroom.web import grouping_forms
 from warroom.web.auth import PageError, ResponderPost, Viewer
 from warroom.web.queries import noise_data
 from warroom.web.render import parse_local, render
@@ -73,12 +74,15 @@ def silences_page(
     form: dict[str, str] | None = None,
     rule_form: dict[str, str] | None = None,
     rule_problems: dict[str, str] | None = None,
+    grouping_form: dict[str, object] | None = None,
+    grouping_problems: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """The silences page, also re-rendered with a refused form's reason and what was typed."""
     now = utcnow()
     with _db(request).read_session() as session:
         rows = noise_data.silences_page(session, now)
         rules = noise_data.inhibit_rules_page(session)
+        grouping = grouping_forms.rows(session, None)
     return render(
         request,
         "silences.html",
@@ -92,6 +96,9 @@ def silences_page(
             "rules": rules,
             "rule_form": rule_form or {},
             "rule_problems": rule_problems or {},
+            "grouping_rules": grouping,
+            "grouping_form": grouping_form or {},
+            "grouping_problems": grouping_problems or {},
         },
         status=status,
         now=now,
