@@ -1,6 +1,7 @@
 """The public status page in Chromium with JavaScript disabled, against the real server: a P1
-with two public updates and one internal one, and an announced maintenance window. The internal
-update is absent, the maintenance shows, and the page reads on a phone-sized screen too."""
+with two public updates and one internal one, an announced maintenance window and a recurring
+one. The internal update is absent, the maintenance shows (the recurring one with its rule in
+words), and the page reads on a phone-sized screen too."""
 
 from __future__ import annotations
 
@@ -91,6 +92,17 @@ def test_public_page_without_javascript(
         ends_at=(now + timedelta(days=2, hours=1)).isoformat(),
         component_ids=[db_comp["id"]],
     )
+    _api(
+        server,
+        "POST",
+        "/maintenance-windows",
+        title="Weekly patching",
+        starts_at=(now + timedelta(days=1)).isoformat(),
+        ends_at=(now + timedelta(days=1, hours=2)).isoformat(),
+        component_ids=[db_comp["id"]],
+        rrule="FREQ=WEEKLY;BYDAY=SU",
+        time_zone="Europe/Berlin",
+    )
     db = Database(f"sqlite:///{db_path}")
     try:
         _update(
@@ -117,6 +129,8 @@ def test_public_page_without_javascript(
         assert "INTERNAL" not in body and "4711" not in body
         assert "Ledger" not in body
         assert "Database upgrade" in body and "Scheduled" in body
+        assert "Weekly patching" in body and "Repeats every Sunday " in body
+        assert "Europe/Berlin." in body
         assert "ACME" in body and "Acme status" in body
         assert comp["name"] in body
         page.screenshot(path=str(screenshots / name), full_page=True)

@@ -3,6 +3,7 @@ bounded; bad recurrences refused."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from warroom.maintenance.occurrences import (
     WindowSpec,
     check_recurrence,
     current,
+    describe,
     in_maintenance,
     next_occurrence,
     occurrences,
@@ -94,3 +96,29 @@ def test_in_progress_agrees_with_the_listed_occurrences(minutes: int) -> None:
     for o in listed:
         assert o.ends_at - o.starts_at == timedelta(hours=1)
         assert (o.starts_at + timedelta(hours=2)).weekday() == 6
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        ("FREQ=WEEKLY;BYDAY=SU", "every Sunday 02:00–04:00 Europe/Berlin"),
+        ("RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH", "every 2 weeks on Monday, Thursday 02:00"),
+        ("FREQ=MONTHLY;BYDAY=1SU", "every month on the first Sunday 02:00–04:00"),
+        ("FREQ=MONTHLY;BYDAY=-1FR", "every month on the last Friday"),
+        ("FREQ=MONTHLY;BYMONTHDAY=1,22", "every month on the 1st, 22nd 02:00"),
+        ("FREQ=DAILY;COUNT=3", "every day 02:00–04:00 Europe/Berlin, 3 times"),
+        # Less common rules are shown as themselves, with the occurrences' length and start.
+        ("FREQ=HOURLY;INTERVAL=6", "FREQ=HOURLY;INTERVAL=6, 2 h 00 min each from 02:00"),
+        ("FREQ=MONTHLY;BYSETPOS=-1;BYDAY=MO", "by the rule FREQ=MONTHLY;BYSETPOS=-1;BYDAY=MO"),
+    ],
+)
+def test_a_recurrence_in_words_keeps_its_wall_clock_times(rule: str, words: str) -> None:
+    # The first occurrence in winter (CET); the words name local times, which hold in summer.
+    spec = WindowSpec(1, "x", START, START + timedelta(hours=2), rule, None, "Europe/Berlin")
+    assert words in describe(spec)
+    summer = next_occurrence(spec, datetime(2026, 7, 1, tzinfo=UTC))
+    if "COUNT" not in rule:
+        assert summer is not None and summer.starts_at.hour == 0  # 02:00 CEST
+    assert describe(replace(spec, rrule=None)) == ""
+    until = replace(spec, recur_until=datetime(2026, 12, 31, 12, tzinfo=UTC))
+    assert describe(until).endswith(", until 2026-12-31")

@@ -75,3 +75,24 @@ def test_an_admin_sets_up_the_page_through_the_forms(web: Web) -> None:
     assert window["cancelled_at"] is not None
     # Not for responders.
     assert web.browser("responder").get("/admin/status-page").status_code == 403
+
+
+def test_an_admin_announces_a_recurring_window_in_their_own_time_zone(web: Web) -> None:
+    admin = web.browser("admin")  # Alice, Europe/London
+    day = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d")
+    typed = {
+        "title": "Sunday patching",
+        "starts_at": f"{day}T02:00",
+        "ends_at": f"{day}T04:00",
+        "rrule": "FREQ=WEEKLY;BYDAY=SU",
+    }
+    r = admin.post("/admin/status-page/maintenance", typed)
+    assert r.status_code == 200, r.text
+    words = "every Sunday 02:00–04:00 Europe/London"
+    assert f"Repeats {words} (the times below" in r.text
+    public_page = web.base.get("/status").text
+    assert "Sunday patching" in public_page and f"Repeats {words}." in public_page
+    refused = admin.post("/admin/status-page/maintenance", {**typed, "rrule": "FREQ=MINUTELY"})
+    assert refused.status_code == 422 and "more often than every" in refused.text
+    listed = web.base.get("/api/v1/maintenance-windows", headers=web.world.auth("admin")).json()
+    assert [w["recurrence"] for w in listed["items"]] == [words]

@@ -16,6 +16,7 @@ from warroom.db.base import utcnow
 from warroom.errors import ApiError, responses
 from warroom.maintenance import windows
 from warroom.maintenance.models import MaintenanceWindow
+from warroom.maintenance.occurrences import describe, next_occurrence
 from warroom.statuspage import fanout
 from warroom.statuspage import service as statuspage
 from warroom.statuspage.models import Component, ComponentGroup, StatusSubscriber
@@ -154,6 +155,8 @@ def delete_group(group_id: PathId, _: Admin, session: WriteDB) -> Response:
 
 
 def _window_out(session: Session, w: MaintenanceWindow) -> WindowOut:
+    spec = windows.spec_of(w)
+    occ = next_occurrence(spec, utcnow())
     return WindowOut(
         id=w.id,
         title=w.title,
@@ -165,6 +168,12 @@ def _window_out(session: Session, w: MaintenanceWindow) -> WindowOut:
         service_ids=windows.service_ids(session, w.id),
         created_at=w.created_at,
         cancelled_at=w.cancelled_at,
+        rrule=w.rrule,
+        recur_until=w.recur_until,
+        time_zone=w.time_zone,
+        recurrence=describe(spec),
+        next_starts_at=occ.starts_at if occ else None,
+        next_ends_at=occ.ends_at if occ else None,
     )
 
 

@@ -153,3 +153,99 @@ def in_maintenance(
         if occ is not None and (best is None or occ.ends_at > best.ends_at):
             best = occ
     return best
+
+
+_DAYS = {
+    "MO": "Monday",
+    "TU": "Tuesday",
+    "WE": "Wednesday",
+    "TH": "Thursday",
+    "FR": "Friday",
+    "SA": "Saturday",
+    "SU": "Sunday",
+}
+_NTH = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last"}
+_UNITS = {"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _day_words(part: str) -> str | None:
+    """'SU' -> 'Sunday', '1MO' -> 'first Monday', '-1FR' -> 'last Friday'; None if unusual."""
+    day = _DAYS.get(part[-2:])
+    if day is None:
+        return None
+    if len(part) == 2:
+        return day
+    try:
+        nth = _NTH.get(int(part[:-2]))
+    except ValueError:
+        return None
+    return f"{nth} {day}" if nth else None
+
+
+def _rule_words(rule_text: str) -> str | None:
+    """The common shapes of a rule in words ('every Sunday', 'every 2 weeks on Monday',
+    'every month on the first Monday', 'every day'); None for anything less common, which is
+    then shown as the rule itself."""
+    parts = dict(p.split("=", 1) for p in rule_text.upper().split(";") if "=" in p)
+    freq = parts.pop("FREQ", "")
+    interval_text = parts.pop("INTERVAL", "1")
+    interval = int(interval_text) if interval_text.isdigit() else 0
+    parts.pop("WKST", None)
+    parts.pop("COUNT", None)  # the series' length is said apart
+    parts.pop("UNTIL", None)  # the series' end is said apart
+    unit = _UNITS.get(freq)
+    if unit is None or interval < 1:
+        return None
+    every = f"every {unit}" if interval == 1 else f"every {interval} {unit}s"
+    days = [_day_words(d) for d in parts.pop("BYDAY", "").split(",") if d]
+    monthdays = [m for m in parts.pop("BYMONTHDAY", "").split(",") if m]
+    if parts or None in days or (days and monthdays):
+        return None
+    names = ", ".join(d for d in days if d)
+    if freq == "WEEKLY" and days and all(d in _DAYS.values() for d in days):
+        text = f"every {names}" if interval == 1 else f"{every} on {names}"
+    elif freq == "DAILY" and not days and not monthdays:
+        text = every
+    elif freq == "MONTHLY" and days:
+        text = f"{every} on the {names}"
+    elif freq == "MONTHLY" and monthdays and all(m.isdigit() for m in monthdays):
+        text = f"{every} on the " + ", ".join(_ordinal(int(m)) for m in monthdays)
+    elif freq in ("WEEKLY", "YEARLY") and not days and not monthdays:
+        text = every
+    else:
+        return None
+    return text
+
+
+def describe(w: WindowSpec) -> str:
+    """A recurring window in words for the public: 'every Sunday 02:00–04:00 Europe/Berlin',
+    with the series' end if it has one ('' for a one-off window). Times are the occurrences'
+    wall-clock times in the window's zone, which is what stays fixed across DST."""
+    if not w.rrule:
+        return ""
+    zone = known_zone(w.time_zone) or ZoneInfo("UTC")
+    start = w.starts_at.astimezone(zone)
+    end = start + (w.ends_at - w.starts_at)
+    rule = w.rrule[6:] if w.rrule.upper().startswith("RRULE:") else w.rrule
+    words = _rule_words(rule)
+    if words is None:
+        minutes = int((w.ends_at - w.starts_at).total_seconds() // 60)
+        length = f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+        text = f"repeating by the rule {rule}, {length} each from {start:%H:%M} {w.time_zone}"
+    else:
+        span = f"{start:%H:%M}–{end:%H:%M}"
+        if end.date() != start.date():
+            days = (end.date() - start.date()).days
+            span += f" (+{days} day{'s' if days > 1 else ''})"
+        text = f"{words} {span} {w.time_zone}"
+    count = dict(p.split("=", 1) for p in rule.upper().split(";") if "=" in p).get("COUNT")
+    if count is not None and count.isdigit():
+        text += f", {count} times"
+    if w.recur_until is not None:
+        text += f", until {w.recur_until.astimezone(zone):%Y-%m-%d}"
+    return text

@@ -1,10 +1,14 @@
-"""Announcing one-off maintenance windows: create, edit and cancel them, and schedule the timers
-that tell the status page's subscribers when a window is announced, starts and ends.
+"""Announcing maintenance windows on the status page: create, edit and cancel them, and schedule
+the timers that tell the status page's subscribers when a window is announced, starts and ends.
 
 The timers (kind `status_page_maintenance`, payload `{"window_id", "event"}`) are written in the
 same transaction as the window; the engine hands them to the status page. Editing a window's
 times replaces its pending start/end timers; cancelling marks them done and announces the
 cancellation. A timer whose window moved or was cancelled meanwhile does nothing.
+
+A recurring window (an RRULE, see occurrences.py) is announced once, with its rule in words,
+and again when edited or cancelled; its occurrences starting and ending are shown on the page
+but mailed to nobody (a weekly window would otherwise mail every subscriber twice a week).
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from warroom.catalog.models import Service
+from warroom.common.zones import known_zone
 from warroom.errors import ApiError
 from warroom.maintenance.models import (
     MaintenanceWindow,
     maintenance_components,
     maintenance_services,
 )
+from warroom.maintenance.occurrences import RecurrenceError, WindowSpec, check_recurrence, current
 from warroom.timers.models import Timer
 
 MAINTENANCE_NOTICE = "status_page_maintenance"
@@ -116,6 +122,8 @@ def _schedule(session: Session, window: MaintenanceWindow, now: datetime, event:
     if not window.public:
         return
     _timer(session, window, event, now)
+    if window.rrule is not None:
+        return  # announced once: its occurrences are not mailed
     if window.starts_at > now:
         _timer(session, window, "started", window.starts_at)
     if window.ends_at > now:
@@ -125,6 +133,29 @@ def _schedule(session: Session, window: MaintenanceWindow, now: datetime, event:
 def _check_times(starts_at: datetime, ends_at: datetime) -> None:
     if ends_at <= starts_at:
         raise ApiError(422, "a maintenance window must end after it starts")
+
+
+def _check_recurrence(
+    rrule: str | None, recur_until: datetime | None, time_zone: str, starts_at: datetime
+) -> str | None:
+    """The rule as stored (without an 'RRULE:' prefix), or None for a one-off window; 422 with
+    what to change otherwise."""
+    if known_zone(time_zone) is None:
+        raise ApiError(422, f"unknown time zone {time_zone!r}: use an IANA name (Europe/Berlin)")
+    rule = (rrule or "").strip() or None
+    if rule is None:
+        if recur_until is not None:
+            raise ApiError(422, "recur_until needs an rrule")
+        return None
+    if rule.upper().startswith("RRULE:"):
+        rule = rule[6:]
+    try:
+        check_recurrence(rule, starts_at, time_zone)
+    except RecurrenceError as exc:
+        raise ApiError(422, f"rrule: {exc}") from None
+    if recur_until is not None and recur_until <= starts_at:
+        raise ApiError(422, "recur_until must be after the first occurrence starts")
+    return rule
 
 
 def create(
@@ -139,13 +170,22 @@ def create(
     public: bool,
     created_by_id: int | None,
     now: datetime,
+    rrule: str | None = None,
+    recur_until: datetime | None = None,
+    time_zone: str = "UTC",
 ) -> MaintenanceWindow:
+    """A window from `starts_at` to `ends_at`, or, with `rrule`, the first occurrence of a
+    series read in `time_zone` (each occurrence as long as the first)."""
     _check_times(starts_at, ends_at)
+    rule = _check_recurrence(rrule, recur_until, time_zone, starts_at)
     window = MaintenanceWindow(
         title=title,
         description=description,
         starts_at=starts_at,
         ends_at=ends_at,
+        rrule=rule,
+        recur_until=recur_until if rule else None,
+        time_zone=time_zone,
         public=public,
         created_by_id=created_by_id,
         created_at=now,
@@ -217,17 +257,40 @@ def announce_cancel(session: Session, window: MaintenanceWindow, now: datetime) 
         _timer(session, window, "cancelled", now)
 
 
-def active_component_ids(session: Session, now: datetime) -> set[int]:
-    """Components of one-off windows in progress at `now` (recurring windows' occurrences are
-    computed by this domain's occurrence math; they are not announced here)."""
-    rows = session.execute(
-        select(maintenance_components.c.component_id)
-        .join(MaintenanceWindow, MaintenanceWindow.id == maintenance_components.c.window_id)
-        .where(
-            MaintenanceWindow.cancelled_at.is_(None),
-            MaintenanceWindow.rrule.is_(None),
-            MaintenanceWindow.starts_at <= now,
-            MaintenanceWindow.ends_at > now,
-        )
+def spec_of(window: MaintenanceWindow) -> WindowSpec:
+    """What the occurrence math reads of a window (its services are not needed here)."""
+    return WindowSpec(
+        window.id,
+        window.title,
+        window.starts_at,
+        window.ends_at,
+        window.rrule,
+        window.recur_until,
+        window.time_zone,
+        window.cancelled_at,
     )
-    return {r[0] for r in rows}
+
+
+def active_component_ids(session: Session, now: datetime) -> set[int]:
+    """Components of windows in progress at `now`: one-off windows between their start and
+    end, recurring ones during an occurrence (occurrences.current)."""
+    w = MaintenanceWindow
+    rows = session.execute(
+        select(maintenance_components.c.component_id, w.rrule, w.id)
+        .join(w, w.id == maintenance_components.c.window_id)
+        .where(
+            w.cancelled_at.is_(None),
+            w.starts_at <= now,
+            w.rrule.is_not(None) | (w.ends_at > now),
+        )
+    ).all()
+    found = {cid for cid, rule, _ in rows if rule is None}
+    recurring = {wid for _, rule, wid in rows if rule is not None}
+    if recurring:
+        running = {
+            window.id
+            for window in session.scalars(select(w).where(w.id.in_(recurring)))
+            if current(spec_of(window), now) is not None
+        }
+        found |= {cid for cid, rule, wid in rows if rule is not None and wid in running}
+    return found

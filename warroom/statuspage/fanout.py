@@ -23,6 +23,7 @@ from warroom.incidents.models import Incident, StatusUpdate, incident_services
 from warroom.incidents.models import status_update_components as update_components
 from warroom.maintenance import windows
 from warroom.maintenance.models import MaintenanceWindow
+from warroom.maintenance.occurrences import describe
 from warroom.notify.models import Notification
 from warroom.notify.signing import make_purpose_token
 from warroom.statuspage import service
@@ -50,6 +51,13 @@ EVENT_WORDS = {
     "started": "Maintenance in progress",
     "ended": "Maintenance completed",
     "cancelled": "Maintenance cancelled",
+}
+
+# A recurring window is told once (announced, changed, cancelled), never per occurrence.
+RECURRING_WORDS = {
+    "announced": "Recurring maintenance",
+    "updated": "Recurring maintenance changed",
+    "cancelled": "Recurring maintenance cancelled",
 }
 
 
@@ -138,6 +146,11 @@ def maintenance_notice(
         return None
     words = EVENT_WORDS.get(event, event)
     when = f"{window.starts_at:%Y-%m-%d %H:%M} to {window.ends_at:%Y-%m-%d %H:%M} UTC"
+    if window.rrule is not None:
+        # Announced once for the whole series: the rule in words and where it starts.
+        spec = windows.spec_of(window)
+        words = RECURRING_WORDS.get(event, words)
+        when = f"{describe(spec)}; first {when}"
     body = f"{words}: {window.title}\n\nWhen: {when}"
     if window.description:
         body += f"\n\n{window.description}"

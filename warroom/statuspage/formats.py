@@ -1,9 +1,16 @@
 """A snapshot in the public's formats: Atlassian Statuspage's public v2 JSON, RSS 2.0 and Atom.
 
 The JSON keeps Statuspage's field names and types (ids are strings, times ISO 8601 with offset,
-absent values null) so that widgets and tools written for Statuspage read this page. The feeds
-list public incidents and maintenance, newest first; XML is built with ElementTree, which
-escapes every text, so markup in an update reaches a feed reader as text.
+absent values null) so that widgets and tools written for Statuspage read this page. A published
+review's public summary is the incident's `postmortem_body` (with `postmortem_published_at`), as
+Statuspage carries a postmortem. Each occurrence of a recurring window is a scheduled maintenance
+of its own (id `m<window>-<start>`), with one field Statuspage lacks, `recurrence` (the rule in
+words; null for a one-off window).
+
+The feeds list public incidents and maintenance, newest first: an incident's item carries its
+public updates and, once published, the review's public summary (and is dated by it, so readers
+see the item change); a recurring window is one item, as it is announced once. XML is built with
+ElementTree, which escapes every text, so markup in an update reaches a feed reader as text.
 """
 
 from __future__ import annotations
@@ -133,12 +140,22 @@ def incident(snapshot: Snapshot, i: PublicIncident, base_url: str) -> dict[str, 
             for u in i.updates
         ],
         "components": _affected(snapshot, i.component_ids),
+        "postmortem_body": i.review_summary or None,
+        "postmortem_published_at": _t(i.review_published_at) if i.review_summary else None,
     }
 
 
+def anchor(m: PublicMaintenance) -> str:
+    """The maintenance's element id on the HTML page."""
+    return f"maintenance-{m.key[1:]}"
+
+
 def maintenance(snapshot: Snapshot, m: PublicMaintenance, base_url: str) -> dict[str, Any]:
+    body = m.description or m.name
+    if m.recurrence:
+        body = f"Recurring: {m.recurrence}.\n\n{body}"
     return {
-        "id": f"m{m.id}",
+        "id": m.key,
         "name": m.name,
         "status": m.status,
         "created_at": _t(m.created_at),
@@ -146,15 +163,15 @@ def maintenance(snapshot: Snapshot, m: PublicMaintenance, base_url: str) -> dict
         "monitoring_at": None,
         "resolved_at": None,
         "impact": "maintenance",
-        "shortlink": f"{base_url.rstrip('/')}/status#maintenance-{m.id}",
+        "shortlink": f"{base_url.rstrip('/')}/status#{anchor(m)}",
         "started_at": _t(m.scheduled_for),
         "page_id": PAGE_ID,
         "incident_updates": [
             {
-                "id": f"m{m.id}u",
+                "id": f"{m.key}u",
                 "status": m.status,
-                "body": m.description or m.name,
-                "incident_id": f"m{m.id}",
+                "body": body,
+                "incident_id": m.key,
                 "created_at": _t(m.created_at),
                 "updated_at": _t(m.created_at),
                 "display_at": _t(m.created_at),
@@ -167,6 +184,7 @@ def maintenance(snapshot: Snapshot, m: PublicMaintenance, base_url: str) -> dict
         "components": _affected(snapshot, m.component_ids),
         "scheduled_for": _t(m.scheduled_for),
         "scheduled_until": _t(m.scheduled_until),
+        "recurrence": m.recurrence or None,
     }
 
 
@@ -226,13 +244,27 @@ def _entries(snapshot: Snapshot, base_url: str) -> list[tuple[str, str, str, dat
     items = []
     for i in snapshot.incidents[:FEED_LIMIT]:
         text = "\n\n".join(f"{u.stage.capitalize()} — {u.message}" for u in i.updates)
+        updated = i.updated_at
+        if i.review_summary:
+            text = f"Post-incident review — {i.review_summary}\n\n{text}"
+            updated = max(updated, i.review_published_at or updated)
         link = f"{base}/status/incidents/{i.id}"
-        items.append((link, i.name, link, i.updated_at, text))
+        items.append((link, i.name, link, updated, text))
+    seen: set[int] = set()
     for m in snapshot.maintenance:
-        link = f"{base}/status#maintenance-{m.id}"
+        if m.id in seen:
+            continue  # a recurring window is one item: the first of its occurrences shown
+        seen.add(m.id)
+        link = f"{base}/status#{anchor(m)}"
         when = f"{m.scheduled_for:%Y-%m-%d %H:%M} to {m.scheduled_until:%Y-%m-%d %H:%M} UTC"
-        text = f"Scheduled maintenance {when}. {m.description}".strip()
-        items.append((f"{base}/status/maintenance/{m.id}", m.name, link, m.created_at, text))
+        if m.recurrence:
+            state = "In progress" if m.status == "in_progress" else "Next"
+            text = f"Recurring maintenance, {m.recurrence}. {state}: {when}. {m.description}"
+        else:
+            text = f"Scheduled maintenance {when}. {m.description}"
+        items.append(
+            (f"{base}/status/maintenance/{m.id}", m.name, link, m.created_at, text.strip())
+        )
     items.sort(key=lambda e: e[3], reverse=True)
     return items
 

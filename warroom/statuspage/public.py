@@ -35,6 +35,7 @@ from warroom.incidents.models import (
     incident_services,
 )
 from warroom.incidents.models import status_update_components as update_components
+from warroom.maintenance import occurrences, windows
 from warroom.maintenance.models import MaintenanceWindow, maintenance_components
 from warroom.reviews import service as reviews
 from warroom.statuspage import logic, service
@@ -120,6 +121,18 @@ class PublicMaintenance:
     scheduled_until: datetime
     created_at: datetime
     component_ids: tuple[int, ...]
+    # A recurring window's rule in words ("every Sunday 02:00–04:00 Europe/Berlin"); '' if
+    # one-off. Each occurrence shown is its own entry, under the same window id.
+    recurrence: str = ""
+
+    @property
+    def key(self) -> str:
+        """Statuspage's id of this maintenance: the window's, and for an occurrence of a
+        recurring window also its start, so each occurrence is scheduled, in progress and
+        completed on its own."""
+        if not self.recurrence:
+            return f"m{self.id}"
+        return f"m{self.id}-{self.scheduled_for.astimezone(UTC):%Y%m%dT%H%MZ}"
 
 
 @dataclass(frozen=True)
@@ -132,7 +145,9 @@ class Snapshot:
     components: tuple[PublicComponent, ...]
     groups: tuple[PublicGroup, ...]
     incidents: tuple[PublicIncident, ...]  # every public incident, newest first
-    maintenance: tuple[PublicMaintenance, ...]  # upcoming and in progress, soonest first
+    # Upcoming and in progress, soonest first (a recurring window: its occurrence in progress
+    # and the next one).
+    maintenance: tuple[PublicMaintenance, ...]
     updated_at: datetime
     by_id: dict[int, PublicComponent] = field(default_factory=dict)
     # Rendered forms (HTML, JSON, feeds), filled on first use: key -> bytes.
@@ -245,41 +260,57 @@ def _incidents(
 def _maintenance(
     session: Session, now: datetime, public_ids: set[int]
 ) -> tuple[list[PublicMaintenance], list[datetime]]:
-    windows = session.scalars(
+    """Public windows still to come or in progress, soonest first, and the moments one of
+    them starts or ends (when the snapshot must be rebuilt). A recurring window shows its
+    occurrence in progress (if any) and the next one to start, each with its rule in words."""
+    windows_ = session.scalars(
         select(MaintenanceWindow)
         .where(
             MaintenanceWindow.public.is_(True),
             MaintenanceWindow.cancelled_at.is_(None),
-            MaintenanceWindow.rrule.is_(None),
-            MaintenanceWindow.ends_at > now,
+            MaintenanceWindow.rrule.is_not(None) | (MaintenanceWindow.ends_at > now),
         )
         .order_by(MaintenanceWindow.starts_at, MaintenanceWindow.id)
     ).all()
     comps: dict[int, list[int]] = defaultdict(list)
-    if windows:
+    if windows_:
         for wid, cid in session.execute(
             select(maintenance_components.c.window_id, maintenance_components.c.component_id)
-            .where(maintenance_components.c.window_id.in_([w.id for w in windows]))
+            .where(maintenance_components.c.window_id.in_([w.id for w in windows_]))
             .order_by(maintenance_components.c.component_id)
         ):
             if cid in public_ids:
                 comps[wid].append(cid)
     found, edges = [], []
-    for w in windows:
-        status = "in_progress" if w.starts_at <= now else "scheduled"
-        edges.append(w.ends_at if status == "in_progress" else w.starts_at)
-        found.append(
-            PublicMaintenance(
-                w.id,
-                w.title,
-                w.description,
-                status,
-                w.starts_at,
-                w.ends_at,
-                w.created_at,
-                tuple(comps[w.id]),
+    for w in windows_:
+        spec = windows.spec_of(w)
+        if w.rrule is None:
+            shown = [occurrences.Occurrence(w.id, w.title, w.starts_at, w.ends_at)]
+        else:
+            running = occurrences.current(spec, now)
+            after = running.ends_at if running else now
+            following = occurrences.next_occurrence(spec, after)
+            if following is not None and following.starts_at < after:
+                following = None  # overlapping occurrences: the running one is shown
+            shown = [o for o in (running, following) if o is not None]
+        words = occurrences.describe(spec)
+        for occ in shown:
+            status = "in_progress" if occ.starts_at <= now else "scheduled"
+            edges.append(occ.ends_at if status == "in_progress" else occ.starts_at)
+            found.append(
+                PublicMaintenance(
+                    w.id,
+                    w.title,
+                    w.description,
+                    status,
+                    occ.starts_at,
+                    occ.ends_at,
+                    w.created_at,
+                    tuple(comps[w.id]),
+                    recurrence=words,
+                )
             )
-        )
+    found.sort(key=lambda m: (m.scheduled_for, m.id))
     return found, edges
 
 

@@ -96,6 +96,17 @@ class WindowIn(In):
     component_ids: list[Id] = Field(default=[], max_length=1000)
     service_ids: list[Id] = Field(default=[], max_length=1000)
     public: bool = True
+    rrule: str | None = Field(
+        default=None,
+        max_length=500,
+        description="RFC 5545 RRULE read in time_zone, e.g. FREQ=WEEKLY;BYDAY=SU: the window "
+        "repeats, each occurrence starting at starts_at's local time and lasting "
+        "ends_at - starts_at; announced once, shown on the page per occurrence",
+    )
+    recur_until: Instant | None = Field(
+        default=None, description="no occurrence starts after this (rrule only)"
+    )
+    time_zone: str = Field(default="UTC", max_length=64, description="IANA zone of the rrule")
 
 
 class WindowPatch(Patch):
@@ -119,6 +130,14 @@ class WindowOut(Out):
     service_ids: list[int]
     created_at: datetime
     cancelled_at: datetime | None
+    rrule: str | None
+    recur_until: datetime | None
+    time_zone: str
+    recurrence: str = Field(description="a recurring window's rule in words ('' if one-off)")
+    next_starts_at: datetime | None = Field(
+        description="the occurrence in progress, else the next to start (None: no more)"
+    )
+    next_ends_at: datetime | None
 
 
 class SubscriberIn(In):

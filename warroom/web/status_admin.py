@@ -16,6 +16,7 @@ from warroom.db.engine import Database
 from warroom.errors import ApiError
 from warroom.maintenance import windows
 from warroom.maintenance.models import MaintenanceWindow
+from warroom.maintenance.occurrences import describe
 from warroom.statuspage import logic
 from warroom.statuspage import service as statuspage
 from warroom.statuspage.models import COMPONENT_STATUSES, Component
@@ -49,11 +50,12 @@ def _page(
                 )
             ),
             "windows": [
-                (w, windows.component_ids(session, w.id))
+                (w, windows.component_ids(session, w.id), describe(windows.spec_of(w)))
                 for w in session.scalars(
                     select(MaintenanceWindow)
                     .where(
-                        MaintenanceWindow.ends_at > now, MaintenanceWindow.cancelled_at.is_(None)
+                        MaintenanceWindow.rrule.is_not(None) | (MaintenanceWindow.ends_at > now),
+                        MaintenanceWindow.cancelled_at.is_(None),
                     )
                     .order_by(MaintenanceWindow.starts_at)
                 )
@@ -163,6 +165,7 @@ def admin_create_window(request: Request, posted: AdminPost) -> Response:
     fields = _window_fields(posted)
     if isinstance(fields, str):
         return _page(request, error=fields, status=422)
+    zone = posted.user.time_zone
 
     def work(session: Any) -> None:
         windows.create(
@@ -172,6 +175,9 @@ def admin_create_window(request: Request, posted: AdminPost) -> Response:
             public=True,
             created_by_id=posted.user.user_id,
             now=utcnow(),
+            # A repeating window is read in the admin's zone, like the times typed with it.
+            rrule=posted.text("rrule")[:500] or None,
+            time_zone=zone,
         )
         statuspage.touch(session)
 
