@@ -3,6 +3,7 @@
     python bench/intake_bench.py [--seconds 5] [--runs 3] [--connections 1 16]
                                  [--workloads new single update] [--database-url URL] [--no-peer]
                                  [--silences N] [--grouping-rules N]
+                                 [--inhibit-rules N]
 
 For each workload and concurrency, one after the other on the same machine:
 
@@ -28,6 +29,9 @@ expressions only, as in issue 10's measurements.
 --grouping-rules N: N global grouping rules (ADR 21), all but the last with a matcher no bench
 alert passes (each alert is compared with every one of them: the worst case), the last grouping
 every alert by labels.alertname. Only the measured Warroom gets them (a --base may predate them).
+
+--inhibit-rules N: N Alertmanager-style inhibition rules (ADR 16) whose source no bench alert
+matches, targeting warning/info alerts with an `equal` label: every batch loads and tries them.
 """
 
 from __future__ import annotations
@@ -353,17 +357,54 @@ def add_grouping_rules(db: Database, n: int) -> None:
             )
 
 
+def add_inhibit_rules(db: Database, n: int) -> None:
+    """N inhibition rules whose sources no bench alert matches: each batch still looks them up."""
+    import json
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "n": f"bench-{i}",
+            "s": json.dumps(
+                [{"name": "alertname", "value": f"Outage{i}", "isRegex": False, "isEqual": True}]
+            ),
+            "t": json.dumps(
+                [{"name": "severity", "value": "warning|info", "isRegex": True, "isEqual": True}]
+            ),
+            "e": json.dumps(["cluster"]),
+            "c": now,
+        }
+        for i in range(n)
+    ]
+    if rows:
+        with db.session() as s:
+            s.execute(
+                text(
+                    "INSERT INTO inhibit_rules (name, source_matchers, target_matchers, equal, "
+                    "comment, created_by, created_at) VALUES (:n, :s, :t, :e, '', 'bench', :c)"
+                ),
+                rows,
+            )
+
+
 class Warroom:
     """One `warroom serve` for a run: every workload against it, each checked in the database."""
 
     def __init__(
-        self, url: str, python: str | None = None, silences: int = 0, grouping_rules: int = 0
+        self,
+        url: str,
+        python: str | None = None,
+        silences: int = 0,
+        grouping_rules: int = 0,
+        inhibit_rules: int = 0,
     ) -> None:
         self.port = free_port()
         self.proc, self.keys = start_server(url, self.port, python)
         self.db = Database(url)
         add_silences(self.db, silences)
         add_grouping_rules(self.db, grouping_rules)
+        add_inhibit_rules(self.db, inhibit_rules)
         self.am_path = f"/integrations/alertmanager/{self.keys['alertmanager']}"
         self.prefilled = False
 
@@ -551,13 +592,16 @@ def one_run(
     base_python: str | None = None,
     silences: int = 0,
     grouping_rules: int = 0,
+    inhibit_rules: int = 0,
 ) -> dict[str, dict[str, Figure]]:
     """{workload: {"warroom": ..., "ceiling": ..., "peer": ..., "base": ...}} for one run."""
 
     def fresh() -> str:
         return url or f"sqlite:///{tempfile.mkdtemp(prefix='wr-bench-')}/w.db"
 
-    warroom = Warroom(fresh(), silences=silences, grouping_rules=grouping_rules)
+    warroom = Warroom(
+        fresh(), silences=silences, grouping_rules=grouping_rules, inhibit_rules=inhibit_rules
+    )
     base = Warroom(fresh(), base_python, silences) if base_python else None
     ceiling = Ceiling()
     peer = Peer(peer_exe) if peer_exe else None
@@ -610,6 +654,9 @@ def main() -> None:
     parser.add_argument(
         "--grouping-rules", type=int, default=0, help="global grouping rules (one applies)"
     )
+    parser.add_argument(
+        "--inhibit-rules", type=int, default=0, help="inhibition rules (no source fires)"
+    )
     args = parser.parse_args()
     peer_exe = None if args.no_peer else ensure_peer()
     print(
@@ -631,6 +678,7 @@ def main() -> None:
                 args.base,
                 args.silences,
                 args.grouping_rules,
+                args.inhibit_rules,
             )
             runs.append(figures)
             print(f"\n2 x {connections} connection(s), run {n + 1}, load average {load}:")
@@ -647,7 +695,7 @@ def main() -> None:
         print(
             f"\n2 client processes x {connections} connection(s), medians of {args.runs} runs of "
             f"{args.seconds:g} s, {args.silences} active silences, "
-            f"{args.grouping_rules} grouping rules "
+            f"{args.grouping_rules} grouping rules, {args.inhibit_rules} inhibition rules "
             f"(load average now {load_average()}):"
         )
         print(

@@ -59,7 +59,7 @@ def test_set_up_in_the_browser_then_get_paged(
     ada.get_by_role("button", name="Create service").click()
     expect(ada.get_by_role("heading", name="billing-api")).to_be_visible()
     ada.get_by_text("Add an integration…").click()
-    ada.get_by_label("Sender").select_option("generic")
+    ada.get_by_label("Sender", exact=True).select_option("generic")
     ada.get_by_label("Name (optional)").fill("cron jobs")
     ada.get_by_role("button", name="Add integration").click()
     expect(ada.locator("pre").first).to_contain_text("/integrations/generic")

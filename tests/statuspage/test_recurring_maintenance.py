@@ -53,7 +53,10 @@ def _daily(client: TestClient, world: World, comp_id: int, first: datetime) -> d
 
 def _words(first: datetime) -> str:
     local = first.astimezone(ZoneInfo(ZONE))
-    return f"every day {local:%H:%M}–{local + timedelta(hours=1):%H:%M} {ZONE}"
+    end = local + timedelta(hours=1)
+    # An hour that starts before midnight there ends the next day, and the words say so.
+    next_day = " (+1 day)" if end.date() != local.date() else ""
+    return f"every day {local:%H:%M}–{end:%H:%M}{next_day} {ZONE}"
 
 
 def test_an_occurrence_in_progress_and_the_next_one_show_everywhere(

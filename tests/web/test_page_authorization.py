@@ -181,9 +181,15 @@ def noise_objects(web: Web) -> dict[str, int]:
         },
         headers=admin,
     ).json()
+    grouping = web.base.post(
+        "/api/v1/grouping-rules",
+        json={"service_id": web.world.checkout_id, "keys": ["labels.cluster"]},
+        headers=admin,
+    ).json()
     alert(web, dedup_key="probe")
     alerts = web.base.get("/api/v1/alerts", headers=admin).json()["items"]
     return {
+        "grouping_rule_id": grouping["id"],
         "silence_id": silence["id"],
         "window_id": window["id"],
         "alert_id": alerts[0]["id"],

@@ -27,7 +27,16 @@ from warroom.errors import ApiError, responses
 
 router = ApiRouter(prefix="/api/v1")
 
-Key = Annotated[str, Field(min_length=1, max_length=120)]
+# The schema says what alerts.grouping.check_keys accepts, so a client (and the API fuzzer) can
+# tell a valid key before sending it; the pattern is published, not enforced here, so a wrong key
+# is still answered with check_keys' message instead of pydantic's "should match pattern".
+KEY_PATTERN = (
+    r"^\s*(severity|summary|source|integration|dedup_key|labels\.[A-Za-z_][A-Za-z0-9_]{0,99})\s*$"
+)
+Key = Annotated[
+    str,
+    Field(min_length=1, max_length=120, json_schema_extra={"pattern": KEY_PATTERN}),
+]
 KEYS_DOC = (
     "content keys: severity, summary, source, integration, dedup_key, or labels.<name>; alerts "
     "with equal values share an incident, a missing key counts as the empty value"

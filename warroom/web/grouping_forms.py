@@ -95,13 +95,14 @@ def create_from_form(
 def delete_from_form(
     request: Request, posted: ResponderPost, rule_id: int, service_id: int | None
 ) -> None:
-    if posted.text("confirm") != "yes":
-        raise PageError(422, "The form was incomplete; nothing was changed. Use the button.")
     with _db(request).session() as session:
         row = session.get(GroupingRule, rule_id)
         if row is None or row.service_id != service_id:
             raise PageError(404, "There is no such grouping rule here.", title="Not found")
+        # Who may comes before what was sent: a stranger is told 403, not how to fill the form.
         grouping_rules.check_may_change(session, service_id, posted.user.user_id, posted.user.role)
+        if posted.text("confirm") != "yes":
+            raise PageError(422, "The form was incomplete; nothing was changed. Use the button.")
         grouping_rules.delete_rule(session, row)
 
 
