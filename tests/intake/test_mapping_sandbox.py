@@ -21,7 +21,7 @@ from warroom.intake.mapping import (
 GRAFANA = {
     "title": "[FIRING:1] HighCPU web-1",
     "status": "firing",
-    "groupKey": "{}:{alertname=\"HighCPU\"}",
+    "groupKey": '{}:{alertname="HighCPU"}',
     "commonLabels": {"alertname": "HighCPU", "severity": "critical", "instance": "web-1"},
     "items": "a JSON key named like a dict method",
 }
@@ -160,8 +160,9 @@ def test_severity_must_be_one_of_the_four() -> None:
     assert apply("x").severity == "error"
     wrong = apply("x", severity="{{ 'high' }}")
     assert wrong.severity == "error"
-    assert wrong.errors == ["severity: the template gave 'high', not one of critical, error, "
-                            "warning, info"]
+    assert wrong.errors == [
+        "severity: the template gave 'high', not one of critical, error, warning, info"
+    ]
 
 
 def test_resolve_when_makes_the_event_a_resolve_of_its_key() -> None:
@@ -192,7 +193,10 @@ def test_save_time_validation_names_the_field_and_tries_the_sample() -> None:
         validate(MappingSpec(summary="{{ title }}", severity="{{ level }}", sample=GRAFANA))
     assert refused.value.status == 422
     assert refused.value.details == [
-        {"field": "mapping.severity", "message": "fails on the sample payload: 'level' is undefined"}
+        {
+            "field": "mapping.severity",
+            "message": "fails on the sample payload: 'level' is undefined",
+        }
     ]
     with pytest.raises(ApiError) as broken:
         validate(MappingSpec(summary="{{ title }", sample=GRAFANA))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 
-from fastapi import Request, Response
+from fastapi import BackgroundTasks, Request, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -321,9 +321,16 @@ def mapping_spec(body: MappingIn | None) -> mappings.MappingSpec | None:
     return None if body is None else mappings.MappingSpec.of(body.model_dump())
 
 
-def forget_mapping(request: Request, routing_key: str) -> None:
-    """This process's intake applies a changed mapping from its next request."""
-    request.app.state.mappings.forget(routing_key)
+def forget_mapping(
+    request: Request, routing_key: str, after_commit: BackgroundTasks | None = None
+) -> None:
+    """This process's intake applies a changed mapping from its next request. With
+    `after_commit` also once more after the reply's commit: an event read between this call
+    and the commit would otherwise keep the old mapping for the cache's few seconds."""
+    cache = request.app.state.mappings
+    cache.forget(routing_key)
+    if after_commit is not None:
+        after_commit.add_task(cache.forget, routing_key)
 
 
 @router.get("/integrations", response_model=list[IntegrationOut], tags=["integrations"])
@@ -378,6 +385,7 @@ def update_integration(
     body: IntegrationPatch,
     _: ServiceManager,
     session: WriteDB,
+    after_commit: BackgroundTasks,
 ) -> IntegrationOut:
     """Rename, or set the mapping (null removes it). A mapping that does not compile or fails
     on its sample payload is refused (422, naming the field); the old one stays."""
@@ -387,7 +395,7 @@ def update_integration(
         integ.name = body.name or integ.type
     if "mapping" in changes:
         mappings.set_mapping(session, integ, mapping_spec(body.mapping))
-        forget_mapping(request, integ.routing_key)
+        forget_mapping(request, integ.routing_key, after_commit)
     return _integration_out(request, integ, True)
 
 
@@ -448,7 +456,6 @@ def rotate_integration_key(
     request: Request, integration_id: PathId, _: ServiceManager, session: WriteDB
 ) -> IntegrationOut:
     integ = _get(session, Integration, integration_id, "integration")
-    forget_mapping(request, integ.routing_key)
     catalog.rotate_key(integ, utcnow())
     return _integration_out(request, integ, True)
 
