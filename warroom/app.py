@@ -35,6 +35,7 @@ from warroom.engine.runner import Engine
 from warroom.instance import secret_key
 from warroom.intake.committer import GroupCommitter
 from warroom.intake.mail_listener import MailListener
+from warroom.intake.mapping import MappingCache, stored_mapping
 from warroom.intake.routes import IntakeFastPath
 from warroom.intake.routes import router as intake_router
 from warroom.metrics import LatencyMiddleware, Metrics
@@ -158,6 +159,12 @@ def create_app(
     app.state.db = db
     app.state.metrics = metrics
     app.state.committer = committer
+
+    def load_mapping(routing_key: str) -> tuple[int, dict[str, Any] | None] | None:
+        with db.read_session() as session:
+            return stored_mapping(session, routing_key)
+
+    app.state.mappings = MappingCache(load_mapping)
     app.state.logs = logs
     app.state.public_reports = RateLimit()
     app.state.mail = mail

@@ -114,6 +114,12 @@ class Metrics:
             ["source", "reason"],
             registry=self.registry,
         )
+        self.events_unmapped = Counter(
+            "warroom_events_unmapped",
+            "Events kept as unmapped alerts because their integration's mapping failed on them",
+            ["source"],
+            registry=self.registry,
+        )
         self.request_latency = Histogram(
             "warroom_request_duration_seconds",
             "HTTP request latency by route",

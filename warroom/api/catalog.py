@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from typing import Annotated
 
-from fastapi import Query, Request, Response
+from fastapi import BackgroundTasks, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,6 +19,12 @@ from warroom.api.params import Cursor, Limit, PathId, QueryId
 from warroom.api.schemas import (
     IntegrationIn,
     IntegrationOut,
+    IntegrationPatch,
+    MappedEventOut,
+    MappingIn,
+    MappingOut,
+    MappingTryIn,
+    MappingTryOut,
     NewToken,
     Page,
     ServiceIn,
@@ -36,6 +43,7 @@ from warroom.catalog import service as catalog
 from warroom.catalog.models import ApiToken, Integration, Service, Team, User, service_dependencies
 from warroom.db.base import utcnow
 from warroom.errors import ApiError, responses
+from warroom.intake import mapping as mappings
 from warroom.monitors import archive
 from warroom.statuspage import service as statuspage
 
@@ -348,7 +356,24 @@ def _integration_out(request: Request, integ: Integration, admin: bool) -> Integ
         url=url,
         created_at=integ.created_at,
         rotated_at=integ.rotated_at,
+        mapping=None if integ.mapping is None else MappingOut(**integ.mapping),
     )
+
+
+def mapping_spec(body: MappingIn | None) -> mappings.MappingSpec | None:
+    return None if body is None else mappings.MappingSpec.of(body.model_dump())
+
+
+def forget_mapping(
+    request: Request, routing_key: str, after_commit: BackgroundTasks | None = None
+) -> None:
+    """This process's intake applies a changed mapping from its next request. With
+    `after_commit` also once more after the reply's commit: an event read between this call
+    and the commit would otherwise keep the old mapping for the cache's few seconds."""
+    cache = request.app.state.mappings
+    cache.forget(routing_key)
+    if after_commit is not None:
+        after_commit.add_task(cache.forget, routing_key)
 
 
 @router.get("/integrations", response_model=list[IntegrationOut], tags=["integrations"])
@@ -373,9 +398,12 @@ def list_integrations(
 def create_integration(
     request: Request, body: IntegrationIn, principal: Responder, session: WriteDB
 ) -> IntegrationOut:
+    """A generic integration may carry a mapping: checked (and tried on its sample) first;
+    one that fails is refused (422, naming the field) and nothing is created."""
     svc = catalog.get_service(session, body.service_id)
     catalog.check_service_manager(session, svc, principal.id, principal.role)
     integ = catalog.create_integration(session, body.service_id, body.type, body.name)
+    mappings.set_mapping(session, integ, mapping_spec(body.mapping))
     return _integration_out(request, integ, True)
 
 
@@ -386,6 +414,82 @@ def get_integration(
     integ = _get(session, Integration, integration_id, "integration")
     shown = catalog.key_holders(session, {integ.service_id}, principal.id, principal.role)
     return _integration_out(request, integ, integ.service_id in shown)
+
+
+@router.patch(
+    "/integrations/{integration_id}",
+    response_model=IntegrationOut,
+    tags=["integrations"],
+    responses=responses(404),
+)
+def update_integration(
+    request: Request,
+    integration_id: PathId,
+    body: IntegrationPatch,
+    _: ServiceManager,
+    session: WriteDB,
+    after_commit: BackgroundTasks,
+) -> IntegrationOut:
+    """Rename, or set the mapping (null removes it). A mapping that does not compile or fails
+    on its sample payload is refused (422, naming the field); the old one stays."""
+    integ = _get(session, Integration, integration_id, "integration")
+    changes = body.model_dump(exclude_unset=True)
+    if "name" in changes:
+        integ.name = body.name or integ.type
+    if "mapping" in changes:
+        mappings.set_mapping(session, integ, mapping_spec(body.mapping))
+        forget_mapping(request, integ.routing_key, after_commit)
+    return _integration_out(request, integ, True)
+
+
+@router.post(
+    "/integrations/{integration_id}/mapping/try",
+    response_model=MappingTryOut,
+    tags=["integrations"],
+    responses=responses(404),
+)
+def try_integration_mapping(
+    integration_id: PathId, body: MappingTryIn, _: ServiceManager, session: ReadDB
+) -> MappingTryOut:
+    """What a payload becomes with the integration's mapping (or the one sent along, to try
+    it before saving): summary, severity, dedup key, action, labels, or the errors and the
+    fallback intake would store. Nothing is stored."""
+    integ = _get(session, Integration, integration_id, "integration")
+    return MappingTryOut(events=try_on(integ, mapping_spec(body.mapping), body.payload))
+
+
+def try_on(
+    integ: Integration, spec: mappings.MappingSpec | None, payload: object
+) -> list[MappedEventOut]:
+    """The try-it answer, shared with the integration's settings page."""
+    if integ.type not in mappings.MAPPABLE_TYPES:
+        raise ApiError(
+            422,
+            f"a {integ.type} integration takes no mapping: only generic JSON integrations do",
+            [{"field": "mapping", "message": "only for generic integrations"}],
+        )
+    if spec is None:
+        if integ.mapping is None:
+            raise ApiError(
+                422,
+                f"integration {integ.id} has no mapping: send one in 'mapping' to try it",
+                [{"field": "mapping", "message": "required: the integration has none saved"}],
+            )
+        spec = mappings.MappingSpec.of(integ.mapping)
+    built = mappings.validate(replace(spec, sample=None))
+    return [
+        MappedEventOut(
+            action=e.action,  # type: ignore[arg-type]
+            summary=e.summary,
+            severity=e.severity,
+            dedup_key=e.dedup_key,
+            source=e.source,
+            labels=e.labels,
+            unmapped=e.unmapped,
+            errors=e.errors,
+        )
+        for e in mappings.try_mapping(built, payload)
+    ]
 
 
 @router.post(

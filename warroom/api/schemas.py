@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import Field, field_validator
 
 from warroom.alerts.flapping import (
@@ -165,6 +166,95 @@ class ServiceOut(Out):
     )
 
 
+# Bounds of a mapping (warroom/intake/mapping.py enforces the same ones when it saves).
+TEMPLATE_MAX = 2000
+SAMPLE_MAX_BYTES = 64 * 1024
+LabelName = Annotated[str, Field(min_length=1, max_length=100, pattern="^[A-Za-z0-9_]+$")]
+Template = Annotated[str, Field(max_length=TEMPLATE_MAX)]
+
+
+def _json_value(value: Any, limit: int) -> Any:
+    try:
+        encoded = orjson.dumps(value)
+    except TypeError:
+        raise ValueError("must be a JSON value") from None
+    if len(encoded) > limit:
+        raise ValueError(f"at most {limit // 1024} KB of JSON")
+    if b"\\u0000" in encoded:
+        raise ValueError("text cannot contain NUL (\\u0000) characters")
+    return value
+
+
+class MappingIn(In):
+    """Jinja templates that turn any JSON payload into an event (ADR 20). Each template sees
+    the payload as `payload` and its top-level keys by name; a missing field is an error
+    (write `x | default('')` or `x is defined` for optional ones)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "summary": "{{ title }}",
+                    "severity": "{{ 'critical' if priority == 'P1' else 'warning' }}",
+                    "dedup_key": "{{ alert_id }}",
+                    "source": "{{ host | default('') }}",
+                    "resolve_when": "state == 'ok'",
+                    "labels": {"team": "{{ tags.team | default('none') }}"},
+                    "sample": {
+                        "title": "CPU high on web-1",
+                        "priority": "P1",
+                        "alert_id": "cpu-web-1",
+                        "state": "alerting",
+                        "host": "web-1",
+                        "tags": {"team": "web"},
+                    },
+                }
+            ]
+        }
+    }
+    summary: Template = Field(
+        min_length=1, description="Template of the alert's summary (cut at 1,024 characters)."
+    )
+    severity: Template = Field(
+        default="",
+        description="Template giving critical, error, warning or info; blank: error.",
+    )
+    dedup_key: Template = Field(
+        default="",
+        description="Template of the dedup key (1 to 255 characters); blank: each event is "
+        "its own alert. Required with resolve_when.",
+    )
+    source: Template = Field(default="", description="Template of the source (cut at 255).")
+    resolve_when: Template = Field(
+        default="",
+        description="A Jinja expression (no braces): when true the event resolves the alert "
+        "with its dedup key, e.g. status == 'resolved'.",
+    )
+    labels: dict[LabelName, Template] = Field(
+        default_factory=dict, max_length=20, description="Label name -> template."
+    )
+    sample: Any = Field(
+        default=None,
+        description="A payload the mapping must work on to be saved (a list: each item). "
+        "Kept with the mapping; at most 64 KB.",
+    )
+
+    @field_validator("sample")
+    @classmethod
+    def _sample(cls, value: Any) -> Any:
+        return _json_value(value, SAMPLE_MAX_BYTES)
+
+
+class MappingOut(Out):
+    summary: str
+    severity: str
+    dedup_key: str
+    source: str
+    resolve_when: str
+    labels: dict[str, str]
+    sample: Any = None
+
+
 class IntegrationIn(In):
     model_config = {
         "json_schema_extra": {
@@ -174,6 +264,50 @@ class IntegrationIn(In):
     service_id: Id
     type: Literal["pagerduty", "alertmanager", "generic", "email"]
     name: str = Field(default="", max_length=120)
+    mapping: MappingIn | None = Field(
+        default=None,
+        description="Generic integrations only: map any JSON instead of Warroom's format.",
+    )
+
+
+class IntegrationPatch(Patch):
+    nullable = frozenset({"mapping"})
+    name: str | None = Field(default=None, max_length=120)
+    mapping: MappingIn | None = Field(
+        default=None,
+        description="The new mapping; null removes it (events must then be in "
+        "Warroom's generic format).",
+    )
+
+
+class MappingTryIn(In):
+    payload: Any = Field(description="A payload as the sender would post it (a list: each item).")
+    mapping: MappingIn | None = Field(
+        default=None, description="A mapping to try before saving it; left out: the saved one."
+    )
+
+    @field_validator("payload")
+    @classmethod
+    def _payload(cls, value: Any) -> Any:
+        return _json_value(value, 512 * 1024)
+
+
+class MappedEventOut(Out):
+    action: Literal["trigger", "resolve"]
+    summary: str
+    severity: str
+    dedup_key: str
+    source: str
+    labels: dict[str, str]
+    unmapped: bool = Field(
+        description="The mapping failed on this payload: intake keeps it as an alert with "
+        "the raw payload and this fallback summary."
+    )
+    errors: list[str]
+
+
+class MappingTryOut(Out):
+    events: list[MappedEventOut]
 
 
 class IntegrationOut(Out):
@@ -187,6 +321,7 @@ class IntegrationOut(Out):
     url: str = Field(description="Where the tool sends its events.")
     created_at: datetime
     rotated_at: datetime | None
+    mapping: MappingOut | None = None
 
 
 # --- alerts and incidents ----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -16,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from warroom.db.base import Base, UTCDateTime, utcnow
+from warroom.db.base import Base, JSONType, UTCDateTime, utcnow
 
 team_members = Table(
     "team_members",
@@ -142,4 +143,8 @@ class Integration(Base):
     routing_key: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # A generic integration's mapping templates (warroom/intake/mapping.py): summary, severity,
+    # dedup_key, source, resolve_when, labels and the sample payload they were checked on.
+    # None: events must be in Warroom's generic format.
+    mapping: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     service: Mapped[Service] = relationship(back_populates="integrations")

@@ -42,6 +42,8 @@ class ParsedRequest:
     routing_key: str
     signals: list[Signal]
     rejected: list[Rejection] = field(default_factory=list)
+    # Events kept as unmapped alerts because the integration's mapping failed on them.
+    unmapped: int = 0
 
 
 def parse_time(value: Any, name: str, errors: list[str]) -> datetime | None:

@@ -152,7 +152,9 @@ _GENERIC_EVENT: dict[str, Any] = {
 GENERIC_EVENTS: dict[str, Any] = {
     "title": "GenericEvents",
     "description": f"One event, or a list of 1 to {MAX_EVENTS} events of which the valid ones "
-    "are stored (the reply lists the others); a list with no valid event is refused.",
+    "are stored (the reply lists the others); a list with no valid event is refused. An "
+    "integration with a mapping (see PATCH /api/v1/integrations/{integration_id}) takes any "
+    "JSON value instead, or a list of up to 1,000, each turned into an event by its templates.",
     "anyOf": [
         _GENERIC_EVENT,
         {"type": "array", "minItems": 1, "maxItems": MAX_EVENTS, "contains": _GENERIC_EVENT},

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from warroom.alerts.service import IngestResult
 from warroom.errors import JSONBody, error_response
-from warroom.intake import alertmanager, generic, pagerduty
+from warroom.intake import alertmanager, generic, mapping, pagerduty
 from warroom.intake import openapi as doc
 from warroom.intake.committer import IntakeUnavailable
 from warroom.intake.common import IntakeError, ParsedRequest
@@ -61,6 +62,8 @@ def _count(request: Request, source: str, parsed: ParsedRequest | None, result: 
             metrics.events_rejected.labels(source, "invalid").inc(len(parsed.rejected))
         if isinstance(result, IngestResult) and result.refused is None:
             metrics.events_received.labels(source).inc(len(parsed.signals))
+            if parsed.unmapped:
+                metrics.events_unmapped.labels(source).inc(parsed.unmapped)
 
 
 @router.post(
@@ -136,7 +139,7 @@ async def _keyed_intake(
     source: str,
     path_key: str | None,
     limit: int,
-    parse: Callable[[bytes, str], ParsedRequest],
+    parse: Callable[[Request, bytes, str], Awaitable[ParsedRequest]],
     reply: Callable[[ParsedRequest, IngestResult], dict[str, Any]],
     ok_status: int,
 ) -> JSONBody:
@@ -158,7 +161,7 @@ async def _keyed_intake(
         metrics.events_rejected.labels(source, "too_large").inc()
         return error_response(413, f"the request body is larger than {limit} bytes")
     try:
-        parsed = parse(body, key)
+        parsed = await parse(request, body, key)
     except IntakeError as err:
         metrics.events_rejected.labels(source, "invalid").inc()
         return error_response(err.status, err.message, err.errors)
@@ -181,6 +184,27 @@ async def _keyed_intake(
         return error_response(status, message)
     _count(request, source, parsed, result)
     return JSONBody(reply(parsed, result), status_code=ok_status)
+
+
+async def _alertmanager_parse(_request: Request, body: bytes, key: str) -> ParsedRequest:
+    return alertmanager.parse(body, key)
+
+
+async def _generic_parse(request: Request, body: bytes, key: str) -> ParsedRequest:
+    """Warroom's generic format, or the integration's mapping when it has one (ADR 20)."""
+    cache: mapping.MappingCache = request.app.state.mappings
+    entry = cache.cached(key)
+    if entry is not None and entry.mapping is None:
+        return generic.parse(body, key)
+    # A cache miss reads the database, and rendering templates is CPU work: both off the loop.
+    return await run_in_threadpool(_mapped_or_generic, cache, body, key)
+
+
+def _mapped_or_generic(cache: mapping.MappingCache, body: bytes, key: str) -> ParsedRequest:
+    entry = cache.get(key)
+    if entry.mapping is None:
+        return generic.parse(body, key)
+    return mapping.parse_mapped(body, key, entry.mapping, entry.integration_id)
 
 
 def _alertmanager_reply(parsed: ParsedRequest, _result: IngestResult) -> dict[str, Any]:
@@ -212,7 +236,7 @@ def _generic_reply(parsed: ParsedRequest, result: IngestResult) -> dict[str, Any
 async def alertmanager_webhook(request: Request, routing_key: str | None = None) -> JSONBody:
     limit = request.app.state.settings.max_batch_bytes
     return await _keyed_intake(
-        request, "alertmanager", routing_key, limit, alertmanager.parse, _alertmanager_reply, 200
+        request, "alertmanager", routing_key, limit, _alertmanager_parse, _alertmanager_reply, 200
     )
 
 
@@ -233,7 +257,7 @@ async def alertmanager_webhook(request: Request, routing_key: str | None = None)
 async def generic_events(request: Request, routing_key: str | None = None) -> JSONBody:
     limit = request.app.state.settings.max_event_bytes
     return await _keyed_intake(
-        request, "generic", routing_key, limit, generic.parse, _generic_reply, 202
+        request, "generic", routing_key, limit, _generic_parse, _generic_reply, 202
     )
 
 

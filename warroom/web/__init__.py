@@ -30,6 +30,8 @@ def install(app: FastAPI) -> None:
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
+    import warroom.web.config_mapping  # noqa: F401
+
     # First: their /oncall/schedules/new and /services/new must be matched before
     # oncall_pages' /oncall/schedules/{schedule_id} and pages' /services/{service_id}.
     import warroom.web.config_schedules  # noqa: F401

@@ -6,11 +6,13 @@ the same templates as the full page, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
@@ -273,9 +275,23 @@ def services_page(request: Request, me: Viewer) -> HTMLResponse:
     )
 
 
-def integration_snippets(base_url: str, integration_type: str, key: str) -> dict[str, str]:
+def integration_snippets(
+    base_url: str, integration_type: str, key: str, mapping: dict[str, Any] | None = None
+) -> dict[str, str]:
     """Copy-paste configuration for the tool that sends to this integration."""
     base = base_url.rstrip("/")
+    if integration_type == "generic" and mapping is not None:
+        # A mapped integration takes the tool's own JSON: its sample is the test event.
+        sample = mapping.get("sample")
+        body = orjson.dumps(sample if sample is not None else {"title": "Test event"}).decode()
+        return {
+            "Webhook URL (paste into the tool)": f"{base}/integrations/generic/{key}\n",
+            "Test with curl": (
+                f"curl -sS -X POST {base}/integrations/generic/{key} \\\n"
+                "  -H 'Content-Type: application/json' \\\n"
+                f"  -d {shlex.quote(body)}\n"
+            ),
+        }
     if integration_type == "alertmanager":
         return {
             "Alertmanager (alertmanager.yml)": (
@@ -347,7 +363,7 @@ def service_view(
     shown = [
         (
             integ,
-            integration_snippets(base_url, integ.type, integ.routing_key)
+            integration_snippets(base_url, integ.type, integ.routing_key, integ.mapping)
             if setup["manage"]
             else {},
         )
