@@ -30,6 +30,7 @@ from warroom.api import reports as reports_api
 from warroom.api import reviews as reviews_api
 from warroom.api import statuspage as statuspage_api
 from warroom.config import Settings, get_settings
+from warroom.db.base import utcnow
 from warroom.db.engine import Database
 from warroom.engine.runner import Engine
 from warroom.instance import secret_key
@@ -42,6 +43,7 @@ from warroom.metrics import LatencyMiddleware, Metrics
 from warroom.monitors.logs import LogReceiver
 from warroom.monitors.routes import router as ping_router
 from warroom.monitors.runner import MonitorLoop
+from warroom.reports import service as reports
 from warroom.reports.public import RateLimit
 from warroom.security import redact_routing_keys
 from warroom.web import install as install_web
@@ -82,6 +84,21 @@ def create_app(
         if engine_box:
             engine_box[0].wake()
 
+    def report_by_mail(service_id: int, description: str, name: str, address: str) -> None:
+        with db.session() as session:
+            reports.submit_report(
+                session,
+                service_id=service_id,
+                description=description,
+                reporter_id=None,
+                reporter_name=name,
+                source="mail",
+                now=utcnow(),
+                matrix=settings.priority_matrix,
+                reporter_email=address,
+            )
+        wake()
+
     def after_commit(results: list[IngestResult]) -> None:
         if any(r.opened_incidents for r in results):
             wake()
@@ -119,6 +136,7 @@ def create_app(
                 port=settings.inbound_smtp_port,
                 max_bytes=settings.inbound_smtp_max_bytes,
                 dedup_rule=settings.email_dedup,
+                report=report_by_mail,
             )
             listener.start()
             mail.append(listener)

@@ -103,3 +103,60 @@ def test_parsing_rules() -> None:
         "subject_without_numbers", "Queue 77 jobs late", ""
     )
     assert dedup_key("message_id", "a", "<1@x>") != dedup_key("message_id", "a", "<2@x>")
+
+
+def reports(client: TestClient, world: World) -> list[dict[str, Any]]:
+    return list(client.get("/api/v1/reports", headers=world.auth()).json()["items"])
+
+
+def test_mail_to_the_report_address_is_a_user_report_not_an_alert(
+    client: TestClient, world: World
+) -> None:
+    key = email_key(client, world)
+    mail = message("Checkout is broken", "I cannot pay: the button spins forever.")
+    del mail["From"]
+    mail["From"] = "Dana Customer <dana@example.org>"
+    with smtp(client) as s:
+        s.send_message(mail, to_addrs=[f"{key}+report@warroom.test"])
+    assert alerts(client, world) == []
+    [report] = reports(client, world)
+    assert report["service_id"] == world.checkout_id
+    assert report["source"] == "mail"
+    assert report["description"].startswith("Checkout is broken\n\nI cannot pay")
+    # One report waits for more (three similar within 15 minutes raise an incident) ...
+    assert report["incident_id"] is None
+    with smtp(client) as s:
+        for who in ("eve@example.org", "finn@example.org"):
+            again = message("checkout broken", "the pay button spins")
+            del again["From"]
+            again["From"] = who
+            s.send_message(again, to_addrs=[f"{key.upper()}+Report@warroom.test"])
+    # ... and three raise one, which all of them join, each reporter's address kept for the
+    # notice when it resolves.
+    found = reports(client, world)
+    assert len(found) == 3 and len({r["incident_id"] for r in found}) == 1
+    assert found[0]["incident_id"] is not None
+    from sqlalchemy import select
+
+    from warroom.reports.models import UserReport
+
+    with client.app.state.db.read_session() as session:  # type: ignore[attr-defined]
+        emails = sorted(session.scalars(select(UserReport.reporter_email)))
+    assert emails == ["dana@example.org", "eve@example.org", "finn@example.org"]
+
+
+def test_reports_by_mail_refused_at_the_smtp_level_store_nothing(
+    client: TestClient, world: World
+) -> None:
+    key = email_key(client, world)
+    with smtp(client) as s, pytest.raises(smtplib.SMTPRecipientsRefused):
+        s.send_message(message("broken"), to_addrs=["0123456789abcdef+report@warroom.test"])
+    empty = EmailMessage()
+    empty["From"] = "someone@example.org"
+    empty.set_content("")
+    with smtp(client) as s, pytest.raises(smtplib.SMTPDataError) as refused:
+        s.send_message(empty, to_addrs=[f"{key}+report@warroom.test"])
+    assert refused.value.smtp_code == 550 and b"neither a subject nor a text" in (
+        refused.value.smtp_error
+    )
+    assert reports(client, world) == [] and alerts(client, world) == []

@@ -7,6 +7,10 @@ a rule (`WARROOM_EMAIL_DEDUP`): the subject with its numbers stripped (the defau
 Message-ID (every mail its own alert); a leading state word (PROBLEM, RECOVERY, ...) is not
 part of the key. A subject starting with RESOLVED, RECOVERY or OK
 resolves the alert of the same key, as many monitoring tools write their recovery mails.
+
+Mail to `<key>+report@…` is a user report on the integration's service instead of an alert
+("something is wrong with …" from a person, not a tool): subject and body are its description,
+the sender's address is where they are told when the incident resolves.
 """
 
 from __future__ import annotations
@@ -34,6 +38,34 @@ _TAGS = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 _CRITICAL = re.compile(r"\b(?:critical|crit|emergency|sev-?1|p1)\b", re.IGNORECASE)
 _WARNING = re.compile(r"\b(?:warning|warn)\b", re.IGNORECASE)
+
+
+REPORT_TAG = "report"
+MAX_REPORT_CHARS = 5000  # as the API's ReportIn.description
+
+
+def is_report_address(address: str) -> bool:
+    """`<key>+report@host`: a person's report, not a tool's alert."""
+    local = address.strip().strip("<>").rpartition("@")[0] or address
+    _, plus, tag = local.partition("+")
+    return bool(plus) and tag.strip().lower() == REPORT_TAG
+
+
+def parse_report(data: bytes) -> tuple[str, str, str]:
+    """(description, reporter name, reporter address) of a report by mail; IntakeError when
+    it says nothing."""
+    from email.utils import parseaddr
+
+    msg = BytesParser(policy=policy.default).parsebytes(data)
+    assert isinstance(msg, EmailMessage)
+    subject = _SPACE.sub(" ", str(msg.get("subject", "") or "")).replace("\x00", "").strip()
+    body = _text(msg)
+    description = "\n\n".join(part for part in (subject, body) if part)[:MAX_REPORT_CHARS]
+    if not description.strip():
+        raise IntakeError(400, "the report has neither a subject nor a text", [])
+    name, address = parseaddr(str(msg.get("reply-to", "") or msg.get("from", "") or ""))
+    address = address if "@" in address and len(address) <= 320 else ""
+    return description, (name or address or "Someone by mail")[:200], address
 
 
 def routing_key_of(address: str) -> str:

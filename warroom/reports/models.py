@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from warroom.db.base import Base, UTCDateTime, utcnow
 
-REPORT_SOURCES = ("form", "api", "public")
+REPORT_SOURCES = ("form", "api", "public", "mail")
 
 
 class UserReport(Base):
