@@ -104,6 +104,12 @@ def test_review_a_seeded_incident_end_to_end(
     expect(page.locator("#action-items table")).to_contain_text("Alert when a replication slot")
     chart = page.locator("img.chart").first
     expect(chart).to_be_visible()
+    # Visible is not loaded: on a loaded machine the SVG may still be on its way.
+    page.wait_for_function(
+        "(() => { const i = document.querySelector('img.chart'); "
+        "return i && i.complete && i.naturalWidth > 0; })()",
+        timeout=15_000,
+    )
     assert page.evaluate("document.querySelector('img.chart').naturalWidth") > 0
     page.screenshot(path=str(screenshots / "review-draft.png"), full_page=True)
 

@@ -194,7 +194,12 @@ def start(
                 assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
                 return False
 
-        wait_for(ready, 90, "the server to be ready")  # a cold start on a loaded CI machine
+        try:
+            wait_for(ready, 90, "the server to be ready")  # a cold start on a loaded CI machine
+        except BaseException:
+            proc.kill()  # never returned to the test, so nobody else would stop it
+            proc.wait(timeout=10)
+            raise
     return proc
 
 

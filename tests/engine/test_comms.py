@@ -218,8 +218,6 @@ def test_the_commander_is_reminded_when_there_is_no_comms_lead_and_nobody_is_fla
 ) -> None:
     client = quiet_client
     contact(db, world.responder_id)
-    start = datetime.now(UTC)
-    engine = _engine(db, settings, start)
     lonely = _declare(client, world, 1, 2)  # P2: every 60 minutes, nobody holds a role
     commanded = _declare(client, world, 1, 2)
     # Bob takes the Commander role himself: no role notice for that.
@@ -229,6 +227,11 @@ def test_the_commander_is_reminded_when_there_is_no_comms_lead_and_nobody_is_fla
         headers=world.auth(),
     )
     quiet = _declare(client, world, 2, 2)  # P3: no cadence, no reminders
+    # The engine's clock starts once all three exist: on a loaded machine declaring them can
+    # take longer than the first pass's 5 s, and a comms check not yet due then would plan its
+    # reminder only in the 61-minute pass, due a moment after it.
+    start = datetime.now(UTC)
+    engine = _engine(db, settings, start)
     engine.run_once(start + timedelta(seconds=5), wait=True)
     assert list(local_outbox) == []
     assert _pending_reminders(db, quiet) == []
