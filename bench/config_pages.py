@@ -34,7 +34,7 @@ from warroom.web.sessions import start_session  # noqa: E402
 CEILING_MS = 50.0
 
 
-def seed(db: Database) -> tuple[str, int, int]:
+def seed(db: Database) -> tuple[str, int, int, int]:
     with db.session() as s:
         admin = catalog.create_user(s, username="admin", role="admin")
         people = [catalog.create_user(s, username=f"u{n}") for n in range(50)]
@@ -84,7 +84,7 @@ def seed(db: Database) -> tuple[str, int, int]:
         token = start_session(s, admin, datetime.now(UTC)).token
         policy_id = pols[0].id
         assert s.scalar(select(User.id).where(User.username == "admin"))
-    return token, first or 0, policy_id
+    return token, first or 0, policy_id, rotas[0].id
 
 
 def main() -> None:
@@ -98,7 +98,7 @@ def main() -> None:
         url = f"sqlite:///{tmp}/bench.db"
         db = Database(url)
         migrate.upgrade(db)
-        token, service_id, policy_id = seed(db)
+        token, service_id, policy_id, schedule_id = seed(db)
         app = create_app(Settings(database_url=url), db, False)
         with TestClient(app) as client:
             client.cookies.set("warroom_session", token, domain="testserver.local", path="/")
@@ -111,6 +111,10 @@ def main() -> None:
                 "/policies",
                 f"/policies/{policy_id}",
                 "/policies/new",
+                "/oncall",
+                f"/oncall/schedules/{schedule_id}",
+                "/oncall/schedules/new",
+                f"/oncall/schedules/{schedule_id}/edit",
                 "/account",
                 "/admin/users",
             ]
