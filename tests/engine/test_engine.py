@@ -208,11 +208,22 @@ def test_resolve_cancels_pages_not_yet_sent(
 
 
 @contextmanager
-def receiver(status: int, delay: float = 0.0) -> Iterator[str]:
-    """A real HTTP server answering every POST with `status` after `delay` seconds."""
+def receiver(
+    status: int,
+    delay: float = 0.0,
+    arrived: threading.Event | None = None,
+    gate: threading.Event | None = None,
+) -> Iterator[str]:
+    """A real HTTP server answering every POST with `status` after `delay` seconds; with
+    `gate`, only once the test opens it (`arrived` is set when a request is in)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if arrived is not None:
+                arrived.set()
+            if gate is not None:
+                gate.wait(10)
             time.sleep(delay)
             self.send_response(status)
             self.send_header("Content-Length", "0")
@@ -226,6 +237,8 @@ def receiver(status: int, delay: float = 0.0) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/hook"
     finally:
+        if gate is not None:
+            gate.set()
         server.shutdown()
 
 
@@ -340,28 +353,10 @@ def test_a_hanging_channel_does_not_hold_up_the_others(
 
 @contextmanager
 def gated_receiver() -> Iterator[tuple[str, threading.Event, threading.Event]]:
-    """A real HTTP server whose answers wait until the test opens the gate."""
+    """A webhook receiver whose answers wait until the test opens the gate."""
     arrived, gate = threading.Event(), threading.Event()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            arrived.set()
-            gate.wait(10)
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", arrived, gate
-    finally:
-        gate.set()
-        server.shutdown()
+    with receiver(200, arrived=arrived, gate=gate) as url:
+        yield url, arrived, gate
 
 
 def pending_kinds(db: Database) -> list[str]:
